@@ -1,0 +1,174 @@
+"""One exception hierarchy for the whole product.
+
+Every error subclasses the builtin it resembles (so ``except ValueError`` keeps working for
+callers who do not know Gilgamesh) and carries the CLI exit code and the HTTP status that the
+edges (``gilgamesh.cli`` and ``gilgamesh.service``) translate it to, once.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GilgameshError",
+    "UsageError",
+    "InvalidName",
+    "InvalidVersion",
+    "InvalidSpec",
+    "NotFound",
+    "ApiNotFound",
+    "VersionNotFound",
+    "Conflict",
+    "PublishRefused",
+    "Problem",
+    "IntegrityError",
+    "RegistryUnavailable",
+    "AuthenticationError",
+    "PermissionDenied",
+    "ModelError",
+    "ModelTimeout",
+    "BadArguments",
+]
+
+
+class GilgameshError(Exception):
+    """Base of every Gilgamesh error: a message, an exit code and an HTTP status."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str, *, details: list | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = list(details or [])
+
+    def __str__(self) -> str:
+        if not self.details:
+            return self.message
+        lines = [self.message]
+        lines.extend(f"  - {d}" for d in self.details)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The body of the service's error envelope."""
+        return {
+            "status": self.http_status,
+            "message": self.message,
+            "details": [d.to_dict() if hasattr(d, "to_dict") else str(d) for d in self.details],
+        }
+
+
+class UsageError(GilgameshError, ValueError):
+    """The command or request itself is malformed."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InvalidName(GilgameshError, ValueError):
+    """An API name outside ``[a-z][a-z0-9_]{0,63}`` (or a Python keyword)."""
+
+    http_status = 400
+
+
+class InvalidVersion(GilgameshError, ValueError):
+    """A version outside the published-version grammar."""
+
+    http_status = 400
+
+
+class InvalidSpec(GilgameshError, ValueError):
+    """A version spec that cannot choose among versions (``0``, ``1.x``, ...)."""
+
+    http_status = 400
+
+
+class NotFound(GilgameshError, LookupError):
+    http_status = 404
+
+
+class ApiNotFound(NotFound):
+    """No API of that name in the registry."""
+
+
+class VersionNotFound(NotFound):
+    """The API exists but no published version matches the spec."""
+
+
+class Conflict(GilgameshError):
+    """A published (name, version) would change: published versions are immutable."""
+
+    http_status = 409
+
+
+class Problem:
+    """One finding of a publish report: which check, what is wrong, where (cell, 1-based)."""
+
+    __slots__ = ("check", "message", "cell")
+
+    def __init__(self, check: str, message: str, cell: int | None = None):
+        self.check = check
+        self.message = message
+        self.cell = cell
+
+    def to_dict(self) -> dict:
+        d = {"check": self.check, "message": self.message}
+        if self.cell is not None:
+            d["cell"] = self.cell
+        return d
+
+    def __str__(self) -> str:
+        where = f" (cell {self.cell})" if self.cell is not None else ""
+        return f"[{self.check}]{where} {self.message}"
+
+    def __repr__(self) -> str:
+        return f"Problem({self.check!r}, {self.message!r}, cell={self.cell!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Problem) and self.to_dict() == other.to_dict()
+
+
+class PublishRefused(GilgameshError, ValueError):
+    """The publish report found problems; ``details`` lists every one of them."""
+
+    http_status = 422
+
+
+class IntegrityError(GilgameshError):
+    """Stored or cached content does not match its sha256."""
+
+    http_status = 500
+
+
+class RegistryUnavailable(GilgameshError, ConnectionError):
+    """The registry cannot be reached (and nothing usable is cached)."""
+
+    http_status = 503
+
+
+class AuthenticationError(GilgameshError, PermissionError):
+    """No token, or a token that is not known."""
+
+    http_status = 401
+
+
+class PermissionDenied(GilgameshError, PermissionError):
+    """A known token that may not do this."""
+
+    http_status = 403
+
+
+class BadArguments(GilgameshError, TypeError):
+    """Arguments to a model endpoint that do not fit its signature."""
+
+    http_status = 400
+
+
+class ModelError(GilgameshError, RuntimeError):
+    """The model itself raised while serving a call."""
+
+    http_status = 422
+
+
+class ModelTimeout(GilgameshError, TimeoutError):
+    """A model call ran past its time limit."""
+
+    http_status = 504

@@ -1,0 +1,222 @@
+"""The static publish checks (DESIGN.md section 5, steps 1, 4, 5 and 6).
+
+Each check takes what it needs and returns a list of :class:`Problem`; none of them raises for a
+finding, so that one report can name every problem at once.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from gilgamesh.errors import GilgameshError, Problem
+from gilgamesh.notebook import ParsedNotebook
+from gilgamesh.spelling import find_api_references, rewrite_at_spelling
+from gilgamesh.versions import Version, check_name, spec_from_module_part
+
+__all__ = [
+    "check_structure",
+    "check_import_cells",
+    "check_documentation",
+    "check_endpoints",
+    "check_dependencies",
+    "ENDPOINT_TYPES",
+]
+
+_MAGIC_LINE = re.compile(r"^\s*(%|!)")
+ENDPOINT_TYPES = "float, int, bool, str, list[...], dict[str, ...], numpy.ndarray, X | None"
+
+
+def check_structure(nb: ParsedNotebook) -> list[Problem]:
+    """nbformat 4 schema, a Python kernel, and complete, well-formed ``metadata.gilgamesh``."""
+    problems = []
+    raw = nb.raw
+    if raw.get("nbformat") != 4:
+        problems.append(Problem("structure", f"nbformat must be 4, found {raw.get('nbformat')!r}"))
+    else:
+        import nbformat  # slow to import; only the publish path needs its schema
+
+        try:
+            nbformat.validate(raw, version=4)
+        except nbformat.ValidationError as e:
+            where = "/".join(str(p) for p in e.absolute_path) or "notebook"
+            problems.append(Problem("structure", f"not a valid nbformat 4 notebook at {where}: {e.message}"))
+    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name")
+    if language not in (None, "python"):
+        problems.append(Problem("structure", f"the notebook's kernel language is {language!r}; API notebooks are Python"))
+    if "gilgamesh" not in metadata:
+        problems.append(Problem("metadata", "metadata.gilgamesh is missing (it needs name, version and summary)"))
+        return problems
+    if not isinstance(metadata["gilgamesh"], dict):
+        problems.append(Problem("metadata", "metadata.gilgamesh must be an object"))
+        return problems
+    meta = nb.metadata
+    for key in ("name", "version", "summary"):
+        if key not in meta:
+            problems.append(Problem("metadata", f"metadata.gilgamesh.{key} is missing"))
+    if "name" in meta:
+        try:
+            check_name(meta["name"])
+        except GilgameshError as e:
+            problems.append(Problem("metadata", f"metadata.gilgamesh.name: {e.message}"))
+    if "version" in meta:
+        try:
+            Version(meta["version"])
+        except GilgameshError as e:
+            problems.append(Problem("metadata", f"metadata.gilgamesh.version: {e.message}"))
+    summary = meta.get("summary")
+    if "summary" in meta and (not isinstance(summary, str) or not summary.strip() or "\n" in summary.strip()):
+        problems.append(Problem("metadata", "metadata.gilgamesh.summary must be one non-empty line of text"))
+    endpoints = meta.get("endpoints", [])
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+        problems.append(Problem("metadata", "metadata.gilgamesh.endpoints must be a list of function names"))
+    authors = meta.get("authors", [])
+    if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
+        problems.append(Problem("metadata", "metadata.gilgamesh.authors must be a list of names"))
+    tolerance = meta.get("tolerance")
+    if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1):
+        problems.append(Problem("metadata", "metadata.gilgamesh.tolerance must be a relative tolerance between 0 and 1"))
+    known = {"name", "version", "summary", "endpoints", "authors", "tolerance"}
+    for key in sorted(set(meta) - known):
+        problems.append(Problem("metadata", f"metadata.gilgamesh.{key} is not a known field (known: {', '.join(sorted(known))})"))
+    return problems
+
+
+def check_import_cells(nb: ParsedNotebook) -> list[Problem]:
+    """Cells that run on import must be plain Python: no magics, no ``!shell``, no syntax errors."""
+    problems = []
+    for cell in nb.import_cells():
+        source = rewrite_at_spelling(cell.source)
+        try:
+            ast.parse(source)
+        except SyntaxError as e:
+            lines = source.splitlines()
+            magic = next((i for i, line in enumerate(lines, 1) if _MAGIC_LINE.match(line)), None)
+            if magic is not None:
+                problems.append(Problem(
+                    "structure",
+                    f"line {magic}: IPython magics and !shell lines cannot run on import "
+                    f"({lines[magic - 1].strip()!r}); move them to a cell tagged 'example'",
+                    cell.number,
+                ))
+            else:
+                problems.append(Problem("structure", f"line {e.lineno}: syntax error: {e.msg}", cell.number))
+    return problems
+
+
+def check_documentation(nb: ParsedNotebook, snapshot: dict) -> list[Problem]:
+    """Every public function (and class) has a docstring or a markdown cell right above it."""
+    problems = []
+    for name, entry in snapshot.items():
+        if entry["kind"] in ("function", "class") and not entry.get("doc") and not nb.markdown_above(entry["cell"]):
+            problems.append(Problem(
+                "documentation",
+                f"public {entry['kind']} {name!r} has no docstring and no markdown cell right above its cell",
+                entry["cell"],
+            ))
+    return problems
+
+
+def _annotation_problem(node: ast.AST | None) -> str | None:
+    """Why an annotation is not a JSON-compatible endpoint type, or None if it is."""
+    if node is None:
+        return "has no annotation"
+    if isinstance(node, ast.Constant) and node.value is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            return _annotation_problem(ast.parse(node.value, mode="eval").body)
+        except SyntaxError:
+            return f"has an unreadable annotation {node.value!r}"
+    if isinstance(node, ast.Name) and node.id in ("float", "int", "bool", "str", "ndarray"):
+        return None
+    if isinstance(node, ast.Attribute) and ast.unparse(node) in ("numpy.ndarray", "np.ndarray"):
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _annotation_problem(node.left) or _annotation_problem(node.right)
+    if isinstance(node, ast.Subscript):
+        base = ast.unparse(node.value)
+        if base in ("list", "List", "typing.List"):
+            return _annotation_problem(node.slice)
+        if base in ("dict", "Dict", "typing.Dict"):
+            if isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2:
+                key, value = node.slice.elts
+                if ast.unparse(key) != "str":
+                    return "has a dict whose keys are not str"
+                return _annotation_problem(value)
+            return "has a dict annotation without key and value types"
+        if base in ("Optional", "typing.Optional"):
+            return _annotation_problem(node.slice)
+    return f"has type {ast.unparse(node)!r}, which is not JSON-compatible ({ENDPOINT_TYPES})"
+
+
+def check_endpoints(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]]) -> list[Problem]:
+    """Every name in ``metadata.gilgamesh.endpoints`` is a function, fully annotated."""
+    endpoints = nb.metadata.get("endpoints", [])
+    if not isinstance(endpoints, list):
+        return []  # reported by check_structure
+    functions = {}
+    for cell, tree in trees:
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions[node.name] = (cell, node)
+    problems = []
+    for name in endpoints:
+        if not isinstance(name, str):
+            continue
+        if name not in functions:
+            problems.append(Problem("endpoints", f"endpoint {name!r} is not a function defined in a cell that runs on import"))
+            continue
+        cell, fn = functions[name]
+        a = fn.args
+        if a.vararg or a.kwarg:
+            problems.append(Problem("endpoints", f"endpoint {name!r} takes *args or **kwargs; endpoints need named parameters", cell))
+        for arg in a.posonlyargs + a.args + a.kwonlyargs:
+            why = _annotation_problem(arg.annotation)
+            if why:
+                problems.append(Problem("endpoints", f"endpoint {name!r}: parameter {arg.arg!r} {why}", cell))
+        why = _annotation_problem(fn.returns)
+        if why:
+            problems.append(Problem("endpoints", f"endpoint {name!r}: the return {why}", cell))
+    return problems
+
+
+def check_dependencies(nb: ParsedNotebook, own_name: str | None, reader) -> tuple[dict[str, str], list[Problem]]:
+    """Resolve every ``gilgamesh.api`` import of the notebook; refuse bare (unpinned) ones.
+
+    Returns ``({name: exact version}, problems)``. ``reader`` is the registry published to.
+    """
+    dependencies: dict[str, str] = {}
+    problems = []
+    for cell in nb.cells:
+        if cell.kind != "code":
+            continue
+        for ref in find_api_references(rewrite_at_spelling(cell.source)):
+            label = f"gilgamesh.api.{ref.name}"
+            if ref.part is None:
+                problems.append(Problem(
+                    "dependencies",
+                    f"{label} is imported without a version; pin it, e.g. {label}@1.2 or {label}.v1_2",
+                    cell.number,
+                ))
+                continue
+            try:
+                check_name(ref.name)
+                spec = spec_from_module_part(ref.part)
+                if ref.name == own_name:
+                    problems.append(Problem("dependencies", f"the notebook imports its own API ({label}.{ref.part})", cell.number))
+                    continue
+                resolution = reader.resolve(ref.name, spec)
+            except GilgameshError as e:
+                problems.append(Problem("dependencies", f"{label}.{ref.part} does not resolve: {e.message}", cell.number))
+                continue
+            previous = dependencies.get(ref.name)
+            if previous and previous != resolution.version:
+                problems.append(Problem(
+                    "dependencies",
+                    f"{ref.name} is imported as two different versions ({previous} and {resolution.version})",
+                    cell.number,
+                ))
+            dependencies[ref.name] = resolution.version
+    return dependencies, problems

@@ -1,0 +1,100 @@
+"""Reading a local registry without git: the index files and the content-addressed blobs.
+
+This is the import path of ``gilgamesh.api`` for a registry given as a directory, so it imports
+nothing heavy (``json``, ``hashlib``). Every blob is verified against its sha256 on read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from gilgamesh.errors import ApiNotFound, IntegrityError, RegistryUnavailable, VersionNotFound
+from gilgamesh.versions import Resolution, Spec, VersionSet, check_name
+
+from .layout import Layout
+
+__all__ = ["LocalReader", "RegistryReader"]
+
+
+class RegistryReader:
+    """What the loader, the CLI and the service read from any registry (local or HTTP)."""
+
+    location: str
+
+    def names(self) -> list[str]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def api_index(self, name: str) -> dict:
+        """``{"name", "versions": {version: entry}}``; raise :class:`ApiNotFound`."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def notebook_bytes(self, name: str, version: str) -> bytes:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    # Derived reads, shared by every reader.
+    def version_set(self, name: str) -> VersionSet:
+        versions = self.api_index(name)["versions"]
+        return VersionSet(name, ((v, e.get("yanked", False), e.get("yank_reason")) for v, e in versions.items()))
+
+    def resolve(self, name: str, spec: Spec | str | None) -> Resolution:
+        return self.version_set(name).resolve(spec)
+
+    def entry(self, name: str, version: str) -> dict:
+        """The index entry of one exact version."""
+        versions = self.api_index(name)["versions"]
+        if version not in versions:
+            raise VersionNotFound(f"{name} has no version {version}")
+        return versions[version]
+
+
+def verify_sha256(data: bytes, sha256: str, what: str) -> bytes:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise IntegrityError(
+            f"integrity check failed for {what}: expected sha256 {sha256}, got {actual} "
+            "(the stored copy was altered or damaged)"
+        )
+    return data
+
+
+class LocalReader(RegistryReader):
+    """A registry directory on this machine."""
+
+    def __init__(self, root: str):
+        self.location = root
+        self.layout = Layout(root)
+        if not self.layout.exists():
+            raise RegistryUnavailable(
+                f"no registry at {root} (create one with 'gilgamesh init --registry {root}')"
+            )
+        if os.path.exists(self.layout.journal_file):
+            # A writer died mid-write (or is writing now): let the store settle it.
+            from .store import recover_if_abandoned
+
+            recover_if_abandoned(root)
+
+    def names(self) -> list[str]:
+        try:
+            files = os.listdir(self.layout.index_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(f[:-5] for f in files if f.endswith(".json") and not f.startswith("."))
+
+    def api_index(self, name: str) -> dict:
+        check_name(name)
+        try:
+            with open(self.layout.index_file(name), "rb") as f:
+                return json.loads(f.read())
+        except FileNotFoundError:
+            raise ApiNotFound(f"no API named {name!r} in the registry at {self.location}") from None
+
+    def notebook_bytes(self, name: str, version: str) -> bytes:
+        sha = self.entry(name, version)["sha256"]
+        try:
+            with open(self.layout.blob_file(sha), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise IntegrityError(f"the registry at {self.location} lacks the content of {name}@{version}") from None
+        return verify_sha256(data, sha, f"{name}@{version}")
