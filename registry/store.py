@@ -165,6 +165,7 @@ class Store(LocalReader):
     def _commit(self, files: dict[str, bytes], message: str, parent: str | None, who: str, when: str) -> str:
         tree = self._store_tree(files)
         actor = git.Actor(who, f"{who}@gilgamesh")
+        when = _dt.datetime.fromisoformat(when)
         commit = git.Commit.create_from_tree(
             self.repo, tree, message,
             parent_commits=[self.repo.commit(parent)] if parent else [],

@@ -1,0 +1,455 @@
+"""The ``gilgamesh`` command line (DESIGN.md section 7).
+
+Exit codes: 0 success, 1 a refused or failed operation (the message says why), 2 a usage error.
+``--json`` prints one JSON document on stdout; errors then print the service's error envelope.
+Heavy modules (git, nbformat, tornado) are imported by the commands that need them only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .config import is_url, registry_location
+from .errors import GilgameshError, UsageError
+from .versions import Spec, Version, check_name, parse_name_spec
+
+__all__ = ["main", "build_parser"]
+
+
+# -- output helpers -------------------------------------------------------------------------
+def _emit(args, data, text: str | None = None) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False))
+    elif text is not None:
+        print(text)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _location(args) -> str:
+    return registry_location(getattr(args, "registry", None))
+
+
+def _reader(args):
+    from .registry import open_reader
+
+    return open_reader(_location(args))
+
+
+def _local_root(args, what: str) -> str:
+    location = _location(args)
+    if is_url(location):
+        raise UsageError(f"'{what}' needs a registry directory, not a URL ({location})")
+    return location
+
+
+def _exact(text: str) -> tuple[str, str]:
+    name, spec = parse_name_spec(text)
+    if spec.exact is None:
+        raise UsageError(f"{text!r} must name an exact version, e.g. {name}@1.2.0")
+    return name, spec.text
+
+
+def _resolved_dict(reader, name: str, spec: Spec) -> dict:
+    resolution = reader.resolve(name, spec)
+    entry = reader.entry(name, resolution.version)
+    return {
+        "name": name,
+        "spec": spec.text,
+        "version": resolution.version,
+        "sha256": entry["sha256"],
+        "summary": entry.get("summary", ""),
+        "yanked": resolution.yanked,
+        "yank_reason": resolution.yank_reason,
+        "published_at": entry.get("published_at"),
+        "dependencies": [{"name": n, "version": v} for n, v in sorted(entry.get("dependencies", {}).items())],
+        "endpoints": entry.get("endpoints", {}),
+        "warning": resolution.warning,
+    }
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_init(args) -> int:
+    from .registry.store import init_registry
+
+    root = _local_root(args, "init")
+    existed = os.path.isdir(os.path.join(root, "store.git"))
+    init_registry(root)
+    _emit(args, {"registry": root, "created": not existed},
+          f"{'Registry already exists' if existed else 'Created registry'} at {root}")
+    return 0
+
+
+def _read_notebook_files(paths: list[str]) -> list[tuple[str, bytes]]:
+    files = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                files.append((path, f.read()))
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    return files
+
+
+def _publish_order(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Dependencies before their users, lower versions first, so a batch publishes in one go."""
+    from .notebook import parse_notebook
+    from .spelling import find_api_references, rewrite_at_spelling
+
+    info = []
+    for path, data in files:
+        try:
+            nb = parse_notebook(data)
+            name, version = nb.metadata.get("name"), Version(nb.metadata.get("version", ""))
+            deps = {r.name for c in nb.cells if c.kind == "code" for r in find_api_references(rewrite_at_spelling(c.source))}
+        except (GilgameshError, TypeError):
+            name, version, deps = None, None, set()
+        info.append((path, data, name, version, deps))
+    names = {i[2] for i in info if i[2]}
+
+    def depth(name, seen=()):
+        if name in seen:
+            return 0
+        deps = set().union(*(i[4] for i in info if i[2] == name)) & names
+        return 1 + max((depth(d, seen + (name,)) for d in deps), default=0)
+
+    return [(p, d) for p, d, n, v, _ in sorted(info, key=lambda i: (depth(i[2]) if i[2] else 0, i[2] or "", i[3].key if i[3] else ()))]
+
+
+def _publish_many(args, dry_run: bool) -> int:
+    files = _publish_order(_read_notebook_files(args.notebooks))
+    location = _location(args)
+    results, failed = [], 0
+    for path, data in files:
+        verb = "validating" if dry_run else "publishing"
+        if not args.json:
+            _progress(f"{verb} {path} ...")
+        try:
+            if is_url(location):
+                from .registry.client import publish_over_http
+
+                outcome = publish_over_http(location, data, os.environ.get("GILGAMESH_TOKEN"), dry_run=dry_run)
+            else:
+                from .registry.publish import publish
+
+                outcome = publish(location, data, dry_run=dry_run).to_dict()
+        except GilgameshError as e:
+            failed += 1
+            results.append({"path": path, "ok": False, "error": e.to_dict()})
+            if not args.json:
+                print(f"{path}: {e}", file=sys.stderr)
+            continue
+        results.append({"path": path, "ok": True, **outcome})
+        if not args.json:
+            label = f"{outcome['name']}@{outcome['version']}"
+            if dry_run:
+                print(f"{path}: {label} is valid and can be published")
+            elif outcome["created"]:
+                print(f"{path}: published {label} (sha256 {outcome['sha256'][:12]})")
+            else:
+                print(f"{path}: {label} is already published with the same content; nothing changed")
+    _emit(args, {"results": results, "failed": failed})
+    return 1 if failed else 0
+
+
+def cmd_publish(args) -> int:
+    return _publish_many(args, dry_run=args.dry_run)
+
+
+def cmd_validate(args) -> int:
+    return _publish_many(args, dry_run=True)
+
+
+def cmd_list(args) -> int:
+    reader = _reader(args)
+    rows = []
+    for name in reader.names():
+        index = reader.api_index(name)
+        versions = index["versions"]
+        vset = reader.version_set(name)
+        latest = vset.latest_release()
+        summary = versions[latest]["summary"] if latest else next(iter(versions.values()), {}).get("summary", "")
+        rows.append({"name": name, "summary": summary, "latest": latest, "versions": [v.text for v in vset]})
+    text = "\n".join(
+        f"{r['name']:<20} {r['latest'] or '-':<12} {len(r['versions']):>3} versions  {r['summary']}" for r in rows
+    ) or "The registry is empty."
+    _emit(args, rows, text)
+    return 0
+
+
+def cmd_versions(args) -> int:
+    reader = _reader(args)
+    name = check_name(args.name)
+    index = reader.api_index(name)
+    rows = []
+    for v in reader.version_set(name):
+        e = index["versions"][v.text]
+        rows.append({"version": v.text, "sha256": e["sha256"], "published_at": e.get("published_at"),
+                     "yanked": e.get("yanked", False), "yank_reason": e.get("yank_reason"),
+                     "prerelease": v.is_prerelease})
+    lines = []
+    for r in rows:
+        flag = f"  YANKED: {r['yank_reason']}" if r["yanked"] else ("  (pre-release)" if r["prerelease"] else "")
+        lines.append(f"{r['version']:<14} {r['published_at'] or '':<26} {r['sha256'][:12]}{flag}")
+    _emit(args, rows, "\n".join(lines))
+    return 0
+
+
+def cmd_resolve(args) -> int:
+    name, spec = parse_name_spec(args.spec)
+    data = _resolved_dict(_reader(args), name, spec)
+    if data["warning"] and not args.json:
+        print(f"warning: {data['warning']}", file=sys.stderr)
+    deps = ", ".join(f"{d['name']}@{d['version']}" for d in data["dependencies"]) or "none"
+    yank = f"\nyanked:       {data['yank_reason']}" if data["yanked"] else ""
+    _emit(args, data, f"{name}@{data['version']}\nsha256:       {data['sha256']}\ndependencies: {deps}{yank}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .loader.docs import render_terminal
+
+    name, spec = parse_name_spec(args.spec)
+    reader = _reader(args)
+    data = _resolved_dict(reader, name, spec)
+    text = render_terminal(name, spec.text, reader)
+    data["text"] = text
+    _emit(args, data, text)
+    return 0
+
+
+def _next_version(version: str, bump: str) -> str:
+    v = Version(version)
+    if v.is_prerelease and bump == "patch":
+        return f"{v.major}.{v.minor}.{v.patch}"
+    if bump == "major":
+        return f"{v.major + 1}.0.0"
+    if bump == "minor":
+        return f"{v.major}.{v.minor + 1}.0"
+    return f"{v.major}.{v.minor}.{v.patch + 1}"
+
+
+def cmd_fork(args) -> int:
+    name, spec = parse_name_spec(args.spec)
+    reader = _reader(args)
+    resolution = reader.resolve(name, spec)
+    versions = [v.text for v in reader.version_set(name)]
+    new_version = _next_version(resolution.version, args.bump)
+    while new_version in versions:  # never propose a version that is taken
+        new_version = _next_version(new_version, args.bump)
+    path = args.path or f"{name}-{new_version}.ipynb"
+    if os.path.isdir(path):
+        path = os.path.join(path, f"{name}-{new_version}.ipynb")
+    if os.path.exists(path) and not args.force:
+        raise GilgameshError(f"{path} already exists; choose another path or pass --force to overwrite it")
+    nb = json.loads(reader.notebook_bytes(name, resolution.version))
+    nb.setdefault("metadata", {}).setdefault("gilgamesh", {})["version"] = new_version
+    from .registry.store import atomic_write
+
+    atomic_write(os.path.abspath(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+    data = {"name": name, "from": resolution.version, "version": new_version, "path": path}
+    _emit(args, data, f"Forked {name}@{resolution.version} to {path} as {name}@{new_version}.\n"
+                      f"Edit it, then: gilgamesh validate {path} && gilgamesh publish {path}")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from .registry.semver import bump_of, diff_snapshots, required_bump
+
+    reader = _reader(args)
+    snapshots = []
+    for text in (args.old, args.new):
+        name, spec = parse_name_spec(text)
+        version = reader.resolve(name, spec).version
+        snapshots.append((name, version, _api_snapshot(reader, name, version)))
+    (n1, v1, old), (n2, v2, new) = snapshots
+    if n1 != n2:
+        raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
+    changes = diff_snapshots(old, new)
+    required = required_bump(changes, v1)
+    data = {"name": n1, "old": v1, "new": v2, "changes": [c.to_dict() for c in changes],
+            "required": required, "bump": bump_of(v1, v2) if Version(v2) > Version(v1) else None}
+    lines = [f"{n1} {v1} -> {v2}: requires a {required.upper()} bump"]
+    lines += [f"  {c.bump.upper():<5} {c.message}" for c in changes] or ["  no API changes"]
+    _emit(args, data, "\n".join(lines))
+    return 0
+
+
+def _api_snapshot(reader, name: str, version: str) -> dict:
+    """A version's public API: stored with it locally, derived from its notebook otherwise."""
+    if hasattr(reader, "read_metadata"):
+        return reader.read_metadata(name, version).get("api", {})
+    from .notebook import parse_notebook
+    from .registry.surface import api_snapshot
+
+    return api_snapshot(parse_notebook(reader.notebook_bytes(name, version)))
+
+
+def _yank(args, reason: str | None) -> int:
+    name, version = _exact(args.spec)
+    location = _location(args)
+    if is_url(location):
+        from .registry.client import yank_over_http
+
+        entry = yank_over_http(location, name, version, reason, os.environ.get("GILGAMESH_TOKEN"))
+    else:
+        from .registry.publish import default_publisher
+        from .registry.store import Store, writer_lock
+
+        with writer_lock(location):
+            store = Store(location)
+            store._recover_if_needed()
+            entry = store.set_yanked(name, version, reason, default_publisher())
+    verb = "Yanked" if reason is not None else "Unyanked"
+    _emit(args, {"name": name, **entry}, f"{verb} {name}@{version}" + (f": {reason}" if reason else ""))
+    return 0
+
+
+def cmd_yank(args) -> int:
+    if not args.reason.strip():
+        raise UsageError("--reason must say why the version is withdrawn")
+    return _yank(args, args.reason.strip())
+
+
+def cmd_unyank(args) -> int:
+    return _yank(args, None)
+
+
+def cmd_serve(args) -> int:
+    from .service.app import serve
+
+    root = _local_root(args, "serve")
+    if not os.path.isdir(os.path.join(root, "store.git")):
+        from .registry.store import init_registry
+
+        init_registry(root)
+    serve(args.host, args.port, root, workers=args.workers, private=args.private)
+    return 0
+
+
+def cmd_token(args) -> int:
+    from .registry import tokens
+
+    root = _local_root(args, "token")
+    from .registry.reader import LocalReader
+
+    LocalReader(root)  # a clear error if there is no registry
+    if args.token_command == "create":
+        token = tokens.create_token(root, args.user)
+        if args.json:
+            _emit(args, {"user": args.user, "token": token})
+        else:
+            print(f"Created a token for {args.user}. It is shown once; only its hash is kept:")
+            print(token)
+    elif args.token_command == "remove":
+        n = tokens.remove_user(root, args.user)
+        _emit(args, {"user": args.user, "revoked": n}, f"Removed {args.user} and revoked {n} token(s)")
+    else:
+        users = tokens.list_users(root)
+        _emit(args, users, "\n".join(f"{u:<24} {n} token(s)" for u, n in users.items()) or "No tokens.")
+    return 0
+
+
+def cmd_kernel(args) -> int:
+    from .loader.kernelspec import install_kernelspec
+
+    path = install_kernelspec(user=not (args.sys_prefix or args.prefix), prefix=sys.prefix if args.sys_prefix else args.prefix)
+    _emit(args, {"path": path}, f"Installed the kernel 'Python 3 (Gilgamesh)' in {path}")
+    return 0
+
+
+# -- the parser -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--registry", metavar="PATH_OR_URL",
+                        help="registry directory or http(s):// URL (default: $GILGAMESH_REGISTRY or ~/.gilgamesh/registry)")
+    common.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+
+    parser = argparse.ArgumentParser(
+        prog="gilgamesh",
+        description="Versioned scientific models as documented notebooks: publish, import, document, serve.",
+        epilog="Exit status: 0 success, 1 refused or failed (the message says why), 2 usage error.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name, func, help_text, **kw):
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text, **kw)
+        p.set_defaults(func=func)
+        return p
+
+    add("init", cmd_init, "create a registry (a no-op if it exists)")
+    p = add("publish", cmd_publish, "validate and publish API notebooks (dependencies first)")
+    p.add_argument("notebooks", nargs="+", metavar="NB", help="notebook files (.ipynb)")
+    p.add_argument("--dry-run", action="store_true", help="run every check, store nothing")
+    p = add("validate", cmd_validate, "run every publish check without storing")
+    p.add_argument("notebooks", nargs="+", metavar="NB", help="notebook files (.ipynb)")
+    add("list", cmd_list, "list the APIs: name, latest release, versions, summary")
+    p = add("versions", cmd_versions, "list the versions of one API")
+    p.add_argument("name", help="API name, e.g. langmuir")
+    p = add("resolve", cmd_resolve, "show which version NAME@SPEC chooses")
+    p.add_argument("spec", metavar="NAME@SPEC", help="e.g. langmuir@1.2")
+    p = add("show", cmd_show, "print an API version's documentation")
+    p.add_argument("spec", metavar="NAME@SPEC", help="e.g. langmuir@1.2")
+    p = add("fork", cmd_fork, "write a working copy whose metadata names the next version")
+    p.add_argument("spec", metavar="NAME@SPEC", help="the version to start from")
+    p.add_argument("path", nargs="?", help="where to write it (default ./NAME-NEXT.ipynb)")
+    p.add_argument("--bump", choices=("patch", "minor", "major"), default="minor",
+                   help="which version to name (default: minor, for new features)")
+    p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    p = add("diff", cmd_diff, "list the API changes between two versions and the bump they need")
+    p.add_argument("old", metavar="NAME@A")
+    p.add_argument("new", metavar="NAME@B")
+    p = add("yank", cmd_yank, "withdraw a version (reversible; ranges skip it, exact pins warn)")
+    p.add_argument("spec", metavar="NAME@VERSION")
+    p.add_argument("--reason", required=True, help="why it is withdrawn (shown to its users)")
+    p = add("unyank", cmd_unyank, "undo a yank")
+    p.add_argument("spec", metavar="NAME@VERSION")
+    p = add("serve", cmd_serve, "run the HTTP service (API, model endpoints, docs, web UI)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    p.add_argument("--private", action="store_true", help="require a token for reads too")
+    p = add("token", cmd_token, "manage publish tokens (create USER, remove USER, list)")
+    tsub = p.add_subparsers(dest="token_command", metavar="ACTION")
+    tsub.required = True
+    for action, help_text in (("create", "create a token for USER; printed once"),
+                              ("remove", "remove USER and revoke all of their tokens")):
+        tp = tsub.add_parser(action, parents=[common], help=help_text, description=help_text)
+        tp.add_argument("user", metavar="USER")
+    tsub.add_parser("list", parents=[common], help="list users holding tokens")
+    p = add("kernel", cmd_kernel, "install the Jupyter kernel 'Python 3 (Gilgamesh)'")
+    ksub = p.add_subparsers(dest="kernel_command", metavar="ACTION")
+    ksub.required = True
+    kp = ksub.add_parser("install", parents=[common], help="install the kernelspec (default: for this user)")
+    kp.add_argument("--sys-prefix", action="store_true", help="install into this Python environment")
+    kp.add_argument("--prefix", help="install under this prefix")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GilgameshError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": e.to_dict()}, indent=2))
+        print(f"error: {e}", file=sys.stderr)
+        if e.exit_code == 2:
+            print(f"usage: see 'gilgamesh {args.command} --help'", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
