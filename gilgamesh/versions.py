@@ -240,7 +240,7 @@ def parse_name_spec(text: str) -> tuple[str, Spec]:
     return check_name(name), Spec(spec)
 
 
-_MODULE_PART_RE = re.compile(r"v(0|[1-9][0-9]*)(?:_(0|[1-9][0-9]*)(?:_(0|[1-9][0-9]*(?:(?:a|b|rc)(?:0|[1-9][0-9]*))?))?)?\Z")
+_MODULE_PART_RE = re.compile(rf"v{_NUM}(?:_{_NUM}(?:_{_NUM}(?:(?:a|b|rc){_NUM})?)?)?\Z")
 
 
 def spec_from_module_part(part: str) -> Spec:
