@@ -166,12 +166,14 @@ def cmd_validate(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from .registry.reader import version_set_of
+
     reader = _reader(args)
     rows = []
     for name in reader.names():
         index = reader.api_index(name)
         versions = index["versions"]
-        vset = reader.version_set(name)
+        vset = version_set_of(index)
         latest = vset.latest_release()
         summary = versions[latest]["summary"] if latest else next(iter(versions.values()), {}).get("summary", "")
         rows.append({"name": name, "summary": summary, "latest": latest, "versions": [v.text for v in vset]})

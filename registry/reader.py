@@ -15,7 +15,7 @@ from gilgamesh.versions import Resolution, Spec, VersionSet, check_name
 
 from .layout import Layout
 
-__all__ = ["LocalReader", "RegistryReader"]
+__all__ = ["LocalReader", "RegistryReader", "version_set_of", "verify_sha256"]
 
 
 class RegistryReader:
@@ -35,8 +35,7 @@ class RegistryReader:
 
     # Derived reads, shared by every reader.
     def version_set(self, name: str) -> VersionSet:
-        versions = self.api_index(name)["versions"]
-        return VersionSet(name, ((v, e.get("yanked", False), e.get("yank_reason")) for v, e in versions.items()))
+        return version_set_of(self.api_index(name))
 
     def resolve(self, name: str, spec: Spec | str | None) -> Resolution:
         return self.version_set(name).resolve(spec)
@@ -47,6 +46,12 @@ class RegistryReader:
         if version not in versions:
             raise VersionNotFound(f"{name} has no version {version}")
         return versions[version]
+
+
+def version_set_of(index: dict) -> VersionSet:
+    """The :class:`VersionSet` of an API index document."""
+    versions = index["versions"]
+    return VersionSet(index["name"], ((v, e.get("yanked", False), e.get("yank_reason")) for v, e in versions.items()))
 
 
 def verify_sha256(data: bytes, sha256: str, what: str) -> bytes:
