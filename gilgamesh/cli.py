@@ -13,7 +13,7 @@ import os
 import sys
 
 from .config import is_url, registry_location
-from .errors import GilgameshError, UsageError
+from .errors import GilgameshError, InvalidName, InvalidSpec, InvalidVersion, UsageError
 from .versions import Spec, Version, check_name, parse_name_spec
 
 __all__ = ["main", "build_parser"]
@@ -440,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except GilgameshError as e:
+        if isinstance(e, (InvalidName, InvalidSpec, InvalidVersion)):
+            # Only the command's own arguments raise these here (notebook content is reported
+            # through the publish report), so they are usage errors.
+            e.exit_code = 2
         if getattr(args, "json", False):
             print(json.dumps({"error": e.to_dict()}, indent=2))
         print(f"error: {e}", file=sys.stderr)

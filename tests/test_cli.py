@@ -1,0 +1,208 @@
+"""The command line as a user runs it: real subprocesses against real registries."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import nbfactory as f
+from conftest import registry_state, run_cli
+
+COMMANDS = ["init", "publish", "validate", "list", "versions", "resolve", "show", "fork", "diff",
+            "yank", "unyank", "serve", "token", "kernel"]
+
+
+def test_help_names_every_command():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    out = run_cli(command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "usage: gilgamesh " + command in out.stdout
+    if command not in ("token", "kernel"):
+        assert "--registry" in out.stdout
+
+
+@pytest.mark.parametrize("args", [
+    [], ["frobnicate"], ["resolve"], ["yank", "demo@1.0.0"], ["serve", "--port", "x"],
+    ["resolve", "Demo@1"], ["resolve", "demo@0"], ["resolve", "demo@1.x"], ["yank", "demo@1.0", "--reason", "r"],
+])
+def test_usage_errors_exit_2(args, registry):
+    out = run_cli(*args, "--registry", registry) if args else run_cli()
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert out.stderr.strip()
+
+
+def _write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.fixture
+def three_versions(tmp_path):
+    return [
+        _write(tmp_path, "demo-1.0.0.ipynb", f.simple_api("demo", "1.0.0")),
+        _write(tmp_path, "demo-1.1.0.ipynb", f.simple_api("demo", "1.1.0", extra='def more(y: int) -> int:\n    """More."""\n    return y')),
+        _write(tmp_path, "demo-1.1.1.ipynb", f.simple_api("demo", "1.1.1", extra='def more(y: int) -> int:\n    """More, faster."""\n    return y + 0')),
+    ]
+
+
+def test_a_session_on_a_new_registry(tmp_path, three_versions):
+    reg = str(tmp_path / "reg")
+    assert run_cli("init", "--registry", reg).returncode == 0
+    # Given in reverse order: the CLI publishes lower versions first.
+    out = run_cli("publish", *reversed(three_versions), "--registry", reg)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("published demo@") == 3
+
+    listed = json.loads(run_cli("list", "--json", "--registry", reg).stdout)
+    assert listed == [{"name": "demo", "summary": "A test API.", "latest": "1.1.1", "versions": ["1.0.0", "1.1.0", "1.1.1"]}]
+    versions = json.loads(run_cli("versions", "demo", "--json", "--registry", reg).stdout)
+    assert [v["version"] for v in versions] == ["1.0.0", "1.1.0", "1.1.1"]
+    for spec, expected in (("1", "1.1.1"), ("1.0", "1.0.0"), ("1.1.0", "1.1.0")):
+        resolved = json.loads(run_cli("resolve", f"demo@{spec}", "--json", "--registry", reg).stdout)
+        assert resolved["version"] == expected
+        assert resolved["sha256"] == next(v["sha256"] for v in versions if v["version"] == expected)
+        assert resolved["yanked"] is False and resolved["dependencies"] == []
+
+    before = registry_state(reg)
+    again = run_cli("publish", three_versions[0], "--registry", reg)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    assert registry_state(reg) == before
+
+    changed = _write(tmp_path, "changed.ipynb", f.simple_api("demo", "1.1.0", extra="X = 2"))
+    conflict = run_cli("publish", changed, "--registry", reg)
+    assert conflict.returncode == 1
+    assert "conflict" in conflict.stderr
+    assert registry_state(reg) == before
+
+
+def test_resolve_json_shape_with_dependencies_and_yanks(tmp_path, registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("plasma", "1.0.0"), validate=False)
+    cells = [f.markdown("# user"), f.code("from gilgamesh.api.plasma@1 import scale")]
+    publish(registry, f.to_bytes(f.notebook("user", "0.1.0", cells)), validate=False)
+    assert run_cli("yank", "user@0.1.0", "--reason", "superseded", "--registry", registry).returncode == 0
+    data = json.loads(run_cli("resolve", "user@0.1.0", "--json", "--registry", registry).stdout)
+    assert data["dependencies"] == [{"name": "plasma", "version": "1.0.0"}]
+    assert data["yanked"] is True and data["yank_reason"] == "superseded"
+    missing = run_cli("resolve", "user@0.1", "--registry", registry)
+    assert missing.returncode == 1 and "no release of user@0.1" in missing.stderr
+    assert run_cli("unyank", "user@0.1.0", "--registry", registry).returncode == 0
+    assert json.loads(run_cli("resolve", "user@0.1", "--json", "--registry", registry).stdout)["version"] == "0.1.0"
+
+
+BAD = {
+    "invalid.ipynb": (b"{not json", "invalid JSON"),
+    "nometa.ipynb": (f.to_bytes(dict(f.notebook("x", "1.0.0", []), metadata={})), "metadata.gilgamesh is missing"),
+    "path.ipynb": (f.to_bytes(f.notebook("../x", "1.0.0", [])), "Invalid API name: '../x'"),
+    "upper.ipynb": (f.to_bytes(f.notebook("Langmuir", "1.0.0", [])), "Invalid API name: 'Langmuir'"),
+    "keyword.ipynb": (f.to_bytes(f.notebook("class", "1.0.0", [])), "Invalid API name: 'class'"),
+    "vprefix.ipynb": (f.to_bytes(f.notebook("x", "v1.0.0", [])), "Invalid version: 'v1.0.0'"),
+    "short.ipynb": (f.to_bytes(f.notebook("x", "1.2", [])), "Invalid version: '1.2'"),
+    "zero.ipynb": (f.to_bytes(f.notebook("x", "01.2.3", [])), "Invalid version: '01.2.3'"),
+    "endpoint.ipynb": (f.to_bytes(f.notebook("x", "1.0.0", [f.code('def g(a):\n    """D."""\n    return a')], endpoints=["g"])),
+                       "parameter 'a' has no annotation"),
+    "bare.ipynb": (f.to_bytes(f.notebook("x", "1.0.0", [f.code("import gilgamesh.api.plasma")])), "imported without a version"),
+}
+
+
+def test_bad_input_exits_1_naming_each_problem_and_writes_nothing(tmp_path, registry):
+    before = registry_state(registry)
+    paths = [_write(tmp_path, name, data) for name, (data, _) in BAD.items()]
+    out = run_cli("publish", *paths, "--registry", registry, "--json")
+    assert out.returncode == 1
+    results = {os.path.basename(r["path"]): r for r in json.loads(out.stdout)["results"]}
+    for name, (_, expected) in BAD.items():
+        assert not results[name]["ok"]
+        assert expected in json.dumps(results[name]["error"]), name
+        assert expected in out.stderr
+    assert registry_state(registry) == before
+
+
+def test_unreadable_file_is_a_usage_error(tmp_path, registry):
+    out = run_cli("publish", str(tmp_path / "missing.ipynb"), "--registry", registry)
+    assert out.returncode == 2 and "cannot read" in out.stderr
+
+
+def test_missing_registry_is_named(tmp_path):
+    out = run_cli("list", "--registry", str(tmp_path / "nowhere"))
+    assert out.returncode == 1 and "no registry at" in out.stderr
+
+
+def test_diff_json_lists_changes_and_the_required_bump(registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
+    publish(registry, f.simple_api("demo", "2.0.0", scale_default="3.0"), validate=False)
+    out = run_cli("diff", "demo@1.0.0", "demo@2.0.0", "--json", "--registry", registry)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["required"] == "major"
+    assert [c["kind"] for c in data["changes"]] == ["default-changed"]
+    text = run_cli("diff", "demo@1.0.0", "demo@2.0.0", "--registry", registry).stdout
+    assert "MAJOR" in text and "factor" in text
+
+
+def test_fork_writes_the_next_version_and_never_overwrites(tmp_path, registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
+    target = tmp_path / "work.ipynb"
+    out = run_cli("fork", "demo@1", str(target), "--registry", registry)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(target.read_text())["metadata"]["gilgamesh"]["version"] == "1.1.0"
+    target.write_text("my edits")
+    again = run_cli("fork", "demo@1", str(target), "--registry", registry)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert target.read_text() == "my edits"
+    patch = run_cli("fork", "demo@1", str(tmp_path / "p.ipynb"), "--bump", "patch", "--json", "--registry", registry)
+    assert json.loads(patch.stdout)["version"] == "1.0.1"
+
+
+def test_token_create_prints_the_token_last_and_stores_only_its_hash(registry):
+    out = run_cli("token", "create", "alice", "--registry", registry)
+    assert out.returncode == 0
+    token = out.stdout.strip().splitlines()[-1]
+    assert token.startswith("ggm_") and len(token) > 40
+    stored = open(os.path.join(registry, "tokens.json")).read()
+    assert token not in stored and "alice" in stored
+    from gilgamesh.registry.tokens import verify_token
+
+    assert verify_token(registry, token) == "alice"
+    assert verify_token(registry, token + "x") is None
+    assert run_cli("token", "remove", "alice", "--registry", registry).returncode == 0
+    assert verify_token(registry, token) is None
+    assert run_cli("token", "create", "bad user!", "--registry", registry).returncode == 2
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_publishes_all_land(tmp_path, registry):
+    paths = [_write(tmp_path, f"v{i}.ipynb", f.simple_api("demo", f"1.0.{i}")) for i in range(20)]
+    env = dict(os.environ)
+    procs = [subprocess.Popen([sys.executable, "-m", "gilgamesh", "publish", p, "--registry", registry],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for p in paths]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), results
+    git_dir = os.path.join(registry, "store.git")
+    fsck = subprocess.run(["git", "-C", git_dir, "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    tags = subprocess.run(["git", "-C", git_dir, "tag", "--list"], capture_output=True, text=True).stdout.split()
+    assert sorted(tags) == sorted(f"demo/v1.0.{i}" for i in range(20))
+    from gilgamesh.registry.reader import LocalReader
+    from gilgamesh.registry.store import Store
+
+    index_before = json.loads(open(os.path.join(registry, "index", "demo.json")).read())
+    assert sorted(index_before["versions"]) == sorted(f"1.0.{i}" for i in range(20))
+    Store(registry).rebuild_index()
+    assert json.loads(open(os.path.join(registry, "index", "demo.json")).read()) == index_before
+    assert LocalReader(registry).resolve("demo", "1.0").version == "1.0.19"
