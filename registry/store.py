@@ -278,14 +278,18 @@ class Store(LocalReader):
         names = sorted({n for n, _ in tags})
         for name in names:
             self._write_index(name, tags, yanks)
-        for (n, v), commit in tags.items():
-            tree = self.repo.commit(commit).tree
-            sha = json.loads(tree["gilgamesh.json"].data_stream.read())["sha256"]
-            if not os.path.exists(self.layout.blob_file(sha)):
-                atomic_write(self.layout.blob_file(sha), tree["notebook.ipynb"].data_stream.read())
+        for commit in tags.values():
+            self._ensure_blob(commit)
         for stale in set(self.names()) - set(names):
             os.unlink(self.layout.index_file(stale))
         return names
+
+    def _ensure_blob(self, commit: str) -> None:
+        """Restore the fast-path copy of a version's notebook from git if it is missing."""
+        tree = self.repo.commit(commit).tree
+        sha = json.loads(tree["gilgamesh.json"].data_stream.read())["sha256"]
+        if not os.path.exists(self.layout.blob_file(sha)):
+            atomic_write(self.layout.blob_file(sha), tree["notebook.ipynb"].data_stream.read())
 
     def _recover_if_needed(self) -> None:
         """Settle a journal left by a dead writer (the caller holds the lock)."""
@@ -311,12 +315,9 @@ class Store(LocalReader):
                 if head != commit and head in (parents[0] if parents else None, None):
                     self._update_ref(branch, commit, head)
             self._write_index(name, tags)
-            for (n, v), commit in tags.items():
+            for (n, _), commit in tags.items():
                 if n == name:
-                    tree = self.repo.commit(commit).tree
-                    sha = json.loads(tree["gilgamesh.json"].data_stream.read())["sha256"]
-                    if not os.path.exists(self.layout.blob_file(sha)):
-                        atomic_write(self.layout.blob_file(sha), tree["notebook.ipynb"].data_stream.read())
+                    self._ensure_blob(commit)
         else:
             self.rebuild_index()
         os.unlink(self.layout.journal_file)
