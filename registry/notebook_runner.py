@@ -1,0 +1,315 @@
+"""The validation runner: one notebook, top to bottom, in a fresh kernel, compared as nbval does.
+
+Run as ``python -m gilgamesh.registry.notebook_runner JOB.json`` by
+:mod:`gilgamesh.registry.validation`, which gives it its own session, environment and scratch
+directory, and kills its whole tree if it overruns. This process:
+
+* becomes a child subreaper, so every process the notebook starts stays in its tree;
+* starts an IPython kernel whose address space is limited (``RLIMIT_AS``) before it imports
+  anything, in the scratch working directory, talking over unix sockets;
+* runs every code cell (``example`` cells included) through nbclient, under one wall-clock budget
+  for the whole run, skipping what nbval skips and allowing the errors nbval allows;
+* stops at the first cell that raises, times out, exits or kills the kernel; compares the outputs
+  of every cell run so far with the stored ones (:mod:`gilgamesh.registry.nbval_compare`);
+* kills the kernel's process group, then whatever the notebook left running outside it, and
+  names the cell that started it;
+* prints one JSON object on stdout: ``{"problems": [{"message", "cell"}], "cells": n,
+  "compared": n, "seconds": s}``.
+
+The kernel's own stdout and stderr go to a log file in the scratch directory, never to the
+runner's stdout, so nothing the notebook prints can pass for the runner's report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+
+__all__ = ["run_job", "main", "KERNEL_BOOTSTRAP"]
+
+# The kernel's command line: limit the address space first, then start ipykernel as
+# ``python -m ipykernel_launcher`` would (without the script directory on sys.path).
+KERNEL_BOOTSTRAP = (
+    "import resource, sys\n"
+    "limit = int(sys.argv.pop(1))\n"
+    "if limit > 0:\n"
+    "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "if sys.path and sys.path[0] == '':\n"
+    "    del sys.path[0]\n"
+    "from ipykernel.kernelapp import launch_new_instance\n"
+    "launch_new_instance()\n"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ARROW = re.compile(r"^\s*-+>\s*(\d+)\s(.*)$")  # IPython's marker of the failing line in a cell
+
+
+def _problem(message: str, cell: int | None = None) -> dict:
+    return {"message": message, "cell": cell}
+
+
+def _error_summary(output) -> str:
+    """``ZeroDivisionError: division by zero`` plus the last traceback line inside the cell."""
+    ename, evalue = output.get("ename", "Error"), output.get("evalue", "")
+    text = f"{ename}: {evalue}" if evalue else ename
+    frames = [_ANSI.sub("", line) for line in output.get("traceback", [])]
+    for frame in frames:
+        for line in frame.splitlines():
+            m = _ARROW.match(line)
+            if m:
+                return f"{text} (line {m.group(1)}: {m.group(2).strip()})"
+    return text
+
+
+def _kernel_spec_manager(argv: list[str]):
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    class _OneKernel(KernelSpecManager):
+        """Serves exactly one kernel spec: the limited validation kernel."""
+
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(argv=argv, display_name="Gilgamesh validation", language="python")
+
+    return _OneKernel()
+
+
+def _log_tail(path: str, lines: int = 6) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()[-4000:]
+    except OSError:
+        return ""
+    keep = [line for line in text.splitlines() if line.strip() and "WARNING | Kernel is running over" not in line]
+    return "\n".join(keep[-lines:])
+
+
+async def run_job(job: dict) -> dict:
+    """Run the notebook of ``job`` (see the module docstring) and return the report."""
+    from .process_tree import become_subreaper
+
+    started = time.monotonic()
+    deadline = started + float(job["timeout"])
+    become_subreaper()
+
+    import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    with open(job["notebook"], encoding="utf-8") as f:
+        nb = nbformat.read(f, as_version=4)
+    memory = int(job.get("memory_mb") or 0) * 1024 * 1024
+    argv = [job.get("python") or sys.executable, "-c", KERNEL_BOOTSTRAP, str(memory), "-f", "{connection_file}"]
+    km = AsyncKernelManager(
+        kernel_name="gilgamesh-validation",
+        kernel_spec_manager=_kernel_spec_manager(argv),
+        transport="ipc",
+        ip=os.path.join(job["runtime_dir"], "kernel"),
+        connection_file=os.path.join(job["runtime_dir"], "kernel.json"),
+    )
+    replies: dict[int, dict] = {}
+
+    def remember_reply(cell, cell_index, execute_reply):
+        replies[cell_index] = execute_reply or {}
+
+    client = NotebookClient(
+        nb,
+        km=km,
+        allow_errors=True,  # which errors are allowed is nbval's decision, made below
+        record_timing=False,
+        skip_cells_with_tag="nbval-skip",
+        interrupt_on_timeout=False,
+        startup_timeout=max(1, int(deadline - time.monotonic())),
+        on_cell_executed=remember_reply,
+    )
+    references = {i: (c.get("execution_count"), list(c.get("outputs", [])))
+                  for i, c in enumerate(nb.cells) if c.cell_type == "code"}
+    problems: list[dict] = []
+    started_by: dict[int, int] = {}  # pid -> number of the cell after which it was first seen
+    log = open(job["log"], "ab")
+    ran = compared = 0
+    kernel_pgid = last_cell = None
+    kernel_command: list[str] = []
+    try:
+        await client.async_start_new_kernel(cwd=job["workdir"], stdout=log, stderr=log)
+        kernel_pid = km.provisioner.process.pid
+        kernel_pgid = os.getpgid(kernel_pid)
+        kernel_command = list(km.provisioner.process.args)
+        # Import nbval (and pytest) while the kernel boots on the other core.
+        from .nbval_compare import cell_options, compare_outputs
+
+        tolerance = float(job["tolerance"])
+        try:
+            await asyncio.wait_for(client.async_start_new_kernel_client(), max(0.1, deadline - time.monotonic()))
+        except (asyncio.TimeoutError, RuntimeError) as e:
+            tail = _log_tail(job["log"])
+            problems.append(_problem(
+                f"the kernel did not start ({e or 'timed out'})" + (f"; its log ends with:\n{tail}" if tail else "")
+            ))
+            return _report(problems, ran, compared, started)
+
+        for index, cell in enumerate(nb.cells):
+            number = index + 1
+            if cell.cell_type != "code":
+                continue
+            options = cell_options(cell)
+            if options["skip"] or not cell.source.strip():
+                continue
+            last_cell = number
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                problems.append(_timeout_problem(job, number))
+                break
+            client.timeout = max(1, int(remaining + 0.999))
+            try:
+                await asyncio.wait_for(client.async_execute_cell(cell, index), remaining + 1)
+            except (CellTimeoutError, asyncio.TimeoutError):
+                problems.append(_timeout_problem(job, number))
+                break
+            except DeadKernelError:
+                problems.append(_death_problem(km, job, number))
+                break
+            finally:
+                _note_new_processes(started_by, number)
+            ran += 1
+            errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+            if errors and not options["check_exception"]:
+                summary = _error_summary(errors[0])
+                hint = ""
+                if errors[0].get("ename", "").endswith("MemoryError"):
+                    hint = f" (the validation memory limit is {job.get('memory_mb')} MB: validation_memory_mb)"
+                problems.append(_problem(f"the cell raised {summary}{hint}", number))
+                break
+            execution_count, reference = references[index]
+            if execution_count is None and reference:
+                problems.append(_problem("the stored cell has outputs but no execution count (nbval: "
+                                         "'Unrun reference cell has outputs'); re-run the notebook and save it", number))
+            elif options["check"] and execution_count is not None:
+                compared += 1
+                mismatch = compare_outputs(reference, cell.outputs, tolerance)
+                if mismatch is not None:
+                    problems.append(_problem(mismatch.describe(), number))
+            payloads = replies.get(index, {}).get("content", {}).get("payload", [])
+            if any(p.get("source") == "ask_exit" for p in payloads):
+                problems.append(_problem("the cell asked the kernel to exit (exit() or quit()); "
+                                         "the rest of the notebook cannot run", number))
+                break
+            if not await km.is_alive():
+                problems.append(_death_problem(km, job, number))
+                break
+    finally:
+        await _stop_kernel(km)
+        if kernel_pgid is not None:
+            problems += _end_leftovers(kernel_pgid, kernel_command, started_by, last_cell)
+        log.close()
+    return _report(problems, ran, compared, started)
+
+
+def _report(problems: list[dict], ran: int, compared: int, started: float) -> dict:
+    return {"problems": problems, "cells": ran, "compared": compared,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def _timeout_problem(job: dict, cell: int) -> dict:
+    return _problem(
+        f"the notebook did not finish within the validation time limit of {float(job['timeout']):g} s "
+        "(validation_timeout); this cell was still running", cell,
+    )
+
+
+def _death_problem(km, job: dict, cell: int) -> dict:
+    process = getattr(km.provisioner, "process", None) if km.provisioner else None
+    code = process.poll() if process is not None else None
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            how = f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    elif code is not None:
+        how = f"exit status {code}"
+    else:
+        how = "it stopped answering"
+    tail = _log_tail(job["log"], lines=3)
+    return _problem(f"the kernel died while running this cell ({how})" + (f"; its log ends with:\n{tail}" if tail else ""), cell)
+
+
+async def _stop_kernel(km) -> None:
+    """Kill the kernel's whole process group now: nothing of the notebook needs to finish."""
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:  # noqa: BLE001 - the process tree is killed regardless below
+        pass
+    try:
+        await km.cleanup_resources()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _note_new_processes(started_by: dict[int, int], cell: int) -> None:
+    """Remember which cell each of our descendants first appeared after (about 1 ms a cell)."""
+    import psutil
+
+    try:
+        for p in psutil.Process().children(recursive=True):
+            started_by.setdefault(p.pid, cell)
+    except psutil.Error:
+        pass
+
+
+def _end_leftovers(kernel_pgid: int, kernel_command: list[str], started_by: dict[int, int], last_cell: int | None) -> list[dict]:
+    """Kill what the notebook left running outside the kernel's process group; name its cell.
+
+    A process first seen after cell N was started by cell N; one never seen was started by the
+    cell that was running when the run stopped.
+    """
+    import psutil
+
+    from .process_tree import kill_processes, living_descendants
+
+    me = os.getpid()
+    found = []
+    for p in living_descendants(me):
+        try:
+            if os.getpgid(p.pid) == kernel_pgid:
+                continue  # killed with the kernel's group, on its way out
+            command = p.cmdline()
+            if command == kernel_command:
+                described = "a fork of the kernel"
+            else:
+                described = " ".join(command).replace("\n", " ")[:120] or p.name()
+            found.append((p, described))
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
+    if not found:
+        return []
+    kill_processes([p for p, _ in found])
+    problems = []
+    for p, command in found:
+        cell = started_by.get(p.pid, last_cell)
+        problems.append(_problem(
+            f"a process started by the notebook was still running after the kernel ended "
+            f"(pid {p.pid}: {command}); it was killed. A notebook must not leave processes behind",
+            cell,
+        ))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m gilgamesh.registry.notebook_runner JOB.json``."""
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0], encoding="utf-8") as f:
+        job = json.load(f)
+    report = asyncio.run(run_job(job))
+    out = json.dumps(report).encode()
+    os.write(sys.stdout.fileno(), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

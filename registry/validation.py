@@ -1,0 +1,250 @@
+"""Step 7 of publishing: the notebook runs top to bottom in a fresh kernel and its outputs match.
+
+:func:`validate_notebook` is what the publish pipeline calls. It answers from the validation
+cache when the same notebook bytes already validated against the same dependencies; otherwise it
+runs :mod:`gilgamesh.registry.notebook_runner` in a subprocess and turns the runner's report into
+publish problems (``Problem("validation", message, cell=N)``).
+
+The subprocess gets:
+
+* its own session (process group) and a scratch directory that is removed afterwards: the
+  kernel's working directory, a private ``IPYTHONDIR`` whose profile loads the Gilgamesh IPython
+  extension (so the ``@`` spelling works), a private ``GILGAMESH_CACHE``, and
+  ``GILGAMESH_REGISTRY`` set to the registry being published to; no ``GILGAMESH_TOKEN``;
+* the registry's limits (``settings.json``): ``validation_timeout`` seconds of wall clock for the
+  whole run, ``validation_memory_mb`` of address space for the kernel;
+* a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
+  tree is killed here.
+
+The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
+sha256 together with the exact version and sha256 of every API it imports, transitively (as the
+loader would resolve them now), and :data:`VALIDATOR_VERSION`. Only passes are cached: a failure
+may come from a limit, and is cheap to reproduce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from gilgamesh.errors import GilgameshError, Problem
+from gilgamesh.notebook import ParsedNotebook, parse_notebook
+from gilgamesh.spelling import find_api_references, rewrite_at_spelling
+from gilgamesh.versions import spec_from_module_part
+
+__all__ = [
+    "validate_notebook",
+    "validation_key",
+    "dependency_closure",
+    "run_notebook",
+    "cache_dir",
+    "DEFAULT_TOLERANCE",
+    "VALIDATOR_VERSION",
+    "GRACE_SECONDS",
+]
+
+DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
+VALIDATOR_VERSION = 1  # part of the cache key: bump it when the verdict for the same input may change
+GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
+CACHE_DIRNAME = "validation-cache"
+
+_IPYTHON_CONFIG = """\
+# Written by gilgamesh validation: a fresh profile for one validation run.
+c.InteractiveShellApp.extensions = ["gilgamesh"]
+c.HistoryManager.enabled = False
+"""
+
+
+def cache_dir(root: str) -> str:
+    """Where validation passes are remembered for the registry at ``root``."""
+    return os.path.join(root, CACHE_DIRNAME)
+
+
+def dependency_closure(reader, dependencies: dict[str, str]) -> dict[str, str]:
+    """``{"name@version": sha256}`` of the dependencies and, transitively, theirs.
+
+    A dependency's own imports are resolved now, as the loader resolves them on import (a range
+    such as ``plasma@1`` follows the newest release), so a newer transitive release changes the key.
+    """
+    closure: dict[str, str] = {}
+    todo = list(dependencies.items())
+    while todo:
+        name, version = todo.pop()
+        label = f"{name}@{version}"
+        if label in closure:
+            continue
+        try:
+            closure[label] = reader.entry(name, version)["sha256"]
+            nb = parse_notebook(reader.notebook_bytes(name, version))
+        except GilgameshError:
+            closure[label] = "unavailable"
+            continue
+        for cell in nb.import_cells():
+            for ref in find_api_references(rewrite_at_spelling(cell.source)):
+                if ref.part is None:
+                    continue
+                try:
+                    todo.append((ref.name, reader.resolve(ref.name, spec_from_module_part(ref.part)).version))
+                except GilgameshError:
+                    closure[f"{ref.name}.{ref.part}"] = "unresolved"
+    return closure
+
+
+def validation_key(data: bytes, reader, dependencies: dict[str, str]) -> str:
+    """The cache key of one validation: notebook bytes, dependency closure, validator version."""
+    payload = {
+        "validator": VALIDATOR_VERSION,
+        "notebook": hashlib.sha256(data).hexdigest(),
+        "dependencies": dependency_closure(reader, dependencies),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _read_cached(root: str, key: str) -> dict | None:
+    try:
+        with open(os.path.join(cache_dir(root), key + ".json"), "rb") as f:
+            record = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("passed") is True else None
+
+
+def _write_cached(root: str, key: str, record: dict) -> None:
+    directory = cache_dir(root)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(record, sort_keys=True).encode())
+        os.replace(tmp, os.path.join(directory, key + ".json"))
+    except OSError:
+        pass  # a registry we may not write to still validates; it only cannot remember
+
+
+def _tolerance(nb: ParsedNotebook) -> float:
+    value = nb.metadata.get("tolerance")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
+        return float(value)
+    return DEFAULT_TOLERANCE
+
+
+def validate_notebook(
+    data: bytes,
+    nb: ParsedNotebook,
+    root: str,
+    settings: dict,
+    dependencies: dict[str, str],
+) -> tuple[dict | None, list[Problem]]:
+    """Run and compare the notebook (or recall an earlier pass); return (record, problems).
+
+    The record is stored with the version: ``{"passed", "seconds", "cells", "compared",
+    "tolerance", "cached"}``.
+    """
+    from .reader import LocalReader
+
+    root = os.path.abspath(root)
+    tolerance = _tolerance(nb)
+    key = validation_key(data, LocalReader(root), dependencies)
+    cached = _read_cached(root, key)
+    if cached is not None:
+        cached.pop("key", None)
+        return {**cached, "cached": True}, []
+    report = run_notebook(data, root, settings, tolerance)
+    problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
+    record = {
+        "passed": not problems,
+        "seconds": report.get("seconds"),
+        "cells": report.get("cells", 0),
+        "compared": report.get("compared", 0),
+        "tolerance": tolerance,
+        "cached": False,
+    }
+    if not problems:
+        _write_cached(root, key, {**record, "key": key})
+    return record, problems
+
+
+def _scratch_env(root: str, scratch: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("GILGAMESH_TOKEN", None)  # the notebook has no business publishing
+    env.update({
+        "GILGAMESH_REGISTRY": root,
+        "GILGAMESH_CACHE": os.path.join(scratch, "cache"),
+        "IPYTHONDIR": os.path.join(scratch, "ipython"),
+        "JUPYTER_RUNTIME_DIR": os.path.join(scratch, "runtime"),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    })
+    return env
+
+
+def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+    """Run the notebook in a fresh, limited kernel; return the runner's report.
+
+    ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
+    directory and every process of the run are gone when this returns.
+    """
+    timeout = float(settings.get("validation_timeout") or 300)
+    scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
+    try:
+        for sub in ("work", "runtime", "cache", os.path.join("ipython", "profile_default")):
+            os.makedirs(os.path.join(scratch, sub))
+        with open(os.path.join(scratch, "ipython", "profile_default", "ipython_kernel_config.py"), "w") as f:
+            f.write(_IPYTHON_CONFIG)
+        notebook = os.path.join(scratch, "notebook.ipynb")
+        with open(notebook, "wb") as f:
+            f.write(data)
+        job = {
+            "notebook": notebook,
+            "workdir": os.path.join(scratch, "work"),
+            "runtime_dir": os.path.join(scratch, "runtime"),
+            "log": os.path.join(scratch, "kernel.log"),
+            "timeout": timeout,
+            "memory_mb": int(settings.get("validation_memory_mb") or 0),
+            "tolerance": tolerance,
+            "python": sys.executable,
+        }
+        job_file = os.path.join(scratch, "job.json")
+        with open(job_file, "w") as f:
+            json.dump(job, f)
+        return _run_runner(job_file, job, _scratch_env(root, scratch), scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_runner(job_file: str, job: dict, env: dict, scratch: str) -> dict:
+    from .process_tree import kill_tree
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=scratch, env=env, start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=job["timeout"] + GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        proc.communicate()
+        return {"problems": [{"message": (
+            f"the notebook did not finish within the validation time limit of {job['timeout']:g} s "
+            "(validation_timeout), and the validation run was killed"), "cell": None}],
+            "cells": 0, "compared": 0, "seconds": None}
+    finally:
+        if proc.poll() is None:  # interrupted here (KeyboardInterrupt, ...): leave nothing behind
+            kill_tree(proc.pid)
+            proc.wait()
+    try:
+        report = json.loads(out)
+        if not isinstance(report, dict) or not isinstance(report.get("problems"), list):
+            raise ValueError("not a report")
+        return report
+    except ValueError:
+        tail = err.decode(errors="replace").strip().splitlines()[-8:]
+        return {"problems": [{"message": "the validation run failed before it could report"
+                              + (f" (exit status {proc.returncode})" if proc.returncode else "")
+                              + (":\n" + "\n".join(tail) if tail else ""), "cell": None}],
+                "cells": 0, "compared": 0, "seconds": None}
