@@ -296,8 +296,23 @@ class Store(LocalReader):
         if os.path.exists(self.layout.journal_file):
             self._recover()
 
+    def _remove_stale_ref_locks(self) -> None:
+        """Delete the ``*.lock`` files of a git process killed mid ``update-ref``.
+
+        Only writers holding ``write.lock`` run git here, so a ref lock found while we hold it
+        belongs to a dead writer; left in place it would block that ref for ever.
+        """
+        for directory, _, files in os.walk(os.path.join(self.layout.git_dir, "refs")):
+            for name in files:
+                if name.endswith(".lock"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(directory, name))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.layout.git_dir, "packed-refs.lock"))
+
     def _recover(self) -> None:
         """Settle an abandoned journal (the caller holds the lock)."""
+        self._remove_stale_ref_locks()
         try:
             with open(self.layout.journal_file, "rb") as f:
                 journal = json.loads(f.read())
