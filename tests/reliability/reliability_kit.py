@@ -1,0 +1,88 @@
+"""Helpers of the reliability suite: the registry's invariants, checked with plain git."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+__all__ = ["git", "tag_commits", "assert_registry_consistent"]
+
+
+# -- the registry's invariants ------------------------------------------------------------------
+def git(root: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", os.path.join(root, "store.git"), *args],
+                          capture_output=True, text=True, check=check)
+
+
+def tag_commits(root: str) -> dict[tuple[str, str], str]:
+    """``{(name, version): commit}`` for every version tag, read with plain git."""
+    out = git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/tags").stdout
+    tags = {}
+    for line in out.splitlines():
+        ref, sha = line.split()
+        name, _, version = ref[len("refs/tags/"):].partition("/v")
+        tags[(name, version)] = sha
+    return tags
+
+
+def _index_files(root: str) -> dict[str, bytes]:
+    d = os.path.join(root, "index")
+    out = {}
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".json") and not name.startswith("."):
+            with open(os.path.join(d, name), "rb") as f:
+                out[name] = f.read()
+    return out
+
+
+def assert_registry_consistent(root: str, scratch: str, checked: dict | None = None) -> dict[tuple[str, str], str]:
+    """Assert every invariant a crash or a race could break; return the tags.
+
+    A reader is opened first, as any user would (it settles a journal left by a dead writer).
+    Then: no journal is left; every tag's tree is exactly ``notebook.ipynb`` + ``gilgamesh.json``
+    whose sha256, name and version match; every tag is in its API's branch history; ``git fsck
+    --strict`` is clean; the index files equal an index rebuilt from the tags alone (in a copy);
+    every version's content blob is present and verified; no git ref lock is left behind.
+    Tags in ``checked`` (an earlier answer) that still point at the same commit are not read
+    again: git objects are immutable and ``fsck`` covers them.
+    """
+    from gilgamesh.registry.reader import LocalReader
+    from gilgamesh.registry.store import Store
+
+    reader = LocalReader(root)
+    assert not os.path.exists(os.path.join(root, "journal.json")), "a journal was left unsettled"
+    tags = tag_commits(root)
+    git_dir = os.path.join(root, "store.git")
+    locks = [os.path.join(d, n) for d, _, files in os.walk(git_dir) for n in files if n.endswith(".lock")]
+    assert not locks, f"git lock files left behind: {locks}"
+    for (name, version), commit in tags.items():
+        if checked and checked.get((name, version)) == commit:
+            continue
+        listing = git(root, "ls-tree", "--name-only", commit).stdout.split()
+        assert sorted(listing) == ["gilgamesh.json", "notebook.ipynb"], (name, version, listing)
+        meta = json.loads(git(root, "show", f"{commit}:gilgamesh.json").stdout)
+        notebook = subprocess.run(["git", "-C", os.path.join(root, "store.git"), "show", f"{commit}:notebook.ipynb"],
+                                  capture_output=True, check=True).stdout
+        assert (meta["name"], meta["version"]) == (name, version)
+        assert hashlib.sha256(notebook).hexdigest() == meta["sha256"], f"{name}@{version}: content does not match its sha256"
+        branch = f"refs/heads/api/{name}"
+        ancestor = git(root, "merge-base", "--is-ancestor", commit, branch, check=False)
+        assert ancestor.returncode == 0, f"{name}@{version} is not in the history of {branch}"
+        assert reader.notebook_bytes(name, version) == notebook  # blob present, sha256 verified
+    fsck = git(root, "fsck", "--strict", "--no-progress", check=False)
+    assert fsck.returncode == 0 and "missing" not in fsck.stdout + fsck.stderr, fsck.stdout + fsck.stderr
+
+    copy = os.path.join(scratch, "rebuilt")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy)
+    shutil.rmtree(os.path.join(copy, "index"))
+    os.makedirs(os.path.join(copy, "index"))
+    Store(copy).rebuild_index()
+    assert _index_files(root) == _index_files(copy), "the index differs from the one rebuilt from the tags"
+    shutil.rmtree(copy)
+    listed = {(n, v) for n in reader.names() for v in reader.api_index(n)["versions"]}
+    assert listed == set(tags)
+    return tags
