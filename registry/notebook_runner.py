@@ -6,7 +6,7 @@ directory, and kills its whole tree if it overruns. This process:
 
 * becomes a child subreaper, so every process the notebook starts stays in its tree;
 * starts an IPython kernel whose address space is limited (``RLIMIT_AS``) before it imports
-  anything, in the scratch working directory, talking over unix sockets;
+  anything, in the scratch working directory, talking over unix sockets where the path allows;
 * runs every code cell (``example`` cells included) through nbclient, under one wall-clock budget
   for the whole run, skipping what nbval skips and allowing the errors nbval allows;
 * stops at the first cell that raises, times out, exits or kills the kernel; compares the outputs
@@ -103,12 +103,15 @@ async def run_job(job: dict) -> dict:
         nb = nbformat.read(f, as_version=4)
     memory = int(job.get("memory_mb") or 0) * 1024 * 1024
     argv = [job.get("python") or sys.executable, "-c", KERNEL_BOOTSTRAP, str(memory), "-f", "{connection_file}"]
+    # Unix sockets in the scratch directory (no ports to race for) unless the path is too long
+    # for a socket address (about 107 bytes); then loopback TCP.
+    ipc_base = os.path.join(job["runtime_dir"], "k")
+    transport = {"transport": "ipc", "ip": ipc_base} if len(ipc_base.encode()) <= 96 else {"transport": "tcp"}
     km = AsyncKernelManager(
         kernel_name="gilgamesh-validation",
         kernel_spec_manager=_kernel_spec_manager(argv),
-        transport="ipc",
-        ip=os.path.join(job["runtime_dir"], "kernel"),
         connection_file=os.path.join(job["runtime_dir"], "kernel.json"),
+        **transport,
     )
     replies: dict[int, dict] = {}
 

@@ -1,0 +1,337 @@
+"""Step 7, validation: real kernels run fixture notebooks; outputs compared as nbval does, with tolerance.
+
+The fixture notebooks are built here from literal cells and literal stored outputs (what Jupyter
+would have saved), so each test states what it runs and what it expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+import psutil
+import pytest
+
+import nbfactory as f
+from conftest import registry_state
+from gilgamesh.errors import PublishRefused
+from gilgamesh.registry import validation
+from gilgamesh.registry.nbval_compare import compare_outputs, texts_match
+from gilgamesh.registry.publish import publish
+from gilgamesh.registry.reader import LocalReader
+from gilgamesh.registry.validation import cache_dir, validation_key
+
+pytestmark = pytest.mark.slow
+
+# A 1x1 PNG; the stored image of the image cell is deliberately a different (still valid) PNG.
+PNG_NEW = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+PNG_STORED = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+
+
+def stdout(text: str) -> dict:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def stderr(text: str) -> dict:
+    return {"output_type": "stream", "name": "stderr", "text": text}
+
+
+def result(text: str) -> dict:
+    return {"output_type": "execute_result", "execution_count": 1, "data": {"text/plain": text}, "metadata": {}}
+
+
+def error(ename: str, evalue: str) -> dict:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": []}
+
+
+def ran(source: str, *outputs: dict, tags: tuple[str, ...] = ()) -> dict:
+    """A code cell as Jupyter saves it after running: an execution count and its outputs."""
+    cell = f.code(source, *tags, outputs=list(outputs))
+    cell["execution_count"] = 1
+    return cell
+
+
+def api(cells: list[dict], name: str = "demo", version: str = "1.0.0", **meta) -> bytes:
+    return f.to_bytes(f.notebook(name, version, [f.markdown(f"# {name}\n\nA fixture.")] + cells, **meta))
+
+
+def set_limits(root: str, **settings) -> None:
+    path = os.path.join(root, "settings.json")
+    with open(path) as fh:
+        current = json.load(fh)
+    current.update(settings)
+    with open(path, "w") as fh:
+        json.dump(current, fh)
+
+
+@pytest.fixture(autouse=True)
+def scratch_in_tmp(tmp_path, monkeypatch):
+    """Validation scratch directories go to tmp_path: leftovers (files or processes) are ours to find."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    yield scratch
+    assert os.listdir(scratch) == [], "a validation scratch directory was left behind"
+    assert processes_mentioning(str(scratch)) == [], "a validation process was left running"
+
+
+def processes_mentioning(marker: str) -> list[str]:
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        cmdline = " ".join(p.info["cmdline"] or [])
+        if marker in cmdline and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(f"{p.pid}: {cmdline[:100]}")
+    return found
+
+
+# -- the comparison itself (no kernel) ----------------------------------------------------------
+
+TEXTS = [
+    # (expected, got, tolerance, match)
+    ("0.6666666666666666\n", "0.6666666673\n", 1e-6, True),  # differs in the 9th digit
+    ("0.6666666666666666\n", "0.668\n", 1e-6, False),  # differs in the 3rd digit
+    ("0.6666666666666666\n", "0.668\n", 1e-2, True),  # a notebook may loosen its tolerance
+    ("0.6666666673", "0.6666666666666666", 0.0, False),  # tolerance 0: floats must be equal
+    ("E = 1.602176634e-19 J", "E = 1.6021766340000001e-19 J", 1e-6, True),
+    ("E = 1.602e-19 J", "E = 1.602e-18 J", 1e-6, False),
+    ("n = 1000000", "n = 1000001", 1e-6, False),  # integers are exact
+    ("[1.         2.00000001]", "[1. 2.]", 1e-6, True),  # numpy pads columns to the widest value
+    ("a 1.0 b", "a 1.0 c", 1e-6, False),  # the text around numbers is exact
+    ("x = 1.5", "y = 1.5", 1e-6, False),
+    ("1.5 2.5", "1.5", 1e-6, False),  # a missing number
+    ("-0.0", "0.0", 1e-6, True),
+    ("nan", "nan", 1e-6, True),
+]
+
+
+@pytest.mark.parametrize("expected, got, tolerance, match", TEXTS)
+def test_texts_match_compares_floats_with_a_relative_tolerance(expected, got, tolerance, match):
+    assert texts_match(expected, got, tolerance) is match
+
+
+def _nodes(*outputs):
+    import nbformat
+
+    return [nbformat.from_dict(o) for o in outputs]
+
+
+COMPARISONS = [
+    ("same", [stdout("a 1.0\n")], [stdout("a 1.0\n")], None),
+    ("streams are merged", [stdout("a\nb\n")], [stdout("a\n"), stdout("b\n")], None),
+    ("float in the 9th digit", [result("0.6666666673")], [result("0.6666666666666666")], None),
+    ("second line differs", [stdout("a 1\nb 2.0\n")], [stdout("a 1\nb 2.5\n")],
+     "stdout output differs at line 2: expected 'b 2.0', got 'b 2.5'"),
+    ("missing output", [stdout("x\n")], [], "expected stdout output 'x\\n', but the new run produced none"),
+    ("unexpected output", [], [stderr("oops\n")], "the new run produced stderr output 'oops\\n' that the stored notebook does not have"),
+    ("images are not compared", [{"output_type": "display_data", "data": {"image/png": PNG_STORED, "text/plain": "<Figure>"}, "metadata": {}}],
+     [{"output_type": "display_data", "data": {"image/png": "AAAA", "text/plain": "<Figure>"}, "metadata": {}}], None),
+    ("error value", [error("ValueError", "bad 1.0")], [error("ValueError", "bad 2.0")],
+     "evalue output differs: expected 'bad 1.0', got 'bad 2.0'"),
+]
+
+
+@pytest.mark.parametrize("label, stored, new, message", COMPARISONS, ids=[c[0] for c in COMPARISONS])
+def test_compare_outputs_reports_expected_and_got(label, stored, new, message):
+    mismatch = compare_outputs(_nodes(*stored), _nodes(*new))
+    assert (None if mismatch is None else mismatch.describe()) == message
+
+
+# -- notebooks that pass --------------------------------------------------------------------------
+
+MARKERS_CELLS = [
+    ran("import random\nimport sys\nprint(2 / 3)", stdout("0.6666666673\n")),  # 2: 9th digit differs
+    ran("x = 1.5\nx * 2", result("3.0")),  # 3
+    ran("print(random.random())", stdout("0.123\n"), tags=("nbval-ignore-output",)),  # 4
+    ran("# NBVAL_IGNORE_OUTPUT\nprint(random.random())", stdout("0.5\n")),  # 5
+    f.code("raise RuntimeError('never runs')", "nbval-skip", "example"),  # 6
+    f.code("# NBVAL_SKIP\nimport os\nos._exit(1)", "example"),  # 7
+    ran("raise ValueError('expected failure')", error("ValueError", "expected failure"), tags=("raises-exception", "example")),  # 8
+    ran("# NBVAL_RAISES_EXCEPTION\n1 / 0", error("ZeroDivisionError", "division by zero"), tags=("example",)),  # 9
+    ran(f"from IPython.display import Image, display\ndisplay(Image(data={PNG_NEW!r}))",
+        {"output_type": "display_data", "data": {"image/png": PNG_STORED, "text/plain": "<IPython.core.display.Image object>"},
+         "metadata": {}}, tags=("example",)),  # 10: the stored image differs; images are not compared
+    ran("print('careful', file=sys.stderr)\nprint('done')", stdout("done\n"), stderr("careful\n"), tags=("example",)),  # 11
+    f.code("print('never saved: not compared, as nbval does for cells without an execution count')"),  # 12
+    ran("print(x / 7)", stdout("0.2142857150\n"), tags=("example",)),  # 13: 0.21428571428571427, 9th digit differs
+]
+
+
+def test_a_notebook_that_runs_and_matches_is_published_with_its_validation_record(registry):
+    data = api(MARKERS_CELLS)
+    out = publish(registry, data, publisher="tester")
+    assert out.created
+    record = out.metadata["validation"]
+    assert record["passed"] is True and record["cached"] is False
+    assert record["tolerance"] == 1e-6
+    # 13 cells: 12 code cells, 2 of them skipped; cells 4, 5 (ignore-output) and 12 (never run) not compared.
+    assert record["cells"] == 10 and record["compared"] == 7
+    stored = json.loads(subprocess.run(
+        ["git", "-C", os.path.join(registry, "store.git"), "show", "demo/v1.0.0:gilgamesh.json"],
+        capture_output=True, check=True).stdout)
+    assert stored["validation"] == record
+
+
+def test_tolerance_comes_from_the_notebook_metadata(registry):
+    cells = [
+        ran("print(2 / 3)", stdout("0.668\n")),  # 0.2 % off: inside a 1 % tolerance
+        ran("print(1 / 3)", stdout("0.34\n")),  # 2 % off: outside
+    ]
+    with pytest.raises(PublishRefused) as info:
+        publish(registry, api(cells, tolerance=0.01))
+    assert [(p.check, p.cell) for p in info.value.details] == [("validation", 3)]
+    assert "expected '0.34\\n', got '0.3333333333333333\\n'" in info.value.details[0].message
+
+
+# -- notebooks that are refused -------------------------------------------------------------------
+
+def test_every_mismatching_cell_is_reported_with_expected_and_got(registry):
+    cells = [
+        ran("print(2 / 3)", stdout("0.668\n")),  # 2: the 3rd digit differs
+        ran("'a' + 'b'", result("'ac'")),  # 3
+        ran("print('fine')", stdout("fine\n")),  # 4
+        ran("print('extra')"),  # 5: saved without output
+        ran("y = 1", stdout("1\n")),  # 6: saved with an output it no longer makes
+    ]
+    before = registry_state(registry)
+    with pytest.raises(PublishRefused) as info:
+        publish(registry, api(cells))
+    assert [(p.check, p.cell, p.message) for p in info.value.details] == [
+        ("validation", 2, "stdout output differs: expected '0.668\\n', got '0.6666666666666666\\n'"),
+        ("validation", 3, "text/plain output differs: expected \"'ac'\", got \"'ab'\""),
+        ("validation", 5, "the new run produced stdout output 'extra\\n' that the stored notebook does not have"),
+        ("validation", 6, "expected stdout output '1\\n', but the new run produced none"),
+    ]
+    assert registry_state(registry) == before
+    assert not os.path.exists(cache_dir(registry)) or os.listdir(cache_dir(registry)) == []
+
+
+def test_nbval_itself_agrees_except_for_the_float_tolerance(tmp_path):
+    """pytest --nbval on the same fixtures fails exactly the cells we refuse, plus the 9th-digit ones."""
+    nb_dir = tmp_path / "nbval"
+    nb_dir.mkdir()
+    (nb_dir / "markers.ipynb").write_bytes(api(MARKERS_CELLS))
+    (nb_dir / "mismatch.ipynb").write_bytes(api([
+        ran("print(2 / 3)", stdout("0.668\n")), ran("print('fine')", stdout("fine\n")), ran("y = 1", stdout("1\n")),
+    ]))
+    report = tmp_path / "junit.xml"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "-p", "no:importnb", "-p", "no:cacheprovider", "-q",
+         f"--junitxml={report}", "--rootdir", str(nb_dir), str(nb_dir)],
+        capture_output=True, text=True, timeout=120, cwd=nb_dir,
+    )
+    failed = {
+        (case.get("classname").split(".")[0], case.get("name"))
+        for case in ET.parse(report).iter("testcase") if case.find("failure") is not None
+    }
+    # nbval numbers code cells from 0; "Cell 0" of markers is notebook cell 2 (its 9th-digit print),
+    # "Cell 11" is notebook cell 13 (the other 9th-digit difference). We accept both.
+    assert failed == {("markers", "Cell 0"), ("markers", "Cell 11"), ("mismatch", "Cell 0"), ("mismatch", "Cell 2")}
+
+
+HOSTILE = [
+    # (label, cells, settings, refused cell, message fragment)
+    ("endless loop", [f.code("x = 1"), f.code("while True:\n    pass", "example")], {"validation_timeout": 3},
+     3, "did not finish within the validation time limit of 3 s (validation_timeout)"),
+    ("memory hog", [f.code("blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))", "example")],
+     {"validation_memory_mb": 768}, 2, "raised MemoryError (line 3: blocks.append(bytearray(50_000_000))) "
+                                        "(the validation memory limit is 768 MB: validation_memory_mb)"),
+    ("sys.exit", [f.code("import sys\nsys.exit(3)", "example"), f.code("print('after')")], {}, 2, "raised SystemExit: 3"),
+    ("exit()", [f.code("exit()", "example"), f.code("print('after')")], {}, 2, "asked the kernel to exit"),
+    ("os._exit", [f.code("x = 1"), f.code("import os\nos._exit(7)", "example")], {}, 3,
+     "the kernel died while running this cell (exit status 7)"),
+    ("kernel crash", [f.code("import ctypes\nctypes.string_at(0)", "example")], {}, 2,
+     "the kernel died while running this cell (killed by signal SIGSEGV)"),
+    ("cell raising", [f.code("def check(v):\n    raise ValueError(f'bad input {v}')"), f.code("check(2)", "example"), f.code("print('after')")],
+     {}, 3, "raised ValueError: bad input 2 (line 1: check(2))"),
+    ("background process", [f.code("x = 1"), f.code(
+        "import subprocess\np = subprocess.Popen(['sleep', '{token}'], start_new_session=True)", "example"), f.code("y = 2")],
+     {}, 3, "still running after the kernel ended (pid {pid}: sleep {token}); it was killed"),
+    ("daemon", [f.code("x = 1"), f.code(
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{token}'])\n"
+        "    os._exit(0)\nos.wait()", "example"), f.code("y = 2")],
+     {}, 3, "still running after the kernel ended (pid {pid}: sleep {token}); it was killed"),
+]
+
+
+@pytest.mark.parametrize("label, cells, settings, cell, fragment", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_notebooks_are_refused_naming_the_cell(registry, label, cells, settings, cell, fragment):
+    token = str(900000 + os.getpid() % 1000 * 97 + len(label))  # a sleep duration no one else uses
+    cells = [dict(c, source=c["source"].replace("{token}", token)) for c in cells]
+    set_limits(registry, **{"validation_timeout": 20, "validation_memory_mb": 2048, **settings})
+    timeout = settings.get("validation_timeout", 20)
+    before = registry_state(registry)
+    began = time.monotonic()
+    with pytest.raises(PublishRefused) as info:
+        publish(registry, api(cells))
+    elapsed = time.monotonic() - began
+    problems = [p for p in info.value.details if p.check == "validation"]
+    assert len(problems) == 1, info.value.details
+    assert problems[0].cell == cell
+    expected = fragment.replace("{token}", token)
+    if "{pid}" in expected:
+        head, tail = expected.split("{pid}")
+        assert head in problems[0].message and tail in problems[0].message, problems[0].message
+    else:
+        assert expected in problems[0].message
+    assert elapsed < timeout + 5
+    assert registry_state(registry) == before
+    assert processes_mentioning(f"sleep {token}") == []
+    assert not os.path.exists(cache_dir(registry)) or os.listdir(cache_dir(registry)) == []
+
+
+def test_a_runner_that_overruns_is_killed_with_its_whole_tree(registry, monkeypatch):
+    """Fault injection: the backstop fires before the runner's own clock (a runner that hangs)."""
+    token = str(800000 + os.getpid() % 1000)
+    monkeypatch.setattr(validation, "GRACE_SECONDS", -2.0)
+    set_limits(registry, validation_timeout=4)
+    cells = [f.code(f"import subprocess\np = subprocess.Popen(['sleep', '{token}'], start_new_session=True)\n"
+                    "while True:\n    pass", "example")]
+    began = time.monotonic()
+    with pytest.raises(PublishRefused) as info:
+        publish(registry, api(cells))
+    assert time.monotonic() - began < 4
+    assert [p.message for p in info.value.details] == [
+        "the notebook did not finish within the validation time limit of 4 s (validation_timeout), "
+        "and the validation run was killed"]
+    assert processes_mentioning(f"sleep {token}") == []
+
+
+# -- the cache --------------------------------------------------------------------------------------
+
+def test_content_that_already_validated_does_not_run_again(registry, tmp_path):
+    runs = tmp_path / "runs.log"
+    data = api([f.code(f"_ = open({str(runs)!r}, 'a').write('ran\\n')", "example")])
+    checked = publish(registry, data, dry_run=True)  # `gilgamesh validate`
+    assert checked.metadata["validation"]["cached"] is False
+    assert runs.read_text() == "ran\n"
+    published = publish(registry, data)
+    assert published.created and published.metadata["validation"]["cached"] is True
+    assert published.metadata["validation"]["passed"] is True
+    assert runs.read_text() == "ran\n"  # the kernel did not run again
+    assert len(os.listdir(cache_dir(registry))) == 1
+
+
+def test_the_cache_key_follows_the_dependency_closure(registry):
+    def dep(name, version, source="def f(x):\n    return x"):
+        return api([f.markdown("Doc."), f.code(source)], name=name, version=version)
+
+    publish(registry, dep("base", "1.0.0"), validate=False)
+    publish(registry, dep("mid", "1.0.0", "from gilgamesh.api.base@1 import f as g\ndef f(x):\n    return g(x)"), validate=False)
+    reader = LocalReader(registry)
+    data = api([f.code("from gilgamesh.api.mid.v1 import f")])
+    key = validation_key(data, reader, {"mid": "1.0.0"})
+    assert validation.dependency_closure(reader, {"mid": "1.0.0"}).keys() == {"mid@1.0.0", "base@1.0.0"}
+    assert validation_key(data, reader, {"mid": "1.0.0"}) == key
+    publish(registry, dep("other", "1.0.0"), validate=False)
+    assert validation_key(data, reader, {"mid": "1.0.0"}) == key  # unrelated: same key
+    publish(registry, dep("base", "1.1.0", "def f(x):\n    return x\n\ndef h(x):\n    return x"), validate=False)
+    assert validation_key(data, reader, {"mid": "1.0.0"}) != key  # base@1 now means 1.1.0
+    assert validation_key(data + b" ", reader, {"mid": "1.0.0"}) != validation_key(data, reader, {"mid": "1.0.0"})
