@@ -1,0 +1,174 @@
+"""The lab's API notebooks meet the notebook contract and pass the publish pipeline in order."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import NOTEBOOKS, PUBLISH_ORDER, REPO, notebook_path
+from gilgamesh.errors import PublishRefused
+from gilgamesh.notebook import parse_notebook
+from gilgamesh.registry.semver import diff_snapshots, required_bump
+from gilgamesh.registry.surface import api_snapshot
+
+LABELS = [f"{n}@{v}" for n, v in PUBLISH_ORDER]
+MAX_PNG_BYTES = 80_000
+
+
+def read(name: str, version: str) -> bytes:
+    with open(notebook_path(name, version), "rb") as f:
+        return f.read()
+
+
+def snapshot(name: str, version: str) -> dict:
+    return api_snapshot(parse_notebook(read(name, version)))
+
+
+@pytest.fixture(scope="session")
+def lab_registry(tmp_path_factory):
+    """A registry holding every lab notebook, published in dependency order (static checks)."""
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+
+    root = str(tmp_path_factory.mktemp("lab") / "registry")
+    init_registry(root)
+    outcomes = [publish(root, read(n, v), publisher="test", validate=False) for n, v in PUBLISH_ORDER]
+    return root, outcomes
+
+
+def test_the_directory_holds_exactly_the_published_versions():
+    found = sorted(
+        (name, f[:-6]) for name in os.listdir(NOTEBOOKS) if os.path.isdir(os.path.join(NOTEBOOKS, name))
+        for f in os.listdir(os.path.join(NOTEBOOKS, name)) if f.endswith(".ipynb")
+    )
+    assert found == sorted(PUBLISH_ORDER)
+
+
+def test_every_notebook_publishes_in_order(lab_registry):
+    root, outcomes = lab_registry
+    assert [(o.name, o.version, o.created) for o in outcomes] == [(n, v, True) for n, v in PUBLISH_ORDER]
+    deps = {f"{o.name}@{o.version}": o.metadata["dependencies"] for o in outcomes}
+    assert deps["plasma@1.0.0"] == {}
+    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.0.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0"))
+    assert deps["helicon@1.0.0"] == {"plasma": "1.0.0"}
+
+
+@pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
+def test_metadata_contract(name, version):
+    raw = json.loads(read(name, version))
+    assert raw["nbformat"] == 4
+    assert raw["metadata"]["kernelspec"]["name"] == "python3"
+    meta = raw["metadata"]["gilgamesh"]
+    assert set(meta) == {"name", "version", "summary", "endpoints", "authors"}
+    assert (meta["name"], meta["version"]) == (name, version)
+    assert meta["summary"].strip() and "\n" not in meta["summary"]
+    assert meta["authors"] and meta["endpoints"]
+
+
+@pytest.mark.parametrize("label, endpoints", [
+    ("plasma@1.0.0", {"debye_length", "electron_plasma_frequency", "electron_cyclotron_frequency",
+                      "ion_cyclotron_frequency", "bohm_velocity", "electron_mean_speed"}),
+    ("langmuir@1.2.0", {"analyze", "ion_density", "electron_temperature", "floating_potential",
+                        "plasma_potential", "synthetic_iv"}),
+    ("langmuir@2.0.0", {"analyze_dict"}),
+    ("helicon@1.0.0", {"density", "axial_wavenumber"}),
+])
+def test_the_functions_that_make_sense_over_http_are_endpoints(lab_registry, label, endpoints):
+    _, outcomes = lab_registry
+    published = next(o for o in outcomes if f"{o.name}@{o.version}" == label).metadata["endpoints"]
+    assert endpoints <= set(published)
+    for signature in published.values():  # fully annotated, per the publish check
+        assert signature["returns"] and all(p["annotation"] for p in signature["params"])
+
+
+@pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
+def test_every_public_function_and_class_has_a_docstring(name, version):
+    api = snapshot(name, version)
+    assert api, "no public API"
+    for public, entry in api.items():
+        assert entry["kind"] in ("function", "class"), f"{public} is public but is a {entry['kind']}"
+        assert entry["doc"], f"{public} has no docstring"
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0", "1.2.0", "2.0.0"])
+def test_langmuir_pins_plasma_with_the_notebook_spelling(version):
+    code = "".join(c.source for c in parse_notebook(read("langmuir", version)).import_cells())
+    assert "from gilgamesh.api.plasma@1 import bohm_velocity" in code
+
+
+@pytest.mark.parametrize("old, new, bump", [("1.0.0", "1.1.0", "minor"), ("1.1.0", "1.2.0", "minor"), ("1.2.0", "2.0.0", "major")])
+def test_langmuir_history_bumps_as_semver_requires(old, new, bump):
+    changes = diff_snapshots(snapshot("langmuir", old), snapshot("langmuir", new))
+    assert required_bump(changes, old) == bump
+    if bump == "minor":
+        assert {c.kind for c in changes} == {"name-added"}  # a minor release only adds
+
+
+def test_langmuir_2_breaks_analyze_and_says_how_to_migrate():
+    changes = diff_snapshots(snapshot("langmuir", "1.2.0"), snapshot("langmuir", "2.0.0"))
+    majors = {(c.kind, c.name) for c in changes if c.bump == "major"}
+    assert majors == {("parameter-kind-changed", "analyze")}
+    nb = parse_notebook(read("langmuir", "2.0.0"))
+    assert any(c.kind == "markdown" and c.source.startswith("## Migrating from 1.x") for c in nb.cells)
+
+
+def test_langmuir_2_as_a_minor_release_is_refused(lab_registry):
+    root, _ = lab_registry
+    from gilgamesh.registry.publish import publish
+
+    raw = json.loads(read("langmuir", "2.0.0"))
+    raw["metadata"]["gilgamesh"]["version"] = "1.3.0"
+    with pytest.raises(PublishRefused) as refused:
+        publish(root, json.dumps(raw).encode(), publisher="test", validate=False, dry_run=True)
+    semver = [p for p in refused.value.details if p.check == "semver"]
+    assert semver and all("MAJOR" in p.message for p in semver)
+
+
+@pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
+def test_examples_have_clean_stored_outputs_with_a_figure(name, version):
+    raw = json.loads(read(name, version))
+    examples = [c for c in raw["cells"] if c["cell_type"] == "code" and "example" in c["metadata"].get("tags", [])]
+    outputs = [o for c in examples for o in c["outputs"]]
+    assert examples and all(c["outputs"] for c in examples)
+    assert any(o["output_type"] == "stream" and o["name"] == "stdout" for o in outputs), "no printed numbers"
+    pngs = [base64.b64decode(o["data"]["image/png"]) for o in outputs if "image/png" in o.get("data", {})]
+    assert pngs, "no figure"
+    assert max(len(p) for p in pngs) <= MAX_PNG_BYTES
+    assert not [o for o in outputs if o["output_type"] == "error" or o.get("name") == "stderr"]
+    # Cells that run on import have no outputs to go stale.
+    assert all(not c.get("outputs") for c in raw["cells"] if c["cell_type"] == "code" and c not in examples)
+
+
+@pytest.mark.parametrize("name, version", [("langmuir", "1.2.0"), ("langmuir", "2.0.0")])
+def test_langmuir_figure_marks_the_fitted_regions(name, version):
+    code = "".join(c.source for c in parse_notebook(read(name, version)).cells if "example" in c.tags)
+    for region in ("ion saturation", "exponential region", "electron saturation"):
+        assert region in code
+    assert "rng.normal" in code and "default_rng(" in code  # seeded noise
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location("build_api_notebooks", os.path.join(REPO, "tools", "build_api_notebooks.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_committed_notebooks_match_their_sources_in_the_build_script():
+    """tools/build_api_notebooks.py is how these notebooks are edited; the two must not drift."""
+    build = _build_script()
+    for src in build.all_sources():
+        committed = json.loads(read(src.name, src.version))
+        fresh = build.to_notebook(src)
+        assert committed["metadata"]["gilgamesh"] == fresh.metadata["gilgamesh"], src.path
+        assert [(c["cell_type"], "".join(c["source"])) for c in committed["cells"]] == \
+            [(c.cell_type, c.source) for c in fresh.cells], f"{src.path}: run tools/build_api_notebooks.py"
