@@ -1363,10 +1363,10 @@ def langmuir(version: str) -> Source:
     else:
         s.example(LM_EXAMPLE_1_2 if version == "1.2.0" else LM_EXAMPLE_2_0)
         s.md(r"""
-        `T_e` and `n_e` are within a few tenths of a percent of the truth. `n_i` is not as good:
-        the ion current is 150 times smaller than the electron saturation current, so noise of 2 %
-        of the full scale is larger than the ion current itself, and only the number of points
-        on the ion branch averages it down. That is why `n_e` is taken from the electron side.
+        `T_e` and `n_e` are within a percent of the truth. `n_i` is not as good: in argon the ion
+        current is some 170 times smaller than the electron saturation current, so noise of 2 % of
+        the full scale is larger than the ion current itself, and only the number of points on the
+        ion branch averages it down. That is why `n_e` is taken from the electron side.
         """ + ("" if version == "1.2.0" else "The standard errors say so: `n_i_err` is 15 % of `n_i`, `n_e_err` half a percent of `n_e`."))
         s.md(r"""
         The characteristic with the regions of the fit marked: ion saturation below $V_f$, the
