@@ -1,0 +1,320 @@
+"""The Tornado application: the route table, the shared context, and ``gilgamesh serve``.
+
+``make_app(registry_root, ...)`` builds the application (tests run it on port 0);
+``serve(host, port, registry, workers, private)`` binds the port, forks ``workers`` server
+processes sharing it, and serves until interrupted. Each server process has its own pool of
+warm model workers and reads the registry's index per request (a ``stat``), so a version
+published by any process, or by the CLI, is served by all of them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.process
+import tornado.web
+
+from gilgamesh.errors import NotFound, RegistryUnavailable
+
+from . import handlers, pages
+from .arguments import Binder
+from .docs import DocsCache, render_notebook_body
+from .registry_view import RegistryView
+from .workers import WorkerPool
+
+__all__ = ["make_app", "serve", "ServiceContext", "DEFAULT_MAX_BODY_SIZE", "STATIC_DIR", "KATEX_DIR"]
+
+log = logging.getLogger("gilgamesh.service")
+
+DEFAULT_MAX_BODY_SIZE = 20 * 1024 * 1024
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATIC_DIR = os.path.join(HERE, "static")
+TEMPLATE_DIR = os.path.join(HERE, "templates")
+# KaTeX is installed from npm at build time (`npm ci --prefix service/static`), never fetched by
+# the browser from the internet.
+KATEX_DIR = os.path.join(STATIC_DIR, "node_modules", "katex", "dist")
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class ServiceContext:
+    """What every handler shares: the registry view, the model workers, settings, the executor."""
+
+    def __init__(
+        self,
+        registry_root: str,
+        *,
+        private: bool = False,
+        model_workers: int = 2,
+        call_timeout: float = 30.0,
+        import_timeout: float = 120.0,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        validate: bool = True,
+        blocking_threads: int = 4,
+    ):
+        self.root = os.path.abspath(registry_root)
+        self.view = RegistryView(self.root)  # raises RegistryUnavailable if there is none
+        self.private = private
+        self.max_body_size = max_body_size
+        self.validate = validate
+        self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout,
+                               import_timeout=import_timeout)
+        self.executor = concurrent.futures.ThreadPoolExecutor(blocking_threads, thread_name_prefix="gilgamesh")
+        self.page_csp = PAGE_CSP
+        self.katex_available = os.path.isfile(os.path.join(KATEX_DIR, "katex.min.js"))
+        self.docs_cache = DocsCache()
+        self._binders: dict[tuple[str, str, str], Binder] = {}
+        self._openapi: tuple[tuple, bytes] | None = None
+        if not self.katex_available:
+            log.warning("KaTeX is not installed (%s): equations show as TeX source; run "
+                        "'npm ci --prefix service/static' to install it", KATEX_DIR)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the model workers (needs the running event loop)."""
+        if self.pool._loop is None:
+            self.pool.start()
+
+    async def close(self) -> None:
+        await self.pool.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run_blocking(self, fn, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    # -- registry writes (blocking: run them with run_blocking) -----------------------------------
+    def publish(self, data: bytes, user: str, dry_run: bool):
+        from gilgamesh.registry.publish import publish
+
+        return publish(self.root, data, publisher=user, dry_run=dry_run, validate=self.validate)
+
+    def set_yanked(self, name: str, version: str, reason: str | None, user: str) -> dict:
+        from gilgamesh.registry.store import Store, writer_lock
+
+        with writer_lock(self.root):
+            store = Store(self.root)
+            store._recover_if_needed()
+            return store.set_yanked(name, version, reason, user)
+
+    # -- auth -------------------------------------------------------------------------------------
+    def verify_token(self, token: str) -> str | None:
+        from gilgamesh.registry.tokens import verify_token
+
+        return verify_token(self.root, token)
+
+    def may_publish(self, user: str) -> bool:
+        """Every token holder, unless the registry's settings.json lists its ``publishers``."""
+        try:
+            with open(self.view.reader.layout.settings_file, "rb") as f:
+                publishers = json.loads(f.read()).get("publishers")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return True
+        return publishers is None or user in publishers
+
+    # -- models -----------------------------------------------------------------------------------
+    def binder(self, name: str, version: str, function: str, entry: dict) -> Binder:
+        """The argument binder of an endpoint; raise :class:`NotFound` for a function not exposed."""
+        key = (name, version, function)
+        binder = self._binders.get(key)
+        if binder is None:
+            endpoints = entry.get("endpoints") or {}
+            if function not in endpoints:
+                listed = ", ".join(sorted(endpoints)) or "none"
+                raise NotFound(f"{name}@{version} exposes no endpoint {function!r} (endpoints: {listed})")
+            binder = self._binders[key] = Binder(f"{name}@{version} {function}", endpoints[function])
+        return binder
+
+    # -- derived documents ------------------------------------------------------------------------
+    def _index_signature(self) -> tuple:
+        sig = []
+        try:
+            with os.scandir(self.view.reader.layout.index_dir) as it:
+                for e in it:
+                    if e.name.endswith(".json"):
+                        st = e.stat()
+                        sig.append((e.name, st.st_ino, st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            pass
+        return tuple(sorted(sig))
+
+    async def openapi_document(self) -> bytes:
+        """The OpenAPI document as JSON bytes, rebuilt when any index changed."""
+        signature = self._index_signature()
+        if self._openapi is None or self._openapi[0] != signature:
+            from .openapi import build_openapi
+
+            document = await self.run_blocking(build_openapi, self.view, private=self.private)
+            self._openapi = (signature, json.dumps(document, ensure_ascii=False).encode())
+        return self._openapi[1]
+
+    async def docs_body(self, name: str, version: str, sha256: str) -> str:
+        """The sanitized HTML of a version's notebook (rendered once per sha256)."""
+        body = self.docs_cache.get(sha256)
+        if body is None:
+            data = self.view.notebook_bytes(name, version)
+            body = await self.run_blocking(render_notebook_body, data)
+            self.docs_cache.put(sha256, body)
+        return body
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    # Successful requests are logged at debug level only: at thousands of model calls a second
+    # the access log would cost more than the calls themselves.
+    status = handler.get_status()
+    if status < 400:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%d %s %s %.1fms", status, handler.request.method, handler.request.path,
+                      1000.0 * handler.request.request_time())
+        return
+    log.log(logging.WARNING if status < 500 else logging.ERROR, "%d %s %s %.1fms", status,
+            handler.request.method, handler.request.path, 1000.0 * handler.request.request_time())
+
+
+def make_app(
+    registry_root: str,
+    *,
+    private: bool = False,
+    model_workers: int = 2,
+    call_timeout: float = 30.0,
+    import_timeout: float = 120.0,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    validate: bool = True,
+    cookie_secret: str | None = None,
+) -> tornado.web.Application:
+    """The service for the registry at ``registry_root``; ``app.settings["ctx"]`` is its context.
+
+    Call ``await app.settings["ctx"].close()`` to stop its model workers.
+    """
+    ctx = ServiceContext(
+        registry_root, private=private, model_workers=model_workers, call_timeout=call_timeout,
+        import_timeout=import_timeout, max_body_size=max_body_size, validate=validate,
+    )
+    c = {"ctx": ctx}
+    name = r"([^/]+)"
+    routes = [
+        # The model route first: it is the hot path, and tornado tries the patterns in order.
+        (rf"/models/{name}/{name}/{name}", handlers.ModelHandler, c),
+        (r"/", pages.IndexPage, c),
+        (r"/healthz", handlers.HealthHandler, c),
+        (r"/openapi\.json", handlers.OpenApiHandler, c),
+        (r"/api/notebooks/?", handlers.NotebooksHandler, c),
+        (rf"/api/notebooks/{name}/?", handlers.ApiHandler, c),
+        (rf"/api/notebooks/{name}/{name}/notebook", handlers.NotebookHandler, c),
+        (rf"/api/notebooks/{name}/{name}/yank", handlers.YankHandler, c),
+        (rf"/api/notebooks/{name}/{name}/?", handlers.ResolveHandler, c),
+        (rf"/docs/{name}/{name}/?", pages.DocsPage, c),
+        (rf"/ui/{name}/?", pages.ApiPage, c),
+        (rf"/ui/{name}/{name}/?", pages.ApiPage, c),
+        (r"/login", pages.LoginPage, c),
+        (r"/logout", pages.LogoutPage, c),
+        (r"/static/pygments\.css", pages.PygmentsCss, c),
+        (r"/static/katex/(.*)", tornado.web.StaticFileHandler, {"path": KATEX_DIR}),
+    ]
+    app = tornado.web.Application(
+        routes,
+        ctx=ctx,
+        template_path=TEMPLATE_DIR,
+        static_path=STATIC_DIR,
+        default_handler_class=handlers.NotFoundHandler,
+        default_handler_args=c,
+        cookie_secret=cookie_secret or secrets.token_hex(32),
+        xsrf_cookies=False,  # JSON writes need a bearer token, which a foreign page cannot send
+        log_function=_log_request,
+        compress_response=False,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # started by the first model call
+    else:
+        ctx.start()
+    return app
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def serve(
+    host: str,
+    port: int,
+    registry: str,
+    workers: int = 1,
+    private: bool = False,
+    *,
+    model_workers: int = 2,
+    call_timeout: float = 30.0,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    validate: bool = True,
+) -> None:
+    """Serve the registry at ``registry`` on ``host:port`` until interrupted (blocking).
+
+    ``workers`` server processes share the port; each runs ``model_workers`` model processes.
+    Prints the URL (with the real port when ``port`` is 0) once the port is bound.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    RegistryView(registry)  # fail before binding if there is no registry
+    sockets = tornado.netutil.bind_sockets(port, host)
+    bound = sockets[0].getsockname()[1]
+    cookie_secret = secrets.token_hex(32)  # shared by every process: a sign-in holds across them
+    mode = "private" if private else "open reads"
+    print(f"Gilgamesh serving {registry} at {_url(host, bound)} "
+          f"({workers} process{'es' if workers > 1 else ''}, {mode}); Ctrl-C stops it", flush=True)
+    if workers > 1:
+        tornado.process.fork_processes(workers)  # returns in each child; the parent waits here
+        _die_with_parent()
+    try:
+        asyncio.run(_serve_forever(sockets, registry, private, model_workers, call_timeout,
+                                   max_body_size, validate, cookie_secret))
+    except KeyboardInterrupt:
+        pass
+
+
+def _die_with_parent() -> None:
+    """A forked server process stops (cleanly, via SIGTERM) when the supervising parent dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+async def _serve_forever(sockets, registry, private, model_workers, call_timeout, max_body_size,
+                         validate, cookie_secret) -> None:
+    app = make_app(registry, private=private, model_workers=model_workers, call_timeout=call_timeout,
+                   max_body_size=max_body_size, validate=validate, cookie_secret=cookie_secret)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=2 * max_body_size + 1, idle_connection_timeout=300)
+    server.add_sockets(sockets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        server.stop()
+        await app.settings["ctx"].close()
+        await server.close_all_connections()
+
+
+if __name__ == "__main__":  # pragma: no cover - `gilgamesh serve` is the entry point
+    serve("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 8765, sys.argv[1])

@@ -1,0 +1,170 @@
+"""The web UI: the APIs, each API's versions and endpoints with a try-it form, rendered docs.
+
+Pages are rendered on the server from the same registry view as the JSON routes; the only
+script is the service's own (``static/app.js`` for the forms, KaTeX for equations), which the
+pages' Content-Security-Policy enforces. On a ``--private`` service a browser signs in once
+with a token (``/login``) and gets a signed cookie naming its user, never the token itself.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from gilgamesh.errors import GilgameshError
+
+from .handlers import BaseHandler
+
+__all__ = ["IndexPage", "ApiPage", "DocsPage", "LoginPage", "LogoutPage", "PygmentsCss"]
+
+
+class PageHandler(BaseHandler):
+    """An HTML page: errors too are pages when a browser asks."""
+
+    def prefers_html(self) -> bool:
+        accept = self.request.headers.get("Accept", "")
+        return "text/html" in accept or not accept or accept == "*/*"
+
+    def prepare(self) -> None:
+        if self.ctx.private and self.request.method in self.read_methods and not self.authenticated_user():
+            self.redirect("/login?next=" + _quote(self.request.uri))
+            return
+        self.set_header("Content-Security-Policy", self.ctx.page_csp)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+
+    def get_template_namespace(self) -> dict:
+        ns = super().get_template_namespace()
+        ns.update(ctx=self.ctx, json=json, esc=html.escape, katex=self.ctx.katex_available)
+        return ns
+
+
+def _quote(value: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote(value, safe="")
+
+
+def _signature(function: str, signature: dict) -> str:
+    params = []
+    for p in signature.get("params", []):
+        text = p["name"]
+        if p.get("annotation"):
+            text += f": {p['annotation']}"
+        if p.get("default") is not None:
+            text += f" = {p['default']}" if p.get("annotation") else f"={p['default']}"
+        params.append(text)
+    returns = f" -> {signature['returns']}" if signature.get("returns") else ""
+    return f"{function}({', '.join(params)}){returns}"
+
+
+class IndexPage(PageHandler):
+    """``GET /``: every API of the registry."""
+
+    def get(self) -> None:
+        self.render("index.html", apis=self.ctx.view.listing())
+
+
+class ApiPage(PageHandler):
+    """``GET /ui/{name}`` and ``/ui/{name}/{spec}``: versions, endpoints and their try-it forms."""
+
+    async def get(self, name: str, spec: str | None = None) -> None:
+        view = self.ctx.view
+        index = view.api(self._decode(name))
+        name = index.name
+        versions = [index.versions[v.text] | {"version": v.text} for v in reversed(list(index.version_set))]
+        latest = index.version_set.latest_release()
+        if spec:
+            resolved = view.resolve(name, self._decode(spec))
+            current, warning = resolved.version, resolved.warning
+        else:
+            current = latest or (versions[0]["version"] if versions else None)
+            warning = None
+        entry = index.versions[current]
+        try:
+            from .openapi import function_docs
+
+            docs = await self.run_blocking(function_docs, view.notebook_bytes(name, current), entry["sha256"])
+        except GilgameshError:
+            docs = {}
+        endpoints = []
+        for function, signature in sorted((entry.get("endpoints") or {}).items()):
+            binder = self.ctx.binder(name, current, function, entry)
+            endpoints.append({
+                "name": function,
+                "signature": _signature(function, signature),
+                "doc": docs.get(function, ""),
+                "fields": binder.form_fields(),
+                "returns": binder.returns.description,
+                "url": f"/models/{name}/{current}/{function}",
+            })
+        self.render("api.html", name=name, versions=versions, latest=latest, current=current,
+                     entry=entry, warning=warning, endpoints=endpoints)
+
+
+class DocsPage(PageHandler):
+    """``GET /docs/{name}/{spec}``: the notebook rendered, sanitized, with equations and figures."""
+
+    async def get(self, name: str, spec: str) -> None:
+        resolved = self.ctx.view.resolve(self._decode(name), self._decode(spec))
+        body = await self.ctx.docs_body(resolved.name, resolved.version, resolved.entry["sha256"])
+        index = self.ctx.view.api(resolved.name)
+        others = [v.text for v in reversed(list(index.version_set))]
+        self.set_header("Gilgamesh-Version", resolved.version)
+        self.render("docs.html", name=resolved.name, version=resolved.version, entry=resolved.entry,
+                    body=body, others=others, warning=resolved.warning)
+
+
+class LoginPage(PageHandler):
+    """``GET/POST /login``: a browser signs in to a private service with a token."""
+
+    read_methods = ()
+
+    def get(self) -> None:
+        self.render("login.html", error=None, next=self._next())
+
+    def _next(self) -> str:
+        target = self.get_argument("next", "/")
+        return target if target.startswith("/") and not target.startswith("//") else "/"
+
+    def post(self) -> None:
+        token = self.get_body_argument_from_stream("token")
+        user = self.ctx.verify_token(token) if token else None
+        if user is None:
+            self.set_status(401)
+            self.render("login.html", error="That token is not known to this registry.", next=self._next())
+            return
+        self.set_signed_cookie("gilgamesh_user", user, expires_days=7, httponly=True, samesite="Strict")
+        self.redirect(self._next())
+
+    def get_body_argument_from_stream(self, key: str) -> str:
+        import urllib.parse
+
+        fields = urllib.parse.parse_qs(self.body().decode("utf-8", "replace"))
+        return (fields.get(key) or [""])[0].strip()
+
+
+class LogoutPage(PageHandler):
+    """``POST /logout``: forget the browser's sign-in."""
+
+    read_methods = ()
+
+    def post(self) -> None:
+        self.clear_cookie("gilgamesh_user")
+        self.redirect("/")
+
+
+class PygmentsCss(BaseHandler):
+    """``GET /static/pygments.css``: code highlighting colours for the docs pages."""
+
+    read_methods = ()
+    _css: bytes | None = None
+
+    def get(self) -> None:
+        if PygmentsCss._css is None:
+            from pygments.formatters import HtmlFormatter
+
+            PygmentsCss._css = HtmlFormatter(style="default").get_style_defs(".highlight").encode()
+        self.set_header("Content-Type", "text/css; charset=UTF-8")
+        self.set_header("Cache-Control", "public, max-age=3600")
+        self.finish(PygmentsCss._css)

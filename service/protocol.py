@@ -1,0 +1,32 @@
+"""The wire between the server and its model workers: length-prefixed frames over a socketpair.
+
+Server -> worker: ``<I length>`` + a pickled request tuple::
+
+    (CALL, call id, name, version, function, positional, keywords, arrays)
+
+Worker -> server: ``<I length><Q call id><B kind>`` + payload, where the payload of ``OK`` is the
+result already encoded as JSON (the server splices it into the response without decoding it)
+and that of ``ERROR`` is a JSON object ``{"type", "message", "details"}`` naming the
+:mod:`gilgamesh.errors` class to raise. ``IMPORTING``/``IMPORTED`` bracket the first import of a
+module so that the server applies the import time limit to it instead of the call's.
+
+Calls run one at a time in arrival order, so the server knows which call a worker is running:
+the oldest one it has not answered.
+"""
+
+from __future__ import annotations
+
+import struct
+
+__all__ = ["CALL", "OK", "ERROR", "READY", "IMPORTING", "IMPORTED", "REQUEST_HEADER", "REPLY_HEADER"]
+
+CALL = 1
+
+OK = 0
+ERROR = 1
+READY = 2
+IMPORTING = 3
+IMPORTED = 4
+
+REQUEST_HEADER = struct.Struct("<I")
+REPLY_HEADER = struct.Struct("<IQB")  # length of what follows the length field, call id, kind

@@ -1,0 +1,232 @@
+"""A model worker process: imports API modules once, then runs calls sent by the server.
+
+Run as ``python -m gilgamesh.service.worker FD`` with ``GILGAMESH_REGISTRY`` naming the registry;
+``FD`` is this end of the socketpair (see :mod:`gilgamesh.service.protocol`). Modules come from
+the loader (``gilgamesh.use("name@version")``), so the compiled-code cache is shared with every
+other process of the machine. Whatever the model prints goes to stderr, never into the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+import traceback
+
+from gilgamesh.service.protocol import (
+    CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER,
+)
+
+__all__ = ["main", "encode_result"]
+
+_FLUSH_AFTER = 0.002  # seconds of held results before they are sent mid-batch
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this worker when the server dies, even inside a hung model call."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _jsonable(obj):
+    """``json.dumps`` fallback: numpy arrays and scalars, sets and tuples-likes."""
+    tolist = getattr(obj, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"a value of type {type(obj).__name__} is not JSON-compatible")
+
+
+def _finite(obj):
+    """The same value with NaN and infinities as null (JSON has no such numbers)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def encode_result(value) -> bytes:
+    """The result as JSON bytes; NaN and infinities become null."""
+    try:
+        return json.dumps(value, allow_nan=False, default=_jsonable).encode()
+    except ValueError:
+        plain = json.loads(json.dumps(value, default=_jsonable))  # NaN survives this round trip
+        return json.dumps(_finite(plain), allow_nan=False).encode()
+
+
+def _load_module(name: str, version: str):
+    """The module of ``name@version`` through the loader (one module object per version)."""
+    import gilgamesh
+
+    use = getattr(gilgamesh, "use", None)
+    if use is not None:
+        return use(f"{name}@{version}")
+    return _compile_without_loader(name, version)  # pragma: no cover - until the loader lands
+
+
+def _compile_without_loader(name: str, version: str):  # pragma: no cover - until the loader lands
+    import types
+
+    from gilgamesh.notebook import parse_notebook
+    from gilgamesh.registry import open_reader
+    from gilgamesh.spelling import rewrite_at_spelling
+
+    nb = parse_notebook(open_reader().notebook_bytes(name, version))
+    module = types.ModuleType(f"gilgamesh.api.{name}.v{version.replace('.', '_')}")
+    module.__doc__ = nb.narrative()
+    for cell in nb.import_cells():
+        code = compile(rewrite_at_spelling(cell.source), f"<{name}@{version} cell {cell.number}>", "exec")
+        exec(code, module.__dict__)
+    return module
+
+
+def _error(kind: str, message: str, details: list | None = None) -> bytes:
+    return json.dumps({"type": kind, "message": message, "details": details or []}).encode()
+
+
+def _model_traceback(exc: BaseException) -> list[str]:
+    """The frames of the model's code (this module's own frames left out), most recent last."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb)
+    return [line.rstrip("\n") for line in "".join(lines).splitlines() if line.strip()][-40:]
+
+
+class Worker:
+    """The state of one worker: its socket and the modules it has imported."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.modules: dict[tuple[str, str], object] = {}
+        self.out: list[bytes] = []
+
+    def reply(self, cid: int, kind: int, payload: bytes = b"") -> None:
+        self.out.append(REPLY_HEADER.pack(len(payload) + 9, cid, kind) + payload)
+
+    def flush(self) -> None:
+        if self.out:
+            self.sock.sendall(b"".join(self.out))
+            self.out.clear()
+
+    def module(self, cid: int, name: str, version: str):
+        key = (name, version)
+        module = self.modules.get(key)
+        if module is None:
+            self.reply(cid, IMPORTING)
+            self.flush()
+            module = _load_module(name, version)
+            self.modules[key] = module
+            self.reply(cid, IMPORTED)
+        return module
+
+    def call(self, request: tuple) -> None:
+        _, cid, name, version, function, positional, keywords, arrays = request
+        label = f"{name}@{version} {function}"
+        try:
+            module = self.module(cid, name, version)
+        except BaseException as e:  # the notebook's own code raised while importing
+            self.reply(cid, ERROR, _error(
+                "ModelError", f"{name}@{version} failed to import: {type(e).__name__}: {e}", _model_traceback(e)))
+            return
+        fn = getattr(module, function, None)
+        if not callable(fn):
+            self.reply(cid, ERROR, _error("NotFound", f"{name}@{version} defines no function {function!r}"))
+            return
+        if arrays:
+            try:
+                positional, keywords = _as_arrays(positional, keywords, arrays)
+            except ValueError as e:
+                self.reply(cid, ERROR, _error("BadArguments", f"bad arguments to {label}: {e}"))
+                return
+        try:
+            result = fn(*positional, **keywords)
+        except BaseException as e:  # SystemExit too: a model cannot stop its worker that way
+            self.reply(cid, ERROR, _error("ModelError", f"{label} raised {type(e).__name__}: {e}", _model_traceback(e)))
+            return
+        try:
+            payload = encode_result(result)
+        except (TypeError, ValueError, RecursionError) as e:
+            self.reply(cid, ERROR, _error("ModelError", f"{label} returned a value that is not JSON-compatible: {e}"))
+            return
+        self.reply(cid, OK, payload)
+
+    def serve(self) -> None:
+        buf = b""
+        recv = self.sock.recv
+        header = REQUEST_HEADER
+        while True:
+            data = recv(1 << 20)
+            if not data:
+                return  # the server closed its end
+            buf += data
+            held_since = None
+            while len(buf) >= 4:
+                (n,) = header.unpack_from(buf)
+                if len(buf) < 4 + n:
+                    break
+                request = pickle.loads(buf[4:4 + n])
+                buf = buf[4 + n:]
+                if request[0] == CALL:
+                    self.call(request)
+                if held_since is None:
+                    held_since = time.monotonic()
+                elif time.monotonic() - held_since > _FLUSH_AFTER:
+                    self.flush()
+                    held_since = None
+            self.flush()
+
+
+def _as_arrays(positional: list, keywords: dict, arrays: tuple) -> tuple[list, dict]:
+    import numpy
+
+    positional = list(positional)
+    for key in arrays:
+        if isinstance(key, int):
+            positional[key] = numpy.asarray(positional[key])
+        else:
+            keywords[key] = numpy.asarray(keywords[key])
+    return positional, keywords
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _die_with_parent()
+    sock = socket.socket(fileno=int(argv[0]))
+    if os.getppid() == 1:  # the server died before the death signal was armed
+        return 0
+    os.dup2(2, 1)  # print() in a model lands on stderr, never in the protocol
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    try:
+        import numpy  # noqa: F401  warm: the first call with an array must not pay for it
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    import gilgamesh  # noqa: F401  the loader, before the first call
+
+    worker = Worker(sock)
+    worker.reply(0, READY)
+    worker.flush()
+    try:
+        worker.serve()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

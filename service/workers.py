@@ -1,0 +1,349 @@
+"""Warm model worker processes, driven from the server's event loop.
+
+Each worker is a separate Python process (``gilgamesh.service.worker``) joined to the server by a
+socketpair. Calls made during one turn of the event loop go out to a worker in one write and
+its results come back batched, so a call costs the server little more than calling in-process,
+while the model runs outside the server: a call that runs past its time limit gets 504 and its
+worker is killed and replaced; a call that kills its worker gets 500 and the worker is
+replaced. Either way the calls queued behind it on that worker had not started (a worker runs
+its calls one at a time, in order), so they are sent to another worker and complete normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import json
+import logging
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from gilgamesh import errors
+from gilgamesh.errors import GilgameshError, ModelTimeout
+
+from .protocol import CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
+
+__all__ = ["WorkerPool", "ModelCrashed"]
+
+log = logging.getLogger("gilgamesh.service")
+
+
+class ModelCrashed(GilgameshError, RuntimeError):
+    """The worker process running a model call died (the model crashed it)."""
+
+    http_status = 500
+
+
+class _Call:
+    __slots__ = ("cid", "label", "frame", "future")
+
+    def __init__(self, cid: int, label: str, frame: bytes, future: asyncio.Future):
+        self.cid, self.label, self.frame, self.future = cid, label, frame, future
+
+
+class _Worker:
+    """The server's handle on one worker process."""
+
+    def __init__(self, pool: "WorkerPool", proc: subprocess.Popen, sock: socket.socket):
+        self.pool = pool
+        self.proc = proc
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.ready = False
+        self.dead = False
+        self.inflight: collections.deque[_Call] = collections.deque()
+        self.outbox: list[bytes] = []
+        self.unsent = bytearray()  # the tail of a write the socket did not take at once
+        self.buf = b""
+        self.head_since = 0.0  # when the call it runs now started (as far as the server knows)
+        self.importing = False
+
+    def __repr__(self) -> str:
+        return f"<worker pid {self.proc.pid}, {len(self.inflight)} in flight>"
+
+
+class WorkerPool:
+    """``size`` worker processes for the models of the registry at ``registry_root``."""
+
+    def __init__(
+        self,
+        registry_root: str,
+        size: int = 2,
+        call_timeout: float = 30.0,
+        import_timeout: float = 120.0,
+    ):
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.registry_root = registry_root
+        self.size = size
+        self.call_timeout = call_timeout
+        self.import_timeout = import_timeout
+        self.workers: list[_Worker] = []
+        self.pending: collections.deque[_Call] = collections.deque()
+        self._ids = itertools.count(1)
+        self._flush_scheduled = False
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+        # One periodic check of every worker's running call, rather than a timer per call: a
+        # timer armed and cancelled per call costs more than the call at thousands a second.
+        self._tick = min(0.05, max(0.005, min(call_timeout, import_timeout) / 20))
+        self.replaced = 0  # workers replaced after a timeout or a crash (for tests and logs)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Spawn the workers (on the running event loop); calls queue until one is ready."""
+        self._loop = asyncio.get_running_loop()
+        for _ in range(self.size):
+            self._spawn()
+        self._ticker = self._loop.call_later(self._tick, self._check_deadlines)
+
+    def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, GILGAMESH_REGISTRY=self.registry_root)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        worker = _Worker(self, proc, ours)
+        self.workers.append(worker)
+        self._loop.add_reader(worker.fd, self._on_readable, worker)
+
+    async def close(self) -> None:
+        """Stop every worker; calls still waiting fail with 503."""
+        self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for worker in list(self.workers):
+            self._retire(worker, signal.SIGTERM)
+        for call in self.pending:
+            if not call.future.done():
+                call.future.set_exception(errors.RegistryUnavailable("the service is shutting down"))
+        self.pending.clear()
+        deadline = time.monotonic() + 5
+        for worker in list(self.workers):
+            while worker.proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if worker.proc.poll() is None:
+                worker.proc.kill()
+                worker.proc.wait()
+        self.workers.clear()
+
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.workers if not w.dead]
+
+    # -- calls -------------------------------------------------------------------------------
+    def call(self, name: str, version: str, function: str, positional: list, keywords: dict,
+             arrays: tuple = ()) -> asyncio.Future:
+        """Run ``name@version``'s ``function``; the future gives the result as JSON bytes."""
+        if self._loop is None:
+            self.start()
+        cid = next(self._ids)
+        payload = pickle.dumps((CALL, cid, name, version, function, positional, keywords, arrays), 5)
+        future = self._loop.create_future()
+        call = _Call(cid, f"{name}@{version} {function}", REQUEST_HEADER.pack(len(payload)) + payload, future)
+        self._dispatch(call)
+        return future
+
+    def _dispatch(self, call: _Call, front: bool = False) -> None:
+        best = None
+        for worker in self.workers:
+            if worker.ready and (best is None or len(worker.inflight) < len(best.inflight)):
+                best = worker
+                if not worker.inflight:
+                    break
+        if best is None:
+            if front:
+                self.pending.appendleft(call)
+            else:
+                self.pending.append(call)
+            return
+        self._assign(best, call)
+
+    def _assign(self, worker: _Worker, call: _Call) -> None:
+        worker.inflight.append(call)
+        if len(worker.inflight) == 1:
+            # An idle worker gets the call at once, so that it runs while the server reads the
+            # other requests of this loop turn; those go out together at the end of the turn.
+            worker.head_since = time.monotonic()
+            self._send(worker, call.frame)
+            return
+        worker.outbox.append(call.frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Send what this loop turn queued, one write per worker."""
+        self._flush_scheduled = False
+        for worker in self.workers:
+            if worker.outbox and not worker.dead:
+                data = b"".join(worker.outbox)
+                worker.outbox.clear()
+                self._send(worker, data)
+
+    def _send(self, worker: _Worker, data: bytes) -> None:
+        if worker.unsent:  # a large write is draining: keep the order of the frames
+            worker.unsent += data
+            return
+        try:
+            sent = worker.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return  # the worker died; its reader sees EOF and settles the calls
+        if sent < len(data):
+            worker.unsent = bytearray(data[sent:])
+            self._loop.add_writer(worker.fd, self._on_writable, worker)
+
+    def _on_writable(self, worker: _Worker) -> None:
+        """Large arguments: write the rest as the worker reads."""
+        try:
+            sent = worker.sock.send(worker.unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(worker.unsent)  # dead: its reader settles the calls
+        del worker.unsent[:sent]
+        if not worker.unsent:
+            self._loop.remove_writer(worker.fd)
+
+    # -- replies -----------------------------------------------------------------------------
+    def _on_readable(self, worker: _Worker) -> None:
+        try:
+            data = worker.sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._on_death(worker)
+            return
+        buf = worker.buf + data if worker.buf else data
+        pos, end = 0, len(buf)
+        while end - pos >= REPLY_HEADER.size:
+            n, cid, kind = REPLY_HEADER.unpack_from(buf, pos)
+            stop = pos + 4 + n
+            if stop > end:
+                break
+            payload = buf[pos + REPLY_HEADER.size:stop]
+            pos = stop
+            if kind == OK or kind == ERROR:
+                call = worker.inflight.popleft()
+                if not call.future.done():  # the client may have gone away
+                    if kind == OK:
+                        call.future.set_result(payload)
+                    else:
+                        call.future.set_exception(_rebuild(payload))
+            elif kind == IMPORTING:
+                worker.importing = True
+                worker.head_since = time.monotonic()
+            elif kind == IMPORTED:
+                worker.importing = False
+                worker.head_since = time.monotonic()
+            elif kind == READY:
+                worker.ready = True
+                while self.pending and worker.ready:
+                    self._assign(worker, self.pending.popleft())
+        worker.buf = buf[pos:]
+        worker.head_since = time.monotonic()  # the next call starts when the last one answered
+
+    def _check_deadlines(self) -> None:
+        """Stop the calls that ran past their time limit (runs every few milliseconds)."""
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.inflight and not worker.dead:
+                limit = self.import_timeout if worker.importing else self.call_timeout
+                if now - worker.head_since > limit:
+                    self._on_deadline(worker)
+        if not self._closed:
+            self._ticker = self._loop.call_later(self._tick, self._check_deadlines)
+
+    def _on_deadline(self, worker: _Worker) -> None:
+        head = worker.inflight.popleft()
+        what = "importing its module" if worker.importing else "the call"
+        limit = self.import_timeout if worker.importing else self.call_timeout
+        log.warning("%s ran past its time limit (%s, %.3g s); replacing worker pid %d",
+                    head.label, what, limit, worker.proc.pid)
+        if not head.future.done():
+            head.future.set_exception(ModelTimeout(
+                f"{head.label} ran past its time limit of {limit:g} s ({what}); it was stopped",
+            ))
+        self._replace(worker, signal.SIGKILL)
+
+    def _on_death(self, worker: _Worker) -> None:
+        if worker.dead:
+            return
+        try:
+            code = worker.proc.wait(timeout=2)  # its socket closed: it has exited or is exiting
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            code = worker.proc.wait()
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        if worker.inflight:
+            head = worker.inflight.popleft()
+            log.error("worker pid %d died (%s) running %s; replacing it", worker.proc.pid, how, head.label)
+            if not head.future.done():
+                head.future.set_exception(ModelCrashed(
+                    f"{head.label} crashed the worker process running it ({how}); the worker was replaced",
+                ))
+        elif not self._closed:
+            log.error("worker pid %d died (%s) while idle; replacing it", worker.proc.pid, how)
+        self._replace(worker, None)
+
+    def _retire(self, worker: _Worker, sig: int | None) -> list[_Call]:
+        """Disconnect a worker (signalling it) and return the calls it had not started."""
+        worker.dead = True
+        try:
+            self._loop.remove_reader(worker.fd)
+            self._loop.remove_writer(worker.fd)
+        except (ValueError, OSError):  # pragma: no cover - loop already closed
+            pass
+        if sig is not None and worker.proc.poll() is None:
+            try:
+                worker.proc.send_signal(sig)
+            except ProcessLookupError:  # pragma: no cover - raced with its exit
+                pass
+        worker.sock.close()
+        not_started = list(worker.inflight)
+        worker.inflight.clear()
+        if worker in self.workers:
+            self.workers.remove(worker)
+        return not_started
+
+    def _replace(self, worker: _Worker, sig: int | None) -> None:
+        not_started = self._retire(worker, sig)
+        if sig is not None:
+            self._loop.run_in_executor(None, worker.proc.wait)  # reap it without blocking the loop
+        if self._closed:
+            for call in not_started:
+                if not call.future.done():
+                    call.future.set_exception(errors.RegistryUnavailable("the service is shutting down"))
+            return
+        self.replaced += 1
+        self._spawn()
+        for call in reversed(not_started):
+            self._dispatch(call, front=True)
+
+
+_ERROR_TYPES = {
+    "ModelError": errors.ModelError,
+    "BadArguments": errors.BadArguments,
+    "NotFound": errors.NotFound,
+}
+
+
+def _rebuild(payload: bytes) -> GilgameshError:
+    data = json.loads(payload)
+    cls = _ERROR_TYPES.get(data.get("type"), errors.ModelError)
+    return cls(data["message"], details=data.get("details") or [])
