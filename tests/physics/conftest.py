@@ -17,15 +17,19 @@ import pytest
 
 from gilgamesh.notebook import parse_notebook
 from gilgamesh.spelling import rewrite_at_spelling
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NOTEBOOKS = os.path.join(REPO, "api_notebooks")
-PUBLISH_ORDER = [("plasma", "1.0.0"), ("langmuir", "1.0.0"), ("langmuir", "1.1.0"), ("langmuir", "1.2.0"),
-                 ("langmuir", "2.0.0"), ("helicon", "1.0.0")]
+from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, notebook_path, read_notebook
 
 
-def notebook_path(name: str, version: str) -> str:
-    return os.path.join(NOTEBOOKS, name, f"{version}.ipynb")
+@pytest.fixture(scope="session")
+def lab_registry(tmp_path_factory):
+    """``(root, outcomes)``: a registry holding every lab notebook, published in dependency order."""
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+
+    root = str(tmp_path_factory.mktemp("lab") / "registry")
+    init_registry(root)
+    outcomes = [publish(root, read_notebook(n, v), publisher="test", validate=False) for n, v in PUBLISH_ORDER]
+    return root, outcomes
 
 
 def _highest(name: str, spec: str) -> str:

@@ -10,35 +10,22 @@ import sys
 
 import pytest
 
-from conftest import NOTEBOOKS, PUBLISH_ORDER, REPO, notebook_path
 from gilgamesh.errors import PublishRefused
 from gilgamesh.notebook import parse_notebook
 from gilgamesh.registry.semver import diff_snapshots, required_bump
 from gilgamesh.registry.surface import api_snapshot
+from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, REPO, read_notebook
 
 LABELS = [f"{n}@{v}" for n, v in PUBLISH_ORDER]
 MAX_PNG_BYTES = 80_000
 
 
 def read(name: str, version: str) -> bytes:
-    with open(notebook_path(name, version), "rb") as f:
-        return f.read()
+    return read_notebook(name, version)
 
 
 def snapshot(name: str, version: str) -> dict:
     return api_snapshot(parse_notebook(read(name, version)))
-
-
-@pytest.fixture(scope="session")
-def lab_registry(tmp_path_factory):
-    """A registry holding every lab notebook, published in dependency order (static checks)."""
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
-
-    root = str(tmp_path_factory.mktemp("lab") / "registry")
-    init_registry(root)
-    outcomes = [publish(root, read(n, v), publisher="test", validate=False) for n, v in PUBLISH_ORDER]
-    return root, outcomes
 
 
 def test_the_directory_holds_exactly_the_published_versions():
@@ -172,3 +159,20 @@ def test_committed_notebooks_match_their_sources_in_the_build_script():
         assert committed["metadata"]["gilgamesh"] == fresh.metadata["gilgamesh"], src.path
         assert [(c["cell_type"], "".join(c["source"])) for c in committed["cells"]] == \
             [(c.cell_type, c.source) for c in fresh.cells], f"{src.path}: run tools/build_api_notebooks.py"
+
+
+@pytest.mark.slow
+def test_every_notebook_passes_validation(tmp_path):
+    """Step 7 for real: each notebook reruns top to bottom in a fresh kernel and its stored
+    outputs (printed numbers included) match, within the default relative tolerance."""
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+
+    root = str(tmp_path / "registry")
+    init_registry(root)
+    for name, version in PUBLISH_ORDER:
+        outcome = publish(root, read(name, version), publisher="test", validate=True)
+        report = outcome.metadata["validation"]
+        code_cells = sum(c.kind == "code" for c in parse_notebook(read(name, version)).cells)
+        assert report["passed"] and not report["cached"], f"{name}@{version}: {report}"
+        assert report["compared"] == code_cells, f"{name}@{version}: {report}"
