@@ -141,8 +141,7 @@ def _publish_many(args, dry_run: bool) -> int:
         except GilgameshError as e:
             failed += 1
             results.append({"path": path, "ok": False, "error": e.to_dict()})
-            if not args.json:
-                print(f"{path}: {e}", file=sys.stderr)
+            print(f"{path}: {e}", file=sys.stderr)
             continue
         results.append({"path": path, "ok": True, **outcome})
         if not args.json:
