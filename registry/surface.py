@@ -9,13 +9,18 @@ signatures come from. It is plain JSON, stored with every version (``gilgamesh.j
                              "annotation": "list[float]", "default": null}, ...],
                  "returns": "dict[str, float]"},
      "ProbeResult": {"kind": "class", "cell": 8, "doc": true,
-                     "methods": {"__init__": {"params": [...], "returns": null}, ...}},
+                     "methods": {"__init__": {"kind": "method", "params": [...], "returns": null}, ...},
+                     "attributes": {"UNITS": "'SI'"}},
      "E_CHARGE": {"kind": "constant", "cell": 2, "value": "1.602176634e-19"}}
 
 ``default`` is the default's source text, or null when the parameter is required. Public means
 listed in ``__all__`` when the notebook defines it, else not starting with ``_``; imported names
-are never public. The ``@`` spelling is rewritten before parsing; cells that do not parse are
-skipped here (the structure check reports them).
+are never public. Async functions and methods carry ``"async": true``; a method's ``kind`` is
+``method``, ``staticmethod``, ``classmethod`` or ``property``; dunder methods are public (they
+are how a class is used). Definitions inside top-level ``if``/``try``/``with`` blocks count, and
+``name = other_public_function`` makes ``name`` a function with that signature. The ``@``
+spelling is rewritten before parsing; cells that do not parse are skipped here (the structure
+check reports them).
 """
 
 from __future__ import annotations
@@ -73,26 +78,85 @@ def _declared_all(trees) -> list[str] | None:
     return None
 
 
+_METHOD_KINDS = {"staticmethod": "staticmethod", "classmethod": "classmethod", "property": "property",
+                 "functools.cached_property": "property", "cached_property": "property"}
+
+
+def _method_kind(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    for d in fn.decorator_list:
+        kind = _METHOD_KINDS.get(ast.unparse(d))
+        if kind:
+            return kind
+    return "method"
+
+
+def _is_public_member(name: str) -> bool:
+    """Public methods and the dunder protocol (``__init__``, ``__call__``, ``__len__``, ...)."""
+    return not name.startswith("_") or (name.startswith("__") and name.endswith("__"))
+
+
 def _class_entry(node: ast.ClassDef, cell: int) -> dict:
     methods = {}
     fields = []
-    for item in node.body:
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-            not item.name.startswith("_") or item.name == "__init__" or item.name == "__call__"
-        ):
-            methods[item.name] = function_signature(item)
+    attributes = {}
+    for item in _flat_body(node.body):
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_public_member(item.name):
+            if any(ast.unparse(d).endswith(".setter") or ast.unparse(d).endswith(".deleter") for d in item.decorator_list):
+                continue  # part of the property defined above
+            methods[item.name] = {"kind": _method_kind(item), **function_signature(item)}
+            if isinstance(item, ast.AsyncFunctionDef):
+                methods[item.name]["async"] = True
         elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
             fields.append({"name": item.target.id, "annotation": _text(item.annotation), "default": _text(item.value)})
+            if not item.target.id.startswith("_"):
+                attributes[item.target.id] = _text(item.value)
+        elif isinstance(item, ast.Assign):
+            for name in _target_names(item.targets):
+                if not name.startswith("_"):
+                    attributes[name] = _text(item.value)[:200]
     is_dataclass = any("dataclass" in ast.unparse(d) for d in node.decorator_list)
-    entry = {"kind": "class", "cell": cell, "doc": ast.get_docstring(node) is not None, "methods": methods}
+    entry = {"kind": "class", "cell": cell, "doc": ast.get_docstring(node) is not None, "methods": methods,
+             "attributes": attributes}
     if is_dataclass and "__init__" not in methods:
         # The generated __init__ is the class's call signature.
         methods["__init__"] = {
+            "kind": "method",
             "params": [{"name": "self", "kind": "positional_or_keyword", "annotation": None, "default": None}]
-            + [{"name": f["name"], "kind": "positional_or_keyword", "annotation": f["annotation"], "default": f["default"]} for f in fields],
+            + [{"name": f["name"], "kind": "positional_or_keyword", "annotation": f["annotation"], "default": f["default"]}
+               for f in fields if not (f["annotation"] or "").startswith(("ClassVar", "typing.ClassVar"))],
             "returns": None,
         }
     return entry
+
+
+def _flat_body(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements of a body with conditional blocks (if/try/with) opened: every branch may define."""
+    out = []
+    for node in body:
+        if isinstance(node, ast.If):
+            out += _flat_body(node.body) + _flat_body(node.orelse)
+        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            out += _flat_body(node.body)
+            for handler in node.handlers:
+                out += _flat_body(handler.body)
+            out += _flat_body(node.orelse) + _flat_body(node.finalbody)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            out += _flat_body(node.body)
+        else:
+            out.append(node)
+    return out
+
+
+def _target_names(targets: list[ast.expr]) -> list[str]:
+    names = []
+    for t in targets:
+        if isinstance(t, ast.Name):
+            names.append(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            names += _target_names(t.elts)
+        elif isinstance(t, ast.Starred):
+            names += _target_names([t.value])
+    return names
 
 
 def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None = None) -> dict:
@@ -101,19 +165,26 @@ def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None 
     declared = _declared_all(trees)
     found: dict[str, dict] = {}
     for cell, tree in trees:
-        for node in tree.body:
+        for node in _flat_body(tree.body):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 found[node.name] = {
                     "kind": "function", "cell": cell, "doc": ast.get_docstring(node) is not None,
                     **function_signature(node),
                 }
+                if isinstance(node, ast.AsyncFunctionDef):
+                    found[node.name]["async"] = True
             elif isinstance(node, ast.ClassDef):
                 found[node.name] = _class_entry(node, cell)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for t in targets:
-                    if isinstance(t, ast.Name) and t.id != "__all__" and node.value is not None:
-                        found[t.id] = {"kind": "constant", "cell": cell, "value": _text(node.value)[:200]}
+                aliased = node.value.id if isinstance(node.value, ast.Name) else None
+                for name in _target_names(targets):
+                    if name == "__all__":
+                        continue
+                    if aliased in found and found[aliased]["kind"] != "constant":
+                        found[name] = {**found[aliased], "cell": cell}  # ``analyze = analyze_v2``
+                    else:
+                        found[name] = {"kind": "constant", "cell": cell, "value": _text(node.value)[:200]}
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
                     bound = (alias.asname or alias.name).split(".")[0]

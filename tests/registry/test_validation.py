@@ -19,7 +19,6 @@ import psutil
 import pytest
 
 import nbfactory as f
-from conftest import registry_state
 from gilgamesh.errors import PublishRefused
 from gilgamesh.registry import validation
 from gilgamesh.registry.nbval_compare import compare_outputs, texts_match
@@ -81,6 +80,14 @@ def scratch_in_tmp(tmp_path, monkeypatch):
     yield scratch
     assert os.listdir(scratch) == [], "a validation scratch directory was left behind"
     assert processes_mentioning(str(scratch)) == [], "a validation process was left running"
+
+
+def registry_state(root: str) -> dict:
+    """Refs, index files and blobs: everything a publish could change."""
+    refs = subprocess.run(["git", "-C", os.path.join(root, "store.git"), "for-each-ref"],
+                          capture_output=True, text=True, check=True).stdout
+    files = {sub: sorted(os.listdir(os.path.join(root, sub))) for sub in ("index", "blobs")}
+    return {"refs": refs, "files": files, "journal": os.path.exists(os.path.join(root, "journal.json"))}
 
 
 def processes_mentioning(marker: str) -> list[str]:

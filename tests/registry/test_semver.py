@@ -1,0 +1,219 @@
+"""Step 3, semantic versioning: one fixture notebook pair per rule of the table, published for real.
+
+Each row is (rule, old import cell, new import cell, bump on a 1.x line, expected change kinds).
+For every row the new notebook is refused when it is bumped one level too little (the report
+names the change and the bump it needs) and accepted when bumped right; the same on a 0.x line,
+where what needs MAJOR needs MINOR. Validation (step 7) is off: these tests are about step 3.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import nbfactory as f
+from gilgamesh.errors import PublishRefused
+from gilgamesh.notebook import parse_notebook
+from gilgamesh.registry.publish import publish
+from gilgamesh.registry.semver import bump_of, diff_snapshots, required_bump
+from gilgamesh.registry.store import init_registry
+from gilgamesh.registry.surface import api_snapshot
+
+
+def api(source: str, version: str, name: str = "demo") -> bytes:
+    """An API notebook whose import cell is ``source`` (documented by the markdown above it)."""
+    return f.to_bytes(f.notebook(name, version, [f.markdown(f"# {name}\n\nThe public API below."), f.code(source)]))
+
+
+def snapshot(source: str) -> dict:
+    return api_snapshot(parse_notebook(api(source, "1.0.0")))
+
+
+F = 'def f(x, y):\n    """F."""\n    return x + y\n'
+F_OPT = 'def f(x, y=1):\n    """F."""\n    return x + y\n'
+K = 'class K:\n    """K."""\n    UNITS = "SI"\n\n    def __init__(self, a):\n        self.a = a\n\n    def m(self, b):\n        return b\n'
+
+RULES = [
+    # (rule, old, new, bump on 1.x, change kinds)
+    ("name-removed", F + 'def g():\n    """G."""\n', F, "major", ["name-removed"]),
+    ("kind-changed", F, 'class f:\n    """F."""\n    def __init__(self, x, y):\n        pass\n', "major", ["kind-changed"]),
+    ("kind-changed (async)", F, "async " + F, "major", ["kind-changed"]),
+    ("kind-changed (constant to function)", "f = 1\n", F, "major", ["kind-changed"]),
+    ("parameter-removed", F, 'def f(x):\n    """F."""\n', "major", ["parameter-removed"]),
+    ("parameter-removed (**kwargs)", 'def f(x, **kw):\n    """F."""\n', 'def f(x):\n    """F."""\n', "major", ["parameter-removed"]),
+    ("parameter-renamed", F, 'def f(x, z):\n    """F."""\n', "major", ["parameter-renamed"]),
+    ("parameters-reordered", F, 'def f(y, x):\n    """F."""\n', "major", ["parameters-reordered"]),
+    ("parameter-moved", F_OPT, 'def f(x, w=0, y=1):\n    """F."""\n', "major", ["parameter-moved", "optional-parameter-added"]),
+    ("parameter-kind-changed", F, 'def f(x, *, y):\n    """F."""\n', "major", ["parameter-kind-changed"]),
+    ("parameter-kind-changed (positional-only)", F, 'def f(x, y, /):\n    """F."""\n', "major", ["parameter-kind-changed"] * 2),
+    ("required-parameter-added", F, 'def f(x, y, z):\n    """F."""\n', "major", ["required-parameter-added"]),
+    ("required-parameter-added (keyword-only)", F, 'def f(x, y, *, z):\n    """F."""\n', "major", ["required-parameter-added"]),
+    ("parameter-now-required", F_OPT, F, "major", ["parameter-now-required"]),
+    ("default-changed", F_OPT, 'def f(x, y=2):\n    """F."""\n', "major", ["default-changed"]),
+    ("method removed", K, K.replace("    def m(self, b):\n        return b\n", ""), "major", ["name-removed"]),
+    ("method kind-changed", K, K.replace("    def m(self, b)", "    @staticmethod\n    def m(b)"), "major", ["kind-changed"]),
+    ("constructor parameter added", K, K.replace("(self, a)", "(self, a, c)"), "major", ["required-parameter-added"]),
+    ("attribute-removed", K, K.replace('    UNITS = "SI"\n', ""), "major", ["attribute-removed"]),
+    ("name-removed (via __all__)", "__all__ = ['f', 'g']\n" + F + 'def g():\n    """G."""\n',
+     "__all__ = ['f']\n" + F + 'def g():\n    """G."""\n', "major", ["name-removed"]),
+    ("name-added", F, F + 'def g():\n    """G."""\n', "minor", ["name-added"]),
+    ("name-added (constant)", F, F + "LIMIT = 10\n", "minor", ["name-added"]),
+    ("optional-parameter-added", F, 'def f(x, y, z=0):\n    """F."""\n', "minor", ["optional-parameter-added"]),
+    ("optional-parameter-added (keyword-only)", F, 'def f(x, y, *, scale=1.0):\n    """F."""\n', "minor", ["optional-parameter-added"]),
+    ("optional-parameter-added (**kwargs)", F, 'def f(x, y, **options):\n    """F."""\n', "minor", ["optional-parameter-added"]),
+    ("parameter-now-optional", F, F_OPT, "minor", ["parameter-now-optional"]),
+    ("parameter-kind-widened", 'def f(x, *, y=1):\n    """F."""\n', F_OPT, "minor", ["parameter-kind-widened"]),
+    ("method added", K, K + "\n    def n(self):\n        return 1\n", "minor", ["name-added"]),
+    ("attribute-added", K, K.replace('    UNITS = "SI"\n', '    UNITS = "SI"\n    LIMIT = 3\n'), "minor", ["attribute-added"]),
+    ("positional-only-renamed", 'def f(x, /):\n    """F."""\n', 'def f(value, /):\n    """F."""\n', "patch", ["positional-only-renamed"]),
+    ("annotation-changed", 'def f(x: int):\n    """F."""\n', 'def f(x: float):\n    """F."""\n', "patch", ["annotation-changed"]),
+    ("return-annotation-changed", 'def f(x) -> int:\n    """F."""\n', 'def f(x) -> float:\n    """F."""\n', "patch", ["return-annotation-changed"]),
+    ("constant-changed", "LIMIT = 1\n", "LIMIT = 2\n", "patch", ["constant-changed"]),
+    ("body only", F, 'def f(x, y):\n    """F, faster."""\n    return y + x\n', "patch", []),
+    ("*args renamed", 'def f(*args):\n    """F."""\n', 'def f(*values):\n    """F."""\n', "patch", []),
+    ("private names are not API", F + "_cache = {}\n", F + "_cache = []\ndef _helper():\n    pass\n", "patch", []),
+    ("an alias keeps the signature", F + "add = f\n", F + 'def add(x, y):\n    """Add."""\n    return x + y\n', "patch", []),
+    ("definitions inside if/try count", 'try:\n    import numpy\nexcept ImportError:\n    pass\nif True:\n' + "    " + F.replace("\n    ", "\n        "),
+     "try:\n    import numpy\nexcept ImportError:\n    pass\n", "major", ["name-removed"]),
+]
+IDS = [r[0] for r in RULES]
+
+
+@pytest.mark.parametrize("rule, old, new, bump, kinds", RULES, ids=IDS)
+def test_each_rule_fires_alone(rule, old, new, bump, kinds):
+    changes = diff_snapshots(snapshot(old), snapshot(new))
+    assert sorted(c.kind for c in changes) == sorted(kinds)
+    assert required_bump(changes, "1.0.0") == bump
+    for c in changes:
+        assert c.to_dict().keys() == {"kind", "name", "bump", "message"}
+
+
+UNDER = {"major": "1.1.0", "minor": "1.0.1"}  # one level too little over 1.0.0
+RIGHT = {"major": "2.0.0", "minor": "1.1.0", "patch": "1.0.1"}
+UNDER_0 = {"major": "0.1.1", "minor": "0.1.1"}  # over 0.1.0: MAJOR needs only MINOR, MINOR stays MINOR
+RIGHT_0 = {"major": "0.2.0", "minor": "0.2.0", "patch": "0.1.1"}
+
+
+@pytest.fixture(scope="module")
+def registries(tmp_path_factory):
+    """One registry per rule and line, created on demand (rows publish different APIs into it)."""
+    made = {}
+
+    def get(key: str) -> str:
+        if key not in made:
+            made[key] = str(tmp_path_factory.mktemp("semver") / "registry")
+            init_registry(made[key])
+        return made[key]
+
+    return get
+
+
+def _name(rule: str) -> str:
+    return "r" + "".join(c if c.isalnum() else "_" for c in rule.lower())[:40]
+
+
+@pytest.mark.parametrize("line", ["1.x", "0.x"])
+@pytest.mark.parametrize("rule, old, new, bump, kinds", RULES, ids=IDS)
+def test_under_bumped_is_refused_and_bumped_right_is_accepted(registries, line, rule, old, new, bump, kinds):
+    root = registries(line)
+    name = _name(rule)
+    first, under, right = ("1.0.0", UNDER, RIGHT) if line == "1.x" else ("0.1.0", UNDER_0, RIGHT_0)
+    publish(root, api(old, first, name), validate=False)
+    need = "minor" if (line == "0.x" and bump == "major") else bump
+    if bump in under:
+        with pytest.raises(PublishRefused) as info:
+            publish(root, api(new, under[bump], name), validate=False)
+        problems = info.value.details
+        assert problems and all(p.check == "semver" for p in problems)
+        made = bump_of(first, under[bump]).upper()
+        assert any(f"needs a {need.upper()} bump over {name}@{first}, but {under[bump]} is a {made} bump" in p.message
+                   for p in problems), [p.message for p in problems]
+    out = publish(root, api(new, right[bump], name), validate=False)
+    assert out.created and out.metadata["predecessor"] == first
+
+
+def test_the_report_lists_each_change_with_the_bump_it_needs(tmp_path):
+    root = str(tmp_path / "registry")
+    init_registry(root)
+    publish(root, api(F_OPT + 'def g():\n    """G."""\n', "1.0.0"), validate=False)
+    new = 'def f(x, y=2):\n    """F."""\n\ndef h():\n    """H."""\n'
+    with pytest.raises(PublishRefused) as info:
+        publish(root, api(new, "1.0.1"), validate=False)
+    assert sorted(p.message for p in info.value.details) == sorted([
+        "f: the default of 'y' changed from 1 to 2: needs a MAJOR bump over demo@1.0.0, but 1.0.1 is a PATCH bump",
+        "public function 'g' was removed: needs a MAJOR bump over demo@1.0.0, but 1.0.1 is a PATCH bump",
+        "new public function 'h': needs a MINOR bump over demo@1.0.0, but 1.0.1 is a PATCH bump",
+    ])
+    with pytest.raises(PublishRefused) as info:
+        publish(root, api(new, "1.1.0"), validate=False)
+    assert len(info.value.details) == 2  # the addition is fine in a minor release
+    assert publish(root, api(new, "2.0.0"), validate=False).created
+
+
+def test_the_predecessor_is_the_highest_version_below(tmp_path):
+    """A 1.1.0 published after 2.0.0 is compared with 1.0.0, not with 2.0.0."""
+    root = str(tmp_path / "registry")
+    init_registry(root)
+    publish(root, api(F, "1.0.0"), validate=False)
+    publish(root, api('def f(x):\n    """F."""\n', "2.0.0"), validate=False)
+    out = publish(root, api(F + 'def g():\n    """G."""\n', "1.1.0"), validate=False)
+    assert out.created and out.metadata["predecessor"] == "1.0.0"
+
+
+BUMPS_MADE = [
+    ("1.0.0", "2.0.0", "major"),
+    ("1.2.3", "1.3.0", "minor"),
+    ("1.2.3", "1.2.4", "patch"),
+    ("0.1.0", "0.2.0", "minor"),
+    ("0.1.0", "1.0.0", "major"),
+    ("1.2.0", "1.3.0rc1", "minor"),
+    ("1.2.0", "2.0.0a1", "major"),
+    ("2.0.0rc1", "2.0.0", "major"),  # a pre-release promises nothing: the step is to a major release
+    ("2.0.0a1", "2.0.0b1", "major"),
+    ("1.3.0rc1", "1.3.0", "minor"),
+    ("1.2.1rc1", "1.2.1", "patch"),
+]
+
+
+@pytest.mark.parametrize("old, new, made", BUMPS_MADE)
+def test_bump_of(old, new, made):
+    assert bump_of(old, new) == made
+
+
+REQUIRED = [
+    # (bumps of the changes, predecessor, required)
+    ([], "1.0.0", "patch"),
+    (["patch"], "1.0.0", "patch"),
+    (["minor", "patch"], "1.0.0", "minor"),
+    (["major", "minor"], "1.0.0", "major"),
+    (["major"], "0.3.0", "minor"),  # MAJOR (MINOR for 0.x)
+    (["minor"], "0.3.0", "minor"),  # additions still need MINOR
+    (["patch"], "0.3.0", "patch"),
+    (["major"], None, "major"),
+]
+
+
+@pytest.mark.parametrize("bumps, old, required", REQUIRED)
+def test_required_bump(bumps, old, required):
+    from gilgamesh.registry.semver import Change
+
+    changes = [Change("rule", "x", b, "m") for b in bumps]
+    assert required_bump(changes, old) == required
+
+
+def test_snapshots_record_what_the_rules_need():
+    snap = snapshot(
+        "import math\nfrom dataclasses import dataclass\n\n"
+        "@dataclass\nclass P:\n    \"\"\"P.\"\"\"\n    n: float\n    t: float = 1.0\n\n"
+        "    @property\n    def ratio(self):\n        return self.n / self.t\n\n"
+        "    def __len__(self):\n        return 2\n\n    def _private(self):\n        pass\n\n"
+        "async def fetch(url: str) -> bytes:\n    \"\"\"Fetch.\"\"\"\n\n"
+        "A, B = 1, 2\n"
+    )
+    assert set(snap) == {"P", "fetch", "A", "B"}  # imported names (math, dataclass) are not API
+    p = snap["P"]
+    assert [q["name"] for q in p["methods"]["__init__"]["params"]] == ["self", "n", "t"]
+    assert p["methods"]["ratio"]["kind"] == "property"
+    assert "__len__" in p["methods"] and "_private" not in p["methods"]
+    assert p["attributes"] == {"n": None, "t": "1.0"}
+    assert snap["fetch"]["async"] is True and snap["fetch"]["returns"] == "bytes"
+    assert snap["A"] == {"kind": "constant", "cell": 2, "value": "(1, 2)"}
