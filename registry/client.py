@@ -3,9 +3,9 @@
 ``HttpReader`` implements :class:`~gilgamesh.registry.reader.RegistryReader` over the service's
 JSON routes (DESIGN.md section 8). It sits on the import path of ``gilgamesh.api`` when
 ``GILGAMESH_REGISTRY`` is a URL, so it uses only the standard library (``urllib``), never tornado
-or requests. Published content never changes, so notebooks are cached on disk by sha256 and
-verified on every read; the last index seen of each API is kept too, so that versions already
-fetched keep resolving and importing while the service is unreachable.
+or requests. It caches nothing itself: the loader keeps fetched indexes and notebooks by sha256
+(and imports from them while the service is unreachable). Every notebook fetched is verified
+against the sha256 the service sends as its ETag.
 
 Errors come back as the :class:`~gilgamesh.errors.GilgameshError` subclass matching the status
 of the service's error envelope. ``GILGAMESH_TOKEN`` is sent as a bearer token when set (a
@@ -21,7 +21,6 @@ import urllib.parse
 import urllib.request
 
 from gilgamesh import errors
-from gilgamesh.config import cache_dir
 from gilgamesh.errors import GilgameshError, Problem, RegistryUnavailable
 
 from .reader import RegistryReader, verify_sha256
@@ -120,80 +119,42 @@ class HttpReader(RegistryReader):
         self.location = url.rstrip("/")
         self.token = _token(token)
         self.timeout = timeout
-        # Per service: its last-seen indexes (fallback when unreachable); notebooks are shared
-        # by sha256 with every other registry, since equal hashes mean equal bytes.
-        origin = urllib.parse.urlsplit(self.location)
-        self._index_cache = os.path.join(cache_dir(), "http-index", _quote(origin.netloc + origin.path))
-        self._blob_cache = os.path.join(cache_dir(), "notebooks")
 
     def __repr__(self) -> str:
         return f"HttpReader({self.location!r})"
 
-    def _get_json(self, path: str, what: str, classes: dict | None = None):
-        body, _ = _request("GET", self.location + path, token=self.token, timeout=self.timeout,
-                           what=what, classes=classes)
-        return json.loads(body)
-
-    def names(self) -> list[str]:
-        listing = self._get_json("/api/notebooks", "listing the APIs")
-        return sorted(item["name"] for item in listing["notebooks"])
+    def _get(self, path: str, what: str, classes: dict | None = None) -> tuple[bytes, dict]:
+        return _request("GET", self.location + path, token=self.token, timeout=self.timeout,
+                        what=what, classes=classes)
 
     def listing(self) -> list[dict]:
         """Every API with its summary, latest release and versions (``GET /api/notebooks``)."""
-        return self._get_json("/api/notebooks", "listing the APIs")["notebooks"]
+        return json.loads(self._get("/api/notebooks", "listing the APIs")[0])["notebooks"]
+
+    def names(self) -> list[str]:
+        return sorted(item["name"] for item in self.listing())
 
     def api_index(self, name: str) -> dict:
         from gilgamesh.versions import check_name
 
         check_name(name)
-        cached = os.path.join(self._index_cache, name + ".json")
-        try:
-            data = self._get_json(f"/api/notebooks/{_quote(name)}", f"reading {name}",
-                                  {404: errors.ApiNotFound})
-        except RegistryUnavailable:
-            try:
-                with open(cached, "rb") as f:
-                    return json.loads(f.read())
-            except (FileNotFoundError, ValueError):
-                raise
-        index = {"name": data["name"], "versions": {e["version"]: e for e in data["versions"]}}
-        _write_quietly(cached, json.dumps(index).encode())
-        return index
+        body, _ = self._get(f"/api/notebooks/{_quote(name)}", f"reading {name}", {404: errors.ApiNotFound})
+        data = json.loads(body)
+        return {"name": data["name"], "versions": {e["version"]: e for e in data["versions"]}}
 
     def notebook_bytes(self, name: str, version: str) -> bytes:
-        sha = self.entry(name, version)["sha256"]
-        cached = os.path.join(self._blob_cache, sha + ".ipynb")
-        try:
-            with open(cached, "rb") as f:
-                data = f.read()
-            return verify_sha256(data, sha, f"{name}@{version} (cached)")
-        except (FileNotFoundError, errors.IntegrityError):
-            pass  # fetch again: a damaged cache entry is replaced, never trusted
-        data, _ = _request(
-            "GET", f"{self.location}/api/notebooks/{_quote(name)}/{_quote(version)}/notebook",
-            token=self.token, timeout=self.timeout, what=f"fetching {name}@{version}",
-            classes={404: errors.VersionNotFound},
-        )
-        verify_sha256(data, sha, f"{name}@{version} from {self.location}")
-        _write_quietly(cached, data)
-        return data
+        data, headers = self._get(f"/api/notebooks/{_quote(name)}/{_quote(version)}/notebook",
+                                  f"fetching {name}@{version}", {404: errors.VersionNotFound})
+        etag = {k.lower(): v for k, v in headers.items()}.get("etag", "").strip('"')
+        if not etag:
+            etag = self.entry(name, version)["sha256"]
+        return verify_sha256(data, etag, f"{name}@{version} from {self.location}")
 
     def resolved(self, name: str, spec: str) -> dict:
         """The service's resolution of ``name@spec`` (``GET /api/notebooks/{name}/{spec}``)."""
-        return self._get_json(f"/api/notebooks/{_quote(name)}/{_quote(spec)}", f"resolving {name}@{spec}",
-                              {404: errors.VersionNotFound})
-
-
-def _write_quietly(path: str, data: bytes) -> None:
-    """Cache ``data`` at ``path`` atomically; a cache that cannot be written is only slower."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+        body, _ = self._get(f"/api/notebooks/{_quote(name)}/{_quote(spec)}", f"resolving {name}@{spec}",
+                            {404: errors.VersionNotFound})
+        return json.loads(body)
 
 
 def publish_over_http(url: str, data: bytes, token: str | None, dry_run: bool = False) -> dict:

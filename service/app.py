@@ -222,8 +222,8 @@ def make_app(
         (rf"/ui/{name}/{name}/?", pages.ApiPage, c),
         (r"/login", pages.LoginPage, c),
         (r"/logout", pages.LogoutPage, c),
-        (r"/static/pygments\.css", pages.PygmentsCss, c),
-        (r"/static/katex/(.*)", tornado.web.StaticFileHandler, {"path": KATEX_DIR}),
+        (r"/vendor/pygments\.css", pages.PygmentsCss, c),
+        (r"/vendor/katex/(.*)", tornado.web.StaticFileHandler, {"path": KATEX_DIR}),
     ]
     app = tornado.web.Application(
         routes,

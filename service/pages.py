@@ -155,7 +155,7 @@ class LogoutPage(PageHandler):
 
 
 class PygmentsCss(BaseHandler):
-    """``GET /static/pygments.css``: code highlighting colours for the docs pages."""
+    """``GET /vendor/pygments.css``: code highlighting colours for the docs pages."""
 
     read_methods = ()
     _css: bytes | None = None
