@@ -22,6 +22,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.reliability)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def private_cache(tmp_path_factory):
+    """Keep the user's cache (and other test runs) out: every process here uses its own cache."""
+    old = os.environ.get("GILGAMESH_CACHE")
+    os.environ["GILGAMESH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield os.environ["GILGAMESH_CACHE"]
+    if old is None:
+        del os.environ["GILGAMESH_CACHE"]
+    else:
+        os.environ["GILGAMESH_CACHE"] = old
+
+
 @pytest.fixture
 def figures(request):
     """``figures(name, value)`` records a measured figure for the terminal summary."""
@@ -38,3 +50,38 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("reliability figures")
     for test, name, value in _FIGURES:
         terminalreporter.write_line(f"{test}: {name} = {value}")
+
+
+class SeededService:
+    """A running service over a registry seeded with ``corpus.SEED_APIS``, and a publish token."""
+
+    def __init__(self, service, root: str, token: str, user: str):
+        self.service, self.root, self.token, self.user = service, root, token, user
+        self.url = service.url
+
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def seeded_service(tmp_path_factory):
+    # Session-scoped, so it has its own cache: module-scoped ones come and go under it.
+    """One service for the HTTP tests that only read, or write nothing that others read."""
+    from corpus import SEED_APIS
+    from reliability_kit import Service
+
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.tokens import create_token
+
+    base = tmp_path_factory.mktemp("seeded")
+    root = str(base / "registry")
+    init_registry(root)
+    for data in SEED_APIS.values():
+        publish(root, data, publisher="seed")
+    token = create_token(root, "alice")
+    service = Service(root, str(base / "service.log"), env={"GILGAMESH_CACHE": str(base / "cache")})
+    try:
+        yield SeededService(service, root, token, "alice")
+    finally:
+        service.stop()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 
-__all__ = ["git", "tag_commits", "assert_registry_consistent"]
+import psutil
+
+__all__ = ["git", "tag_commits", "assert_registry_consistent", "Service", "tree_snapshot"]
 
 
 # -- the registry's invariants ------------------------------------------------------------------
@@ -86,3 +92,70 @@ def assert_registry_consistent(root: str, scratch: str, checked: dict | None = N
     listed = {(n, v) for n in reader.names() for v in reader.api_index(n)["versions"]}
     assert listed == set(tags)
     return tags
+
+
+# -- a real service ---------------------------------------------------------------------------------
+class Service:
+    """``python -m gilgamesh serve --port 0`` as a subprocess; its log goes to ``log_path``."""
+
+    def __init__(self, root: str, log_path: str, *args: str, env: dict | None = None):
+        self.root, self.log_path = root, log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gilgamesh", "serve", "--registry", root, "--port", "0", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+        line = self.proc.stdout.readline().decode()  # printed once the port is bound
+        match = re.search(r"(http://\S+?)/? ", line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"the service did not start: {line!r}\n{self.log()}")
+        self.url = match.group(1).rstrip("/")
+
+    def log(self) -> str:
+        self._log.flush()
+        with open(self.log_path, "rb") as fh:
+            return fh.read().decode(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def descendants(self) -> list:
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self) -> None:
+        """SIGTERM (a clean stop), then SIGKILL of the whole group if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc.stdout.close()
+        self._log.close()
+
+
+def tree_snapshot(root: str) -> dict[str, str]:
+    """sha256 of every file under ``root``: what "nothing written" means.
+
+    Two things are left out: the writer lock, and the validation cache, a content-keyed record
+    of passing validation runs that a refused publish may add to (validation runs even when other
+    checks fail, so that one report names every problem); it is not registry data.
+    """
+    out = {}
+    for directory, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            rel = os.path.relpath(path, root)
+            if rel == "write.lock" or rel.startswith("validation-cache" + os.sep):
+                continue
+            with open(path, "rb") as fh:
+                out[rel] = hashlib.sha256(fh.read()).hexdigest()
+    return out
