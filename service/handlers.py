@@ -77,14 +77,12 @@ class BaseHandler(tornado.web.RequestHandler):
             if user:
                 return user
         if token is None:
-            self.set_header("WWW-Authenticate", 'Bearer realm="gilgamesh"')
             what = "publishing and yanking need" if write else "this service is private: reads need"
             raise errors.AuthenticationError(
                 f"{what} a token: send 'Authorization: Bearer TOKEN' (create one with 'gilgamesh token create USER')"
             )
         user = self.ctx.verify_token(token)
         if user is None:
-            self.set_header("WWW-Authenticate", 'Bearer realm="gilgamesh", error="invalid_token"')
             raise errors.AuthenticationError("the token is not known to this registry (revoked, or from another registry)")
         if write and not self.ctx.may_publish(user):
             raise errors.PermissionDenied(f"user {user!r} may not publish or yank in this registry "
@@ -152,7 +150,8 @@ class BaseHandler(tornado.web.RequestHandler):
             error = {"status": status_code, "message": message, "details": []}
         error["status"] = status_code
         self.set_status(status_code)
-        self.clear_header("Gilgamesh-Version")
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="gilgamesh"')
         if self.prefers_html():
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.set_header("Content-Security-Policy", self.ctx.page_csp)

@@ -1,0 +1,110 @@
+"""``serve()`` as users run it: several processes on one port, sharing the registry; imports over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import apis
+import pytest
+from conftest import assert_error, http
+
+SERVE = textwrap.dedent("""
+    import sys
+    from gilgamesh.service.app import serve
+    serve("127.0.0.1", 0, sys.argv[1], workers=int(sys.argv[2]), model_workers=1)
+""")
+
+
+@pytest.fixture
+def served(fresh_registry, service_env):
+    """``serve(..., workers=2)`` in a subprocess; yields (url, registry root)."""
+    from gilgamesh.registry.publish import publish
+
+    publish(fresh_registry, apis.small("shared", "1.0.0"), publisher="t", validate=False)
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, fresh_registry, "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    line = proc.stdout.readline()
+    match = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
+    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
+    url = match.group(1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the forked processes start listening
+        try:
+            if http("GET", url + "/healthz", timeout=5).status == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    yield url, fresh_registry
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:  # pragma: no cover - diagnostic
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def _pids_seen(url: str, want: int, attempts: int = 400) -> set:
+    pids = set()
+    for _ in range(attempts):
+        pids.add(http("GET", url + "/healthz").json()["pid"])
+        if len(pids) >= want:
+            break
+    return pids
+
+
+def test_workers_share_the_port_and_see_new_versions(served):
+    url, root = served
+    assert len(_pids_seen(url, 2)) == 2, "two server processes answer on one port"
+    from gilgamesh.registry.publish import publish
+
+    # Published by another process (this one), with no restart: every server process serves it.
+    publish(root, apis.small("shared", "1.1.0", "return x + 10"), publisher="t", validate=False)
+    answered_by = set()
+    for _ in range(400):
+        r = http("GET", url + "/api/notebooks/shared/1")
+        assert r.json()["version"] == "1.1.0"
+        call = http("POST", url + "/models/shared/1/inc", {"x": 1})
+        assert call.json() == {"result": 11.0, "name": "shared", "version": "1.1.0"}
+        answered_by.add(http("GET", url + "/healthz").json()["pid"])
+        if len(answered_by) == 2:
+            break
+    assert len(answered_by) == 2
+
+
+def test_import_over_http_uses_the_service(served, tmp_path):
+    """``GILGAMESH_REGISTRY=http://...`` makes an import fetch from the service (then cache by sha256)."""
+    url, _ = served
+    env = dict(os.environ, GILGAMESH_REGISTRY=url, GILGAMESH_CACHE=str(tmp_path / "cache"))
+    script = "from gilgamesh.api.shared.v1 import inc; print(inc(1.0))"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2.0"
+    cached = [f for _, _, files in os.walk(tmp_path / "cache") for f in files]
+    assert cached, "the fetched notebook is cached"
+
+
+def test_serve_refuses_a_missing_registry(tmp_path):
+    out = subprocess.run([sys.executable, "-c", SERVE, str(tmp_path / "none"), "1"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0
+    assert "no registry at" in out.stderr
+
+
+def test_yank_through_one_process_is_seen_by_all(served):
+    url, root = served
+    from gilgamesh.registry.tokens import create_token
+
+    token = create_token(root, "dana")
+    r = http("POST", url + "/api/notebooks/shared/1.0.0/yank", {"reason": "test"}, token=token)
+    assert r.status == 200
+    for _ in range(50):
+        assert http("GET", url + "/api/notebooks/shared/1.0.0").json()["yanked"] is True
+    assert_error(http("GET", url + "/api/notebooks/shared/1"), 404, "no release of shared@1")
