@@ -1,0 +1,73 @@
+"""gilgamesh.loader: versioned imports of API notebooks (DESIGN.md sections 2 and 3).
+
+``import gilgamesh.api`` installs :class:`~gilgamesh.loader.finder.ApiFinder`; from then on
+``gilgamesh.api.<name>.v<spec>`` imports a published notebook as a module. The modules:
+
+- ``finder``      the meta-path finder, the bare API handle, the loaders and the API module type
+- ``resolution``  choosing a version for a spec once per process, from the registry or (offline)
+                  the cache
+- ``cache``       the on-disk caches, keyed by content and verified on read
+- ``compiler``    notebook bytes -> per-cell code objects and the documentation data
+- ``errors``      import errors that are also Gilgamesh errors
+- ``docs``        documentation for Jupyter (markdown) and the terminal
+- ``extension``   the IPython extension (the ``@`` spelling)
+- ``kernelspec``  the "Python 3 (Gilgamesh)" kernel
+
+This package sits on the path of every ``gilgamesh.api`` import: it defines only the warning
+categories and imports the rest on demand.
+"""
+
+import os
+import sys
+
+__all__ = [
+    "GilgameshWarning",
+    "UnpinnedImportWarning",
+    "YankedVersionWarning",
+    "OfflineWarning",
+    "CacheIntegrityWarning",
+    "warn",
+]
+
+
+class GilgameshWarning(UserWarning):
+    """Base of the warnings the loader issues."""
+
+
+class UnpinnedImportWarning(GilgameshWarning):
+    """An import without a version spec: it gets the latest release, which may change."""
+
+
+class YankedVersionWarning(GilgameshWarning):
+    """An exact pin of a yanked version; the message carries the yank reason."""
+
+
+class OfflineWarning(GilgameshWarning):
+    """The registry is unreachable: resolved from the last index seen, code from the cache."""
+
+
+class CacheIntegrityWarning(GilgameshWarning):
+    """A cache entry did not match its digest; it was discarded and rebuilt from the registry."""
+
+
+# Frames in these directories (and importlib's own) are skipped when a warning is attributed to
+# a line: the user should see the import or ``use()`` call that caused it, not the loader.
+_OWN_DIRS = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(sys.modules["gilgamesh"].__file__)) + os.sep,
+)
+
+
+def warn(message: str, category: type) -> None:
+    """``warnings.warn`` attributed to the first frame outside importlib and Gilgamesh."""
+    import warnings
+
+    frame = sys._getframe(0)
+    level = 1
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith(_OWN_DIRS) or filename.startswith("<frozen importlib")):
+            break
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -1,0 +1,78 @@
+"""Notebook bytes -> the compiled payload that the code cache stores and the loader runs.
+
+Only the cold path comes here (a notebook not yet in the code cache). Each cell that runs on
+import (every code cell not tagged ``example``) is rewritten from the ``@`` spelling and compiled
+on its own, with a filename naming the API, the version and the cell, so that line numbers in
+tracebacks are lines of the cell. ``from __future__`` imports carry over to later cells, as they
+do in a Jupyter kernel.
+
+The payload is a marshal-able tuple::
+
+    (name, version, sha256, source_root, summary, narrative,
+     cells: ((cell number, filename, source, code), ...),
+     docs:  ((cell number, (names defined in the cell), markdown above the cell), ...))
+
+``source_root`` is the directory the cell files are written to (``""``: no files, the sources
+are registered in ``linecache`` instead).
+"""
+
+from __future__ import annotations
+
+import __future__
+import os
+from types import CodeType
+
+from gilgamesh.notebook import parse_notebook
+from gilgamesh.spelling import rewrite_at_spelling
+
+__all__ = ["compile_notebook", "cell_basename", "cell_filename", "source_files"]
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+
+
+def cell_basename(name: str, version: str, number: int) -> str:
+    """``langmuir@1.2.0 cell 7.py``: what a traceback shows for cell 7."""
+    return f"{name}@{version} cell {number}.py"
+
+
+def cell_filename(source_root: str, name: str, version: str, number: int) -> str:
+    """The filename a cell is compiled with: its file in the cache, or a ``<...>`` name."""
+    if source_root:
+        return os.path.join(source_root, cell_basename(name, version, number))
+    return f"<gilgamesh {name}@{version} cell {number}>"
+
+
+def _defined_names(code: CodeType) -> tuple[str, ...]:
+    """Functions and classes a cell defines at top level (their code objects are its constants)."""
+    return tuple(
+        c.co_name for c in code.co_consts if isinstance(c, CodeType) and not c.co_name.startswith("<")
+    )
+
+
+def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_root: str) -> tuple:
+    """Compile the import cells of a notebook; see the module docstring for the payload."""
+    nb = parse_notebook(data)
+    flags = 0
+    cells = []
+    docs = []
+    for cell in nb.import_cells():
+        source = rewrite_at_spelling(cell.source)
+        filename = cell_filename(source_root, name, version, cell.number)
+        code = compile(source, filename, "exec", flags, dont_inherit=True)
+        flags |= code.co_flags & _FUTURE_FLAGS
+        cells.append((cell.number, filename, source, code))
+        above = nb.markdown_above(cell.number)
+        if above:
+            names = _defined_names(code)
+            if names:
+                docs.append((cell.number, names, above))
+    summary = nb.metadata.get("summary") if isinstance(nb.metadata.get("summary"), str) else ""
+    return (name, version, sha256, source_root, summary.strip(), nb.narrative(), tuple(cells), tuple(docs))
+
+
+def source_files(payload: tuple) -> list[tuple[str, str]]:
+    """``(basename, source)`` of each compiled cell: the files tracebacks read."""
+    name, version = payload[0], payload[1]
+    return [(cell_basename(name, version, number), source) for number, _, source, _ in payload[6]]
