@@ -342,3 +342,22 @@ def test_the_cache_key_follows_the_dependency_closure(registry):
     publish(registry, dep("base", "1.1.0", "def f(x):\n    return x\n\ndef h(x):\n    return x"), validate=False)
     assert validation_key(data, reader, {"mid": "1.0.0"}) != key  # base@1 now means 1.1.0
     assert validation_key(data + b" ", reader, {"mid": "1.0.0"}) != validation_key(data, reader, {"mid": "1.0.0"})
+
+
+# -- imports from the registry being published to ----------------------------------------------------
+
+def test_the_kernel_imports_apis_from_the_registry_published_to(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("GILGAMESH_REGISTRY", str(tmp_path / "not-this-one"))
+    monkeypatch.setenv("GILGAMESH_CACHE", str(tmp_path / "user-cache"))
+    base = api([f.markdown("Double a number."), f.code('def double(x: float) -> float:\n    return 2 * x')], name="base")
+    publish(registry, base, validate=False)
+    cells = [
+        ran("from gilgamesh.api.base.v1 import double\nprint(double(2.5))", stdout("5.0\n")),  # Python spelling
+        ran("import gilgamesh.api.base@1.0 as b\nprint(b.double(1.25), b.__name__)", stdout("2.5 gilgamesh.api.base.v1_0_0\n"),
+            tags=("example",)),  # the notebook spelling, through the IPython extension
+        ran("from gilgamesh.api.base@1.0.0 import double as d\nprint(d is double)", stdout("True\n"), tags=("example",)),
+    ]
+    out = publish(registry, api(cells, name="user"))
+    assert out.created and out.metadata["dependencies"] == {"base": "1.0.0"}
+    assert out.metadata["validation"]["compared"] == 3
+    assert not (tmp_path / "user-cache").exists()  # the kernel had a private cache
