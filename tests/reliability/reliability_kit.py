@@ -94,15 +94,30 @@ def assert_registry_consistent(root: str, scratch: str, checked: dict | None = N
     return tags
 
 
+_DEBUG_SERVE = (
+    "import logging, sys\n"
+    "logging.basicConfig(level=logging.DEBUG, format='%(asctime)s %(name)s %(levelname)s %(message)s')\n"
+    "from gilgamesh.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 # -- a real service ---------------------------------------------------------------------------------
 class Service:
     """``python -m gilgamesh serve --port 0`` as a subprocess; its log goes to ``log_path``."""
 
-    def __init__(self, root: str, log_path: str, *args: str, env: dict | None = None):
+    def __init__(self, root: str, log_path: str, *args: str, env: dict | None = None, debug_log: bool = False):
         self.root, self.log_path = root, log_path
         self._log = open(log_path, "ab")
+        serve = ["serve", "--registry", root, "--port", "0", *args]
+        if debug_log:
+            # Configured before `serve` configures logging (which is then a no-op): every debug
+            # line of every logger, as an operator chasing a problem would run it.
+            command = [sys.executable, "-c", _DEBUG_SERVE, *serve]
+        else:
+            command = [sys.executable, "-m", "gilgamesh", *serve]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gilgamesh", "serve", "--registry", root, "--port", "0", *args],
+            command,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
             env={**os.environ, **(env or {})}, start_new_session=True,
         )

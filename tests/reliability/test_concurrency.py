@@ -1,0 +1,82 @@
+"""Concurrency over HTTP: many publishes at once, against two server processes sharing the port.
+
+50 distinct versions of one API published at once must all land (each writer re-checks the
+predecessor under the lock); 20 publishes of one version with different bytes at once must give
+exactly one 201 and nineteen 409. Afterwards ``git fsck`` is clean and the index equals the tags.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import threading
+
+import pytest
+import requests
+
+import nbfactory as f
+from reliability_kit import Service, assert_registry_consistent
+
+DISTINCT = 50
+SAME_VERSION = 20
+
+
+def _post_all(url: str, token: str, bodies: list[bytes]) -> list[requests.Response]:
+    """POST every body to /api/notebooks at once (threads released together by a barrier)."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: bytes) -> requests.Response:
+        barrier.wait()
+        return requests.post(url + "/api/notebooks", data=body, timeout=600,
+                             headers={"Authorization": f"Bearer {token}"})
+
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+@pytest.fixture
+def busy_service(tmp_path, private_cache):
+    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.tokens import create_token
+
+    root = str(tmp_path / "registry")
+    init_registry(root)
+    token = create_token(root, "alice")
+    service = Service(root, str(tmp_path / "service.log"), "--workers", "2")
+    try:
+        yield service, token
+    finally:
+        service.stop()
+
+
+@pytest.mark.slow
+def test_concurrent_publishes_all_land_and_one_version_is_written_once(busy_service, tmp_path, figures):
+    service, token = busy_service
+    url = service.url
+
+    bodies = [f.simple_api("load", f"1.0.{i}") for i in range(DISTINCT)]
+    answers = _post_all(url, token, bodies)
+    statuses = [r.status_code for r in answers]
+    assert statuses == [201] * DISTINCT, [(r.status_code, r.text[:300]) for r in answers if r.status_code != 201]
+    listed = requests.get(url + "/api/notebooks/load", timeout=30).json()
+    by_version = {v["version"]: v["sha256"] for v in listed["versions"]}
+    assert by_version == {f"1.0.{i}": hashlib.sha256(b).hexdigest() for i, b in enumerate(bodies)}
+    assert requests.get(url + "/api/notebooks/load/1.0", timeout=30).json()["version"] == f"1.0.{DISTINCT - 1}"
+
+    rivals = [f.simple_api("race", "1.0.0", extra=f"RIVAL = {i}") for i in range(SAME_VERSION)]
+    answers = _post_all(url, token, rivals)
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [201] + [409] * (SAME_VERSION - 1), [(r.status_code, r.text[:200]) for r in answers]
+    winner = next(b for b, r in zip(rivals, answers) if r.status_code == 201)
+    for r in answers:
+        if r.status_code == 409:
+            assert "race@1.0.0" in r.json()["error"]["message"]
+    served = requests.get(url + "/api/notebooks/race/1.0.0/notebook", timeout=30)
+    assert served.content == winner
+
+    tags = assert_registry_consistent(service.root, str(tmp_path))
+    assert len(tags) == DISTINCT + 1
+    assert requests.get(url + "/healthz", timeout=30).status_code == 200
+    assert "Traceback" not in service.log()
+    figures("distinct versions published at once over HTTP (2 server processes), all 201", DISTINCT)
+    figures("publishes of one version with different bytes at once", f"{SAME_VERSION}: 1 x 201, {SAME_VERSION - 1} x 409")
