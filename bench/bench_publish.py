@@ -1,0 +1,181 @@
+"""Publishing with validation (issue 4) against ``pytest --nbval`` on the same notebook, same run.
+
+The subject is one 20-cell API notebook (8 markdown, 12 code cells of which 5 are examples; numpy,
+printed floats, a returned value per cell), executed once here so that its stored outputs are
+what Jupyter would have saved.
+
+Rows, each a fresh process, run interleaved round by round so that drift hits every row alike:
+
+a. ``pytest --nbval -p no:importnb -p no:cacheprovider -q NB`` (the anchor);
+b. ``gilgamesh publish NB --registry R`` into a fresh registry (made beforehand, not timed):
+   checks 1-7, the validation run in a fresh kernel included, then the git write;
+   target: median (b) / median (a) <= 1.0;
+c. ``gilgamesh publish NB`` again into a registry that already holds those bytes;
+   target: <= 0.1 s;
+c'. the same re-publish as a library call in a warm process (``publish(root, data)``; what the
+   service does), for information.
+
+Wall clock is the measure (the validation's point is to overlap the kernel's start with the
+rest); the CPU time of the child processes is printed for information. Run:
+``python bench/bench_publish.py [--rounds N]``; exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from gilgamesh.registry.publish import publish
+from gilgamesh.registry.store import init_registry
+
+PYTHON = sys.executable
+RATIO_TARGET = 1.0
+REPUBLISH_TARGET_S = 0.1
+
+
+def _md(text: str) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _code(text: str, *tags: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": list(tags)} if tags else {},
+            "outputs": [], "source": text}
+
+
+def subject_notebook() -> dict:
+    """The 20-cell notebook, before execution."""
+    cells = [
+        _md("# Debye shielding\n\nThe Debye length $\\lambda_D = \\sqrt{\\varepsilon_0 k_B T_e / (n_e e^2)}$ "
+            "and the number of particles in a Debye sphere."),
+        _code("import math\n\nimport numpy as np\n\nE_CHARGE = 1.602176634e-19\nEPS0 = 8.8541878128e-12\nM_E = 9.1093837015e-31"),
+        _md("## The Debye length\n\nFor a density in m$^{-3}$ and a temperature in eV."),
+        _code("def debye_length(n_e: float, T_e: float) -> float:\n"
+              "    \"\"\"Debye length in m.\"\"\"\n    return math.sqrt(EPS0 * T_e / (n_e * E_CHARGE))\n\n"
+              "debye_length(1e18, 3.0)"),
+        _md("The plasma parameter $N_D = \\frac{4}{3} \\pi n_e \\lambda_D^3$."),
+        _code("def debye_number(n_e: float, T_e: float) -> float:\n"
+              "    \"\"\"Particles in a Debye sphere.\"\"\"\n    return 4 / 3 * math.pi * n_e * debye_length(n_e, T_e) ** 3\n\n"
+              "debye_number(1e18, 3.0)"),
+        _md("The electron plasma frequency $\\omega_{pe} = \\sqrt{n_e e^2 / (\\varepsilon_0 m_e)}$."),
+        _code("def plasma_frequency(n_e: float) -> float:\n"
+              "    \"\"\"Electron plasma frequency in rad/s.\"\"\"\n    return math.sqrt(n_e * E_CHARGE ** 2 / (EPS0 * M_E))\n\n"
+              "plasma_frequency(1e18)"),
+        _md("A density scan, vectorised."),
+        _code("def debye_lengths(n_e: np.ndarray, T_e: float) -> np.ndarray:\n"
+              "    \"\"\"Debye lengths for an array of densities.\"\"\"\n    return np.sqrt(EPS0 * T_e / (n_e * E_CHARGE))\n\n"
+              "densities = np.logspace(16, 20, 5)\nprint(debye_lengths(densities, 3.0))"),
+        _code("print(f'{debye_length(1e17, 5.0):.6e} m')\nprint(f'{debye_number(1e17, 5.0):.6e}')"),
+        _md("## Examples"),
+        _code("for T in (1.0, 2.0, 5.0, 10.0):\n    print(T, debye_length(1e18, T))", "example"),
+        _code("ratio = debye_length(1e18, 10.0) / debye_length(1e18, 1.0)\nratio", "example"),
+        _code("table = {n: debye_number(n, 3.0) for n in (1e16, 1e18, 1e20)}\ntable", "example"),
+        _md("The frequency grows as $\\sqrt{n_e}$."),
+        _code("f = [plasma_frequency(n) / (2 * math.pi) for n in densities]\nprint([f'{x:.3e}' for x in f])", "example"),
+        _code("np.round(np.diff(np.log10(debye_lengths(densities, 3.0))), 6)", "example"),
+        _md("That is all."),
+        _code("summary = {'lambda_D': debye_length(1e18, 3.0), 'N_D': debye_number(1e18, 3.0)}\nsummary"),
+    ]
+    assert len(cells) == 20
+    return {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            "gilgamesh": {"name": "debye", "version": "1.0.0", "summary": "Debye shielding."},
+        },
+        "cells": [dict(c, id=f"cell-{i}") for i, c in enumerate(cells)],
+    }
+
+
+def executed_notebook(directory: str) -> bytes:
+    """Run the subject once (nbclient) so that its stored outputs are real; return its bytes."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.from_dict(subject_notebook())
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": directory}}).execute()
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _run(argv: list[str], cwd: str, env: dict) -> tuple[float, float]:
+    """(wall, CPU of the children) seconds of one fresh process; it must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="gilgamesh-bench-publish-")
+    try:
+        nb_path = os.path.join(work, "debye.ipynb")
+        data = executed_notebook(work)
+        with open(nb_path, "wb") as f:
+            f.write(data)
+        env = dict(os.environ)
+        env.pop("GILGAMESH_TOKEN", None)
+        env["GILGAMESH_CACHE"] = os.path.join(work, "cache")
+        warm_root = os.path.join(work, "warm-registry")
+        init_registry(warm_root)
+        publish(warm_root, data, publisher="bench")  # (c) re-publishes into this one
+
+        rows = {
+            "a": lambda i: [PYTHON, "-m", "pytest", "--nbval", "-p", "no:importnb", "-p", "no:cacheprovider",
+                            "-q", "--rootdir", work, nb_path],
+            "b": lambda i: [PYTHON, "-m", "gilgamesh", "publish", nb_path, "--registry", os.path.join(work, f"fresh-{i}")],
+            "c": lambda i: [PYTHON, "-m", "gilgamesh", "publish", nb_path, "--registry", warm_root],
+        }
+        walls = {k: [] for k in rows}
+        cpus = {k: [] for k in rows}
+        for i in range(args.rounds + 1):  # round 0 warms the page cache and is dropped
+            init_registry(os.path.join(work, f"fresh-{i}"))
+            for key, argv in rows.items():
+                wall, cpu = _run(argv(i), work, env)
+                if i:
+                    walls[key].append(wall)
+                    cpus[key].append(cpu)
+            shutil.rmtree(os.path.join(work, f"fresh-{i}"))
+        in_process = []
+        for _ in range(50):
+            t = time.perf_counter()
+            out = publish(warm_root, data, publisher="bench")
+            in_process.append(time.perf_counter() - t)
+            assert not out.created
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
+    ratio = med["b"] / med["a"]
+    warm = statistics.median(in_process)
+    ok_ratio = ratio <= RATIO_TARGET
+    ok_repub = med["c"] <= REPUBLISH_TARGET_S
+    print(f"publishing a 20-cell notebook with validation; {args.rounds} rounds, medians")
+    print(f"{'row':<58} {'wall s':>8} {'cpu s':>8} {'vs (a)':>7}")
+    print(f"{'(a) pytest --nbval (anchor)':<58} {med['a']:>8.3f} {cpu['a']:>8.3f} {1.0:>7.2f}")
+    print(f"{'(b) gilgamesh publish, fresh registry, validation included':<58} {med['b']:>8.3f} {cpu['b']:>8.3f} {ratio:>7.2f}"
+          f"   target <= {RATIO_TARGET:.1f}x: {'PASS' if ok_ratio else 'FAIL'}")
+    print(f"{'(c) gilgamesh publish, identical content again':<58} {med['c']:>8.3f} {cpu['c']:>8.3f} {med['c'] / med['a']:>7.2f}"
+          f"   target <= {REPUBLISH_TARGET_S} s: {'PASS' if ok_repub else 'FAIL'}")
+    print(f"{'(c) publish() identical content again, in process':<58} {warm:>8.4f} {'':>8} {warm / med['a']:>7.3f}")
+    return 0 if ok_ratio and ok_repub else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
