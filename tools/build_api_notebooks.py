@@ -5,8 +5,11 @@ the code shared by the langmuir versions stays identical between them (the semve
 results of pinned callers depend on it) and the narrative can be edited as text.
 
     python tools/build_api_notebooks.py                 # write + execute every notebook
+    python tools/build_api_notebooks.py --validate      # ... and run the validation gate on each
     python tools/build_api_notebooks.py --no-execute    # write the sources only (no outputs)
-    python tools/build_api_notebooks.py --check         # also publish them into a scratch registry
+
+Every notebook written is published into a scratch registry (the static publish checks,
+semver against the version before it included), so a build that finishes is publishable.
 
 Execution runs each notebook top to bottom in a fresh ``python3`` kernel with the gilgamesh
 IPython extension loaded (``%load_ext gilgamesh`` through a scratch IPYTHONDIR) and
@@ -1654,54 +1657,13 @@ def all_sources() -> list[Source]:
 # ----------------------------------------------------------------------------------------------
 
 
-# TEMPORARY, until the loader's IPython extension lands: a stand-in that rewrites the @ spelling
-# and imports gilgamesh.api.NAME.vSPEC by executing the resolved notebook's import cells.
-_DEV_SHIM = """
-import importlib.abc, importlib.util, sys
-from gilgamesh.notebook import parse_notebook
-from gilgamesh.registry import open_reader
-from gilgamesh.spelling import rewrite_at_spelling
-from gilgamesh.versions import spec_from_module_part
-
-get_ipython().input_transformers_cleanup.append(
-    lambda lines: rewrite_at_spelling("".join(lines)).splitlines(keepends=True))
-
-class _Shim(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, fullname, path, target=None):
-        parts = fullname.split(".")
-        if parts[:2] != ["gilgamesh", "api"] or len(parts) not in (3, 4):
-            return None
-        return importlib.util.spec_from_loader(fullname, self, is_package=len(parts) == 3)
-    def create_module(self, spec):
-        return None
-    def exec_module(self, module):
-        parts = module.__name__.split(".")
-        if len(parts) == 3:
-            return
-        reader = open_reader()
-        version = reader.resolve(parts[2], spec_from_module_part(parts[3])).version
-        nb = parse_notebook(reader.notebook_bytes(parts[2], version))
-        for cell in nb.import_cells():
-            exec(compile(rewrite_at_spelling(cell.source), f"<{parts[2]}@{version} cell {cell.number}>", "exec"), module.__dict__)
-
-sys.meta_path.insert(0, _Shim())
-"""
-
-
 def _kernel_environment(scratch: str, registry: str) -> dict:
     """Environment for the executing kernels: the extension loaded, the scratch registry."""
-    import gilgamesh
-
     ipython_dir = os.path.join(scratch, "ipython")
     profile = os.path.join(ipython_dir, "profile_default")
-    os.makedirs(os.path.join(profile, "startup"), exist_ok=True)
-    if hasattr(gilgamesh, "load_ipython_extension"):
-        with open(os.path.join(profile, "ipython_kernel_config.py"), "w") as f:
-            f.write("c.InteractiveShellApp.extensions = ['gilgamesh']\n")
-    else:
-        print("warning: the gilgamesh IPython extension is missing; using the temporary stand-in", file=sys.stderr)
-        with open(os.path.join(profile, "startup", "00-gilgamesh-dev-shim.py"), "w") as f:
-            f.write(_DEV_SHIM)
+    os.makedirs(profile, exist_ok=True)
+    with open(os.path.join(profile, "ipython_kernel_config.py"), "w") as f:
+        f.write("c.InteractiveShellApp.extensions = ['gilgamesh']\n")
     return {
         "IPYTHONDIR": ipython_dir,
         "GILGAMESH_REGISTRY": registry,
@@ -1739,8 +1701,7 @@ def output_problems(src: Source, nb) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-execute", action="store_true", help="write the notebooks without outputs")
-    parser.add_argument("--check", action="store_true", help="publish into a scratch registry (static checks; --validate adds nbval)")
-    parser.add_argument("--validate", action="store_true", help="with --check, also run the validation gate (step 7)")
+    parser.add_argument("--validate", action="store_true", help="also run the validation gate (publish step 7) on each")
     args = parser.parse_args(argv)
 
     import nbformat
@@ -1767,7 +1728,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(src.path, "rb") as f:
                 data = f.read()
             # The next notebook's kernel resolves its imports against what is published here.
-            outcome = publish(registry, data, publisher="build", validate=args.check and args.validate)
+            outcome = publish(registry, data, publisher="build", validate=args.validate)
             print(f"{src.name}@{src.version}: {os.path.relpath(src.path, ROOT)} ({len(data) // 1024} KB{took}), "
                   f"published sha256 {outcome.sha256[:12]}")
         for problem in failed:

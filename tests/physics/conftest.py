@@ -1,23 +1,20 @@
-"""The lab's API notebooks, loaded the way users load them.
+"""The lab's API notebooks, imported the way users import them.
 
-TEMPORARY: until the loader lands, ``api`` executes each notebook's import cells itself (after
-the @ rewrite), registering the modules under their ``gilgamesh.api`` names so that langmuir's
-``from gilgamesh.api.plasma@1 import ...`` finds plasma. Once ``import gilgamesh.api...`` works,
-this becomes a registry in tmp_path and a plain import.
+One registry per session in tmp_path holds every notebook of api_notebooks/, published in
+dependency order (static checks only: validation runs in test_api_notebooks.py); the tests then
+``import gilgamesh.api.<name>.v<spec>`` through the real loader with ``GILGAMESH_REGISTRY`` and
+``GILGAMESH_CACHE`` pointing into tmp_path. Afterwards the finder, the resolutions and every
+``gilgamesh.api`` module this session added are gone again.
 """
 
 from __future__ import annotations
 
-import glob
-import os
+import importlib
 import sys
-import types
 
 import pytest
 
-from gilgamesh.notebook import parse_notebook
-from gilgamesh.spelling import rewrite_at_spelling
-from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, notebook_path, read_notebook
+from lab_notebooks import PUBLISH_ORDER, read_notebook
 
 
 @pytest.fixture(scope="session")
@@ -32,37 +29,34 @@ def lab_registry(tmp_path_factory):
     return root, outcomes
 
 
-def _highest(name: str, spec: str) -> str:
-    """The highest published x.y.z of ``api_notebooks/name`` matching a 1- or 2-part spec."""
-    versions = [os.path.basename(p)[:-6] for p in glob.glob(os.path.join(NOTEBOOKS, name, "*.ipynb"))]
-    parts = spec.split(".")
-    matching = [v for v in versions if v.split(".")[: len(parts)] == parts]
-    return max(matching, key=lambda v: tuple(map(int, v.split("."))))
+@pytest.fixture(scope="session")
+def lab_imports(lab_registry, tmp_path_factory):
+    """The environment in which ``import gilgamesh.api...`` reads the lab registry."""
+    import gilgamesh
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GILGAMESH_REGISTRY", lab_registry[0])
+    patch.setenv("GILGAMESH_CACHE", str(tmp_path_factory.mktemp("cache")))
+    before = set(sys.modules)
+    meta_path = list(sys.meta_path)
+    gilgamesh.refresh()  # resolutions made against another registry must not leak in
+    yield
+    gilgamesh.refresh()
+    for name in [m for m in sys.modules if m.startswith("gilgamesh.api") and m not in before]:
+        module = sys.modules.pop(name)
+        parent_name, _, attr = name.rpartition(".")
+        parent = sys.modules.get(parent_name)
+        if parent is not None and parent.__dict__.get(attr) is module:
+            delattr(parent, attr)
+    sys.meta_path[:] = meta_path  # the finder goes if this session installed it
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
-def api():
-    """``api("langmuir", "1.2")``: the module of langmuir@1.2."""
-    added: list[str] = []
+def api(lab_imports):
+    """``api("langmuir", "1.2")`` is ``import gilgamesh.api.langmuir.v1_2``."""
 
-    def load(name: str, spec: str) -> types.ModuleType:
-        module_name = f"gilgamesh.api.{name}.v{spec.replace('.', '_')}"
-        if module_name in sys.modules:
-            return sys.modules[module_name]
-        version = _highest(name, spec)
-        with open(notebook_path(name, version), "rb") as f:
-            nb = parse_notebook(f.read())
-        for dep_name, dep_spec in (("plasma", "1"),):  # the only dependency among the lab's APIs
-            if name != dep_name:
-                load(dep_name, dep_spec)
-        module = types.ModuleType(module_name, nb.narrative())
-        sys.modules[module_name] = module
-        added.append(module_name)
-        for cell in nb.import_cells():
-            code = compile(rewrite_at_spelling(cell.source), f"<{name}@{version} cell {cell.number}>", "exec")
-            exec(code, module.__dict__)
-        return module
+    def load(name: str, spec: str):
+        return importlib.import_module(f"gilgamesh.api.{name}.v{spec.replace('.', '_')}")
 
-    yield load
-    for module_name in added:
-        sys.modules.pop(module_name, None)
+    return load

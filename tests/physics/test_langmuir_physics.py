@@ -197,3 +197,28 @@ def test_bad_probe_parameters_name_the_parameter(langmuir, spec):
         langmuir[spec].ion_density(1e-4, 3.0, 1e-5, 0.0)
     with pytest.raises(ValueError, match="I_sat"):
         langmuir[spec].ion_density(-1e-4, 3.0, 1e-5, 39.948)
+
+
+def test_users_import_both_majors_side_by_side(lab_imports):
+    """The spellings of DESIGN.md section 2, in one process: 1.2 and 2.0 are separate modules."""
+    import gilgamesh
+    import gilgamesh.api.langmuir.v2_0 as lm2
+    from gilgamesh.api.langmuir.v1_2 import analyze
+    from gilgamesh.api.plasma.v1 import bohm_velocity
+
+    assert gilgamesh.use("langmuir@1.2").analyze is analyze
+    assert gilgamesh.use("langmuir@2.0") is lm2
+    assert lm2.analyze is not analyze
+    assert lm2.__name__.endswith("v2_0_0") and analyze.__module__.endswith("v1_2_0")
+    assert lm2.bohm_velocity is bohm_velocity  # both pin plasma@1: one plasma module
+    V = np.linspace(-40.0, 20.0, 601)
+    I = noisy(lm2.synthetic_iv(V, 1e16, 2.0, 8.0, 2e-5, 39.948), 9)
+    assert lm2.analyze(V, I, area=2e-5, ion_mass_amu=39.948).T_e == analyze(V, I, 2e-5, 39.948)["T_e"]
+
+
+def test_the_module_documents_itself(lab_imports):
+    import gilgamesh.api.langmuir.v1_2 as lm
+
+    assert lm.__doc__.startswith("# langmuir: planar Langmuir probe")
+    assert "I_\\mathrm{sat} = 0.61" in lm.__doc__
+    assert "electron saturation current" in lm.analyze.__doc__
