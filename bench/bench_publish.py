@@ -101,7 +101,14 @@ def executed_notebook(directory: str) -> bytes:
     from nbclient import NotebookClient
 
     nb = nbformat.from_dict(subject_notebook())
-    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": directory}}).execute()
+    saved = os.dup(2)  # the kernel inherits stderr; keep its start-up chatter out of the table
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": directory}}).execute()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
 
 

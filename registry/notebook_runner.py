@@ -162,6 +162,7 @@ async def run_job(job: dict) -> dict:
             if options["skip"] or not cell.source.strip():
                 continue
             last_cell = number
+            _note_progress(job, number)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 problems.append(_timeout_problem(job, number))
@@ -209,6 +210,14 @@ async def run_job(job: dict) -> dict:
             problems += _end_leftovers(kernel_pgid, kernel_command, started_by, last_cell)
         log.close()
     return _report(problems, ran, compared, started)
+
+
+def _note_progress(job: dict, cell: int) -> None:
+    """Tell the parent which cell runs now, for when this process does not live to report."""
+    path = job.get("progress")
+    if path:
+        with open(path, "w") as f:
+            f.write(str(cell))
 
 
 def _report(problems: list[dict], ran: int, compared: int, started: float) -> dict:

@@ -16,7 +16,7 @@ import sys
 
 import psutil
 
-__all__ = ["become_subreaper", "living_descendants", "kill_tree", "kill_processes"]
+__all__ = ["become_subreaper", "living_descendants", "kill_tree", "kill_processes", "kill_marked"]
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -70,3 +70,23 @@ def kill_tree(pid: int, include_root: bool = True, rounds: int = 20) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def kill_marked(variable: str, value: str) -> list[int]:
+    """SIGKILL every process of ours whose environment has ``variable=value``; return their pids.
+
+    The last resort when the subreaper itself died: its orphans went to init, but they still
+    carry the environment they were started with (unless they scrubbed it).
+    """
+    me = os.getpid()
+    marked = []
+    for p in psutil.process_iter():
+        if p.pid == me:
+            continue
+        try:
+            if p.environ().get(variable) == value and p.status() != psutil.STATUS_ZOMBIE:
+                marked.append(p)
+        except (psutil.Error, OSError):
+            continue  # gone, or another user's
+    kill_processes(marked, reap_timeout=0.5)
+    return [p.pid for p in marked]

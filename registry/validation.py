@@ -14,7 +14,9 @@ The subprocess gets:
 * the registry's limits (``settings.json``): ``validation_timeout`` seconds of wall clock for the
   whole run, ``validation_memory_mb`` of address space for the kernel;
 * a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
-  tree is killed here.
+  tree is killed here; if it dies without reporting, every process still carrying the run's
+  marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
+  the cell the runner said it was running.
 
 The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
 sha256 together with the exact version and sha256 of every API it imports, transitively (as the
@@ -52,6 +54,7 @@ DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
 VALIDATOR_VERSION = 1  # part of the cache key: bump it when the verdict for the same input may change
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
 CACHE_DIRNAME = "validation-cache"
+MARKER_VARIABLE = "GILGAMESH_VALIDATION_RUN"  # names the run in the environment of all its processes
 
 _IPYTHON_CONFIG = """\
 # Written by gilgamesh validation: a fresh profile for one validation run.
@@ -207,6 +210,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "memory_mb": int(settings.get("validation_memory_mb") or 0),
             "tolerance": tolerance,
             "python": sys.executable,
+            "progress": os.path.join(scratch, "progress"),
         }
         job_file = os.path.join(scratch, "job.json")
         with open(job_file, "w") as f:
@@ -217,8 +221,10 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
 
 
 def _run_runner(job_file: str, job: dict, env: dict, scratch: str) -> dict:
-    from .process_tree import kill_tree
+    from .process_tree import kill_marked, kill_tree
 
+    marker = os.path.basename(scratch)  # every process of this run inherits it in its environment
+    env = {**env, MARKER_VARIABLE: marker}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -229,22 +235,38 @@ def _run_runner(job_file: str, job: dict, env: dict, scratch: str) -> dict:
     except subprocess.TimeoutExpired:
         kill_tree(proc.pid)
         proc.communicate()
-        return {"problems": [{"message": (
+        kill_marked(MARKER_VARIABLE, marker)
+        return _failed(
             f"the notebook did not finish within the validation time limit of {job['timeout']:g} s "
-            "(validation_timeout), and the validation run was killed"), "cell": None}],
-            "cells": 0, "compared": 0, "seconds": None}
+            "(validation_timeout), and the validation run was killed", job,
+        )
     finally:
         if proc.poll() is None:  # interrupted here (KeyboardInterrupt, ...): leave nothing behind
             kill_tree(proc.pid)
             proc.wait()
+            kill_marked(MARKER_VARIABLE, marker)
     try:
         report = json.loads(out)
-        if not isinstance(report, dict) or not isinstance(report.get("problems"), list):
-            raise ValueError("not a report")
-        return report
+        if isinstance(report, dict) and isinstance(report.get("problems"), list):
+            return report
     except ValueError:
-        tail = err.decode(errors="replace").strip().splitlines()[-8:]
-        return {"problems": [{"message": "the validation run failed before it could report"
-                              + (f" (exit status {proc.returncode})" if proc.returncode else "")
-                              + (":\n" + "\n".join(tail) if tail else ""), "cell": None}],
-                "cells": 0, "compared": 0, "seconds": None}
+        pass
+    # The runner died without reporting (killed by the notebook, say): its orphans went to init.
+    kill_marked(MARKER_VARIABLE, marker)
+    code = proc.returncode
+    how = f" (killed by signal {-code})" if code and code < 0 else (f" (exit status {code})" if code else "")
+    tail = err.decode(errors="replace").strip().splitlines()[-8:]
+    return _failed(f"the validation run ended before it could report{how}" + (":\n" + "\n".join(tail) if tail else ""), job)
+
+
+def _failed(message: str, job: dict) -> dict:
+    """A report for a run that could not report itself, naming the cell it was running."""
+    cell = None
+    try:
+        with open(job["progress"]) as f:
+            cell = int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    if cell is not None:
+        message += "; this cell was running"
+    return {"problems": [{"message": message, "cell": cell}], "cells": 0, "compared": 0, "seconds": None}

@@ -305,9 +305,23 @@ def test_a_runner_that_overruns_is_killed_with_its_whole_tree(registry, monkeypa
     with pytest.raises(PublishRefused) as info:
         publish(registry, api(cells))
     assert time.monotonic() - began < 4
-    assert [p.message for p in info.value.details] == [
+    assert [(p.cell, p.message) for p in info.value.details] == [(
+        2,
         "the notebook did not finish within the validation time limit of 4 s (validation_timeout), "
-        "and the validation run was killed"]
+        "and the validation run was killed; this cell was running")]
+    assert processes_mentioning(f"sleep {token}") == []
+
+
+def test_a_notebook_that_kills_its_runner_is_refused_and_its_processes_found(registry):
+    """The runner dies (so its subreaper role with it): the run's processes are found by their environment."""
+    token = str(700000 + os.getpid() % 1000)
+    cells = [f.code("x = 1"), f.code(
+        f"import os, signal, subprocess\np = subprocess.Popen(['sleep', '{token}'], start_new_session=True)\n"
+        "os.kill(os.getppid(), signal.SIGKILL)", "example")]
+    with pytest.raises(PublishRefused) as info:
+        publish(registry, api(cells))
+    assert [(p.cell, p.message.split(":")[0]) for p in info.value.details] == [
+        (3, "the validation run ended before it could report (killed by signal 9); this cell was running")]
     assert processes_mentioning(f"sleep {token}") == []
 
 
