@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import nbfactory as f
-from conftest import registry_state, run_cli
+from support import registry_state, run_cli
 
 COMMANDS = ["init", "publish", "validate", "list", "versions", "resolve", "show", "fork", "diff",
             "yank", "unyank", "serve", "token", "kernel"]

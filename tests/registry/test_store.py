@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import nbfactory as f
-from conftest import registry_state
+from support import registry_state
 from gilgamesh.errors import Conflict, PublishRefused, VersionNotFound
 from gilgamesh.registry.publish import publish
 from gilgamesh.registry.reader import LocalReader
