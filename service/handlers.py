@@ -35,6 +35,11 @@ class BodyTooLarge(GilgameshError):
     http_status = 413
 
 
+def _refuse_constant(name: str):
+    """Python's json reads NaN and Infinity, which JSON has no spelling for: refuse them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 @tornado.web.stream_request_body  # inherited: every handler sees the body as it arrives
 class BaseHandler(tornado.web.RequestHandler):
     """JSON helpers, authentication, the body limit and the error envelope.
@@ -126,9 +131,11 @@ class BaseHandler(tornado.web.RequestHandler):
         if not data.strip():
             return {}
         try:
-            return json.loads(data)
+            return json.loads(data, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as e:
             raise errors.UsageError(f"the request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise errors.UsageError("the request body is not valid JSON: it is nested too deeply") from None
 
     # -- responses ------------------------------------------------------------------------------
     def write_json(self, obj, status: int = 200) -> None:
