@@ -195,7 +195,7 @@ def _array_shape(value, where: str) -> tuple:
         if len(shapes) > 1:
             raise _Mismatch(where, "a rectangular array (every row the same length)", value)
         return (len(value),) + (shapes.pop() if shapes else ())
-    if type(value) in (int, float, bool):
+    if type(value) in (int, float):  # not bool: the schema (and _Float) say number
         return ()
     raise _Mismatch(where, "a number", value)
 
