@@ -90,10 +90,21 @@ def _error_schema() -> dict:
     }
 
 
+def _nullable_numbers(schema):
+    """A result schema whose numbers may be null: the worker answers NaN and infinities as null."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "number":
+            return {**schema, "type": ["number", "null"]}
+        return {k: _nullable_numbers(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_nullable_numbers(v) for v in schema]
+    return schema
+
+
 def _operation(name: str, line: str, version: str, function: str, signature: dict, doc: str) -> dict:
     binder = Binder(f"{name}@{version} {function}", signature)
     summary = doc.strip().splitlines()[0] if doc.strip() else f"{function} of {name}"
-    result_schema = dict(binder.returns.schema())
+    result_schema = _nullable_numbers(binder.returns.schema())
     return {
         "operationId": f"{name}_v{line.replace('.', '_')}_{function}",
         "tags": [name],
