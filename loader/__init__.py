@@ -50,8 +50,8 @@ class CacheIntegrityWarning(GilgameshWarning):
     """A cache entry did not match its digest; it was discarded and rebuilt from the registry."""
 
 
-# Frames in these directories (and importlib's own) are skipped when a warning is attributed to
-# a line: the user should see the import or ``use()`` call that caused it, not the loader.
+# Frames in these directories (and importlib's) are skipped when a warning is attributed to a
+# line: the user should see the import or the ``use()`` call that caused it, not the loader.
 _OWN_DIRS = (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,
     os.path.dirname(os.path.abspath(sys.modules["gilgamesh"].__file__)) + os.sep,
@@ -60,14 +60,21 @@ _OWN_DIRS = (
 
 def warn(message: str, category: type) -> None:
     """``warnings.warn`` attributed to the first frame outside importlib and Gilgamesh."""
+    import importlib
     import warnings
 
+    skip = _OWN_DIRS + (os.path.dirname(importlib.__file__) + os.sep,)
     frame = sys._getframe(0)
     level = 1
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not (filename.startswith(_OWN_DIRS) or filename.startswith("<frozen importlib")):
+    while True:
+        # ``warnings`` itself steps over importlib's bootstrap frames when it counts a stacklevel.
+        caller = frame.f_back
+        while caller is not None and "importlib" in caller.f_code.co_filename \
+                and "_bootstrap" in caller.f_code.co_filename:
+            caller = caller.f_back
+        if caller is None:
             break
-        frame = frame.f_back
-        level += 1
+        frame, level = caller, level + 1
+        if not frame.f_code.co_filename.startswith(skip):
+            break
     warnings.warn(message, category, stacklevel=level)

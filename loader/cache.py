@@ -43,6 +43,9 @@ except ImportError:  # pragma: no cover - other implementations
 
 __all__ = [
     "CODE_FORMAT",
+    "CODE_TAG",
+    "MEMO_TAG",
+    "DIGEST_SIZE",
     "MAGIC_NUMBER",
     "digest",
     "sha256_hex",
@@ -65,9 +68,9 @@ __all__ = [
 # Bump when the layout of the compiled payload (compiler.py) or the rewrite changes.
 CODE_FORMAT = 1
 MEMO_FORMAT = 1
-_CODE_TAG = b"GILGAMESH CODE %d " % CODE_FORMAT + MAGIC_NUMBER
-_MEMO_TAG = b"GILGAMESH INDEX %d " % MEMO_FORMAT
-_DIGEST_SIZE = 8
+CODE_TAG = b"GILGAMESH CODE %d " % CODE_FORMAT + MAGIC_NUMBER
+MEMO_TAG = b"GILGAMESH INDEX %d " % MEMO_FORMAT
+DIGEST_SIZE = 8
 _DIGEST_KEY = int.from_bytes(b"gilgames", "little")  # any fixed 63-bit key
 
 
@@ -101,8 +104,8 @@ def unseal(tag: bytes, data: bytes, path: str) -> bytes:
     n = len(tag)
     if data[:n] != tag:
         raise _integrity_error(f"integrity check failed for the cache file {path}: unknown header")
-    payload = data[n + _DIGEST_SIZE:]
-    if digest(data[:n] + payload) != data[n:n + _DIGEST_SIZE]:
+    payload = data[n + DIGEST_SIZE:]
+    if digest(data[:n] + payload) != data[n:n + DIGEST_SIZE]:
         raise _integrity_error(
             f"integrity check failed for the cache file {path}: its content does not match its "
             "digest (the file was altered or damaged)"
@@ -131,10 +134,11 @@ def atomic_write(path: str, data: bytes, mode: int = 0o644) -> bool:
 
 
 def _read(path: str) -> bytes | None:
+    """The file's bytes, or None if there is none (or no readable cache at all)."""
     try:
         with open(path, "rb") as f:
             return f.read()
-    except FileNotFoundError:
+    except OSError:
         return None
 
 
@@ -167,7 +171,7 @@ def read_code(path: str, sha256: str) -> tuple | None:
     if data is None:
         return None
     try:
-        payload = marshal.loads(unseal(_CODE_TAG, data, path))
+        payload = marshal.loads(unseal(CODE_TAG, data, path))
     except (ValueError, EOFError, TypeError):
         raise _integrity_error(f"integrity check failed for the cache file {path}: unreadable") from None
     if not isinstance(payload, tuple) or len(payload) != 8 or payload[2] != sha256:
@@ -178,7 +182,7 @@ def read_code(path: str, sha256: str) -> tuple | None:
 
 
 def write_code(path: str, payload: tuple) -> bool:
-    return atomic_write(path, seal(_CODE_TAG, marshal.dumps(payload)))
+    return atomic_write(path, seal(CODE_TAG, marshal.dumps(payload)))
 
 
 # -- notebooks --------------------------------------------------------------------------------
@@ -211,13 +215,13 @@ def read_memo(path: str):
     if data is None:
         return None
     try:
-        return marshal.loads(unseal(_MEMO_TAG, data, path))
+        return marshal.loads(unseal(MEMO_TAG, data, path))
     except (ValueError, EOFError, TypeError):
         raise _integrity_error(f"integrity check failed for the cache file {path}: unreadable") from None
 
 
 def write_memo(path: str, value) -> bool:
-    return atomic_write(path, seal(_MEMO_TAG, marshal.dumps(value)))
+    return atomic_write(path, seal(MEMO_TAG, marshal.dumps(value)))
 
 
 # -- cell sources -----------------------------------------------------------------------------

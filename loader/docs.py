@@ -208,7 +208,7 @@ def markdown_to_text(markdown: str, width: int = 88) -> str:
 
     def flush() -> None:
         if paragraph:
-            out.extend(_wrap(" ".join(s.strip() for s in paragraph), width))
+            out.extend(_wrap(" ".join(" ".join(paragraph).split()), width))
             out.append("")
             paragraph.clear()
 

@@ -1,0 +1,38 @@
+"""The public surface of ``gilgamesh`` and the loader's agreements with the rest of the code."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+
+import gilgamesh
+from gilgamesh.loader import resolution
+from gilgamesh.registry.layout import Layout
+from loader_kit import run_python
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_public_surface():
+    assert set(gilgamesh.__all__) == {"use", "docs", "refresh", "load_ipython_extension",
+                                      "unload_ipython_extension", "__version__"}
+    assert all(callable(getattr(gilgamesh, n)) for n in gilgamesh.__all__ if n != "__version__")
+
+
+def test_version_matches_the_package_metadata():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        assert gilgamesh.__version__ == tomllib.load(f)["project"]["version"]
+
+
+def test_import_gilgamesh_loads_nothing_else():
+    result = run_python("import sys\nbefore = set(sys.modules)\nimport gilgamesh\n"
+                        "print(sorted(m for m in set(sys.modules) - before))\n"
+                        "print(any(type(f).__name__ == 'ApiFinder' for f in sys.meta_path))")
+    assert result.stdout.splitlines() == ["['gilgamesh']", "False"]
+
+
+def test_registry_paths_agree_with_the_registry_layout(tmp_path):
+    layout = Layout(str(tmp_path))
+    assert resolution._index_file(str(tmp_path), "langmuir") == layout.index_file("langmuir")
+    assert resolution._journal_file(str(tmp_path)) == layout.journal_file
+    assert resolution._blob_file(str(tmp_path), "ab" * 32) == layout.blob_file("ab" * 32)
