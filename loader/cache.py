@@ -10,6 +10,7 @@
       latest                         which index was seen last: (location, name, key, fetched_at)
       <key>/index                    a copy of that index: (location, name, fetched_at, bytes)
       <key>/<module part>            a spec resolved against it: (version, sha256, yanked, reason, warning)
+      <key>/@unpinned                the same for an import without a spec
 ```
 
 ``<key>`` is the digest of the index bytes: a resolution is only ever reused against the very
@@ -63,6 +64,7 @@ __all__ = [
     "read_memo",
     "write_memo",
     "write_sources",
+    "remove_tree",
 ]
 
 # Bump when the layout of the compiled payload (compiler.py) or the rewrite changes.
@@ -242,11 +244,12 @@ def write_sources(directory: str, files: list[tuple[str, str]]) -> bool:
         os.rename(tmp, directory)
         return True
     except OSError:
-        _remove_tree(tmp)
+        remove_tree(tmp)
         return os.path.isdir(directory)  # another process may have won the race
 
 
-def _remove_tree(path: str) -> None:
+def remove_tree(path: str) -> None:
+    """Remove a directory of files (one level), quietly: caches are best effort."""
     try:
         for entry in os.listdir(path):
             os.unlink(os.path.join(path, entry))

@@ -69,8 +69,9 @@ class ApiIndex:
         """``(version, sha256, yanked, yank_reason, warning)`` for a module part (``""``: unpinned)."""
         entry = self.resolutions.get(part)
         if entry is None:
-            # Only a well-formed part names a memo file; anything else gets its error below.
-            memo = os.path.join(self.memo_dir, self.key, part or "unpinned")
+            # Only a well-formed part names a memo file (and none can be "@unpinned");
+            # anything else gets its error from _resolve.
+            memo = os.path.join(self.memo_dir, self.key, part or "@unpinned")
             entry = _read_memo(memo) if part == "" or (part.isascii() and part.isidentifier()) else None
             if not (isinstance(entry, tuple) and len(entry) == 5):
                 entry = self._resolve(part)
@@ -109,6 +110,11 @@ def _read_memo(path: str):
         warn(f"{e}; discarded (it is rebuilt from the registry)", CacheIntegrityWarning)
         _unlink(path)
         return None
+
+
+def _is_key(key) -> bool:
+    """A memo directory name as :func:`cache.digest` makes them (never a path of another shape)."""
+    return isinstance(key, str) and len(key) == 2 * cache.DIGEST_SIZE and all(c in "0123456789abcdef" for c in key)
 
 
 def _unavailable(e: BaseException) -> bool:
@@ -167,7 +173,10 @@ class Session:
         else:  # a new index: remember it, for offline use, before anything resolves against it
             fetched_at = time.time()
             cache.write_memo(os.path.join(memo_dir, key, "index"), (location, name, fetched_at, data))
-            cache.write_memo(latest_path, (location, name, key, fetched_at))
+            if cache.write_memo(latest_path, (location, name, key, fetched_at)) and isinstance(latest, tuple) \
+                    and len(latest) == 4 and _is_key(latest[2]) and latest[2] != key:
+                # Memos of the index this one replaces are never used again: keep the cache small.
+                cache.remove_tree(os.path.join(memo_dir, latest[2]))
         return ApiIndex(name, location, data, key, memo_dir, False, fetched_at)
 
     def _offline_index(self, location: str, name: str, memo_dir: str, error: BaseException) -> ApiIndex:
@@ -177,7 +186,7 @@ class Session:
         # An altered memo raises IntegrityError here: offline there is nothing else to trust.
         latest = cache.read_memo(os.path.join(memo_dir, "latest"))
         copy = None
-        if isinstance(latest, tuple) and len(latest) == 4 and latest[:2] == (location, name):
+        if isinstance(latest, tuple) and len(latest) == 4 and latest[:2] == (location, name) and _is_key(latest[2]):
             copy = cache.read_memo(os.path.join(memo_dir, latest[2], "index"))
         if not (isinstance(copy, tuple) and len(copy) == 4 and copy[:2] == (location, name)):
             raise RegistryUnavailable(

@@ -208,3 +208,18 @@ def test_seal_round_trip_and_refusals(tmp_path):
     path = str(tmp_path / "memo")
     assert cache.write_memo(path, ("a", 1, None)) and cache.read_memo(path) == ("a", 1, None)
     assert cache.read_memo(str(tmp_path / "absent")) is None
+
+
+def test_memos_of_a_replaced_index_are_removed(own_registry):
+    from gilgamesh.registry.publish import publish
+    from loader_kit import fixture_bytes
+
+    gilgamesh.use("langmuir@1.2")
+    keys = glob.glob(os.path.join(_cache_root(), "index", "*", "langmuir", "*", "index"))
+    assert len(keys) == 1
+    newer = fixture_bytes("langmuir-1.2.1").replace(b'"version": "1.2.1"', b'"version": "1.2.2"')
+    publish(own_registry, newer, validate=False)
+    _forget()
+    assert gilgamesh.use("langmuir@1.2").__version__ == "1.2.2"
+    after = glob.glob(os.path.join(_cache_root(), "index", "*", "langmuir", "*", "index"))
+    assert len(after) == 1 and after != keys

@@ -150,12 +150,15 @@ def test_prerelease_only_by_exact_spec():
     ("gilgamesh.api.nosuch.v1", ApiNotFound, "no API named 'nosuch'"),
     ("gilgamesh.api.Langmuir", InvalidName, "Invalid API name: 'Langmuir'"),
     ("gilgamesh.api.langmuir.latest", InvalidSpec, "Invalid version module 'latest'"),
+    ("gilgamesh.api.langmuir.unpinned", InvalidSpec, "Invalid version module 'unpinned'"),
     ("gilgamesh.api.langmuir.v0", InvalidSpec, "0.x has no compatibility promise"),
     ("gilgamesh.api.langmuir.v1_02", InvalidSpec, "Invalid version module 'v1_02'"),
     ("gilgamesh.api.langmuir.v9", VersionNotFound, "no release of langmuir@9"),
     ("gilgamesh.api.langmuir.v1_2_9", VersionNotFound, "langmuir has no version 1.2.9"),
 ])
 def test_unresolvable_names_are_import_errors_that_say_why(name, error, message):
+    with pytest.warns(UnpinnedImportWarning):
+        gilgamesh.use("langmuir")  # an unpinned resolution is in the memo: it must not leak
     with pytest.raises(ModuleNotFoundError) as info:
         importlib.import_module(name)
     assert isinstance(info.value, error) and isinstance(info.value, GilgameshError)
