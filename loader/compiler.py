@@ -44,11 +44,24 @@ def cell_filename(source_root: str, name: str, version: str, number: int) -> str
     return f"<gilgamesh {name}@{version} cell {number}>"
 
 
-def _defined_names(code: CodeType) -> tuple[str, ...]:
-    """Functions and classes a cell defines at top level (their code objects are its constants)."""
-    return tuple(
-        c.co_name for c in code.co_consts if isinstance(c, CodeType) and not c.co_name.startswith("<")
-    )
+def _defined_names(code: CodeType) -> set[str]:
+    return {c.co_name for c in code.co_consts if isinstance(c, CodeType) and not c.co_name.startswith("<")}
+
+
+def _undocumented_names(code: CodeType) -> tuple[str, ...]:
+    """Functions and classes a cell defines at top level that may lack a docstring.
+
+    Their code objects are the cell's constants. A class body that sets no ``__doc__`` has no
+    docstring, whatever a decorator puts there later (``@dataclass`` writes the signature);
+    functions are checked when the module has run (``__doc__ is None``).
+    """
+    names = []
+    for c in code.co_consts:
+        if isinstance(c, CodeType) and not c.co_name.startswith("<"):
+            is_class_body = "__qualname__" in c.co_names and "__module__" in c.co_names
+            if not (is_class_body and "__doc__" in c.co_names):
+                names.append(c.co_name)
+    return tuple(names)
 
 
 def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_root: str) -> tuple:
@@ -65,9 +78,14 @@ def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_r
         cells.append((cell.number, filename, source, code))
         above = nb.markdown_above(cell.number)
         if above:
-            names = _defined_names(code)
+            names = _undocumented_names(code)
             if names:
                 docs.append((cell.number, names, above))
+    # A name a later cell defines again is documented there, not here.
+    for i, (number, names, markdown) in enumerate(docs):
+        later = {n for c in cells if c[0] > number for n in _defined_names(c[3])}
+        docs[i] = (number, tuple(n for n in names if n not in later), markdown)
+    docs = [d for d in docs if d[1]]
     summary = nb.metadata.get("summary") if isinstance(nb.metadata.get("summary"), str) else ""
     return (name, version, sha256, source_root, summary.strip(), nb.narrative(), tuple(cells), tuple(docs))
 

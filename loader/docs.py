@@ -59,11 +59,15 @@ def _public_names(namespace: dict) -> list[str]:
     return [n for n in namespace if not n.startswith("_")]
 
 
-def _signature(obj) -> str:
+def _signature(obj, module_name: str) -> str:
+    """``inspect.signature`` text, with the API's own classes named as the notebook names them."""
     try:
-        return str(inspect.signature(obj))
+        sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return "(...)"
+    if inspect.isclass(obj):  # calling a class returns an instance, whatever __init__ says
+        sig = sig.replace(return_annotation=inspect.Signature.empty)
+    return str(sig).replace(module_name + ".", "")
 
 
 def from_module(module) -> DocModel:
@@ -86,7 +90,7 @@ def from_module(module) -> DocModel:
         if inspect.isfunction(obj) or inspect.isclass(obj):
             doc = inspect.cleandoc(obj.__doc__) if isinstance(obj.__doc__, str) else ""
             kind = "class" if inspect.isclass(obj) else "function"
-            members.append(Member(attr, kind, _signature(obj), doc))
+            members.append(Member(attr, kind, _signature(obj, module.__name__), doc))
     return DocModel(name, version, summary, module.__doc__ or "", members)
 
 

@@ -254,13 +254,13 @@ def _attach_docs(module: ModuleType, cells: tuple, docs: tuple) -> None:
     for number, names, markdown in docs:
         for attr in names:
             obj = namespace.get(attr)
-            if getattr(obj, "__doc__", "") is not None or getattr(obj, "__module__", None) != module.__name__:
+            if getattr(obj, "__module__", None) != module.__name__:
                 continue
             if isinstance(obj, FunctionType):
                 # Defined in this very cell (a later cell may have redefined the name).
-                if obj.__code__.co_filename != filenames[number]:
+                if obj.__doc__ is not None or obj.__code__.co_filename != filenames[number]:
                     continue
-            elif not isinstance(obj, type):
+            elif not isinstance(obj, type):  # a class body without __doc__ (see the compiler)
                 continue
             try:
                 obj.__doc__ = markdown

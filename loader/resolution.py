@@ -61,7 +61,7 @@ class ApiIndex:
         self.key = key  # their digest: names the memo directory of this very index
         self.memo_dir = memo_dir
         self.offline = offline  # True: the registry was unreachable, this is the cached copy
-        self.fetched_at = fetched_at
+        self.fetched_at = fetched_at  # when this index was first seen (None: not read on the warm path)
         self.resolutions: dict = {}  # part -> (version, sha256, yanked, yank_reason, warning)
         self._versions = None
 
@@ -166,17 +166,18 @@ class Session:
                 raise
             return self._offline_index(location, name, memo_dir, e)
         key = cache.digest(data).hex()
-        latest_path = os.path.join(memo_dir, "latest")
-        latest = _read_memo(latest_path)
-        if isinstance(latest, tuple) and len(latest) == 4 and latest[:3] == (location, name, key):
-            fetched_at = latest[3]
-        else:  # a new index: remember it, for offline use, before anything resolves against it
+        copy_path = os.path.join(memo_dir, key, "index")
+        fetched_at = None
+        if not os.path.exists(copy_path):
+            # A new index: remember it for offline use before anything resolves against it, and
+            # forget the memos of the one it replaces (they are never used again).
             fetched_at = time.time()
-            cache.write_memo(os.path.join(memo_dir, key, "index"), (location, name, fetched_at, data))
-            if cache.write_memo(latest_path, (location, name, key, fetched_at)) and isinstance(latest, tuple) \
-                    and len(latest) == 4 and _is_key(latest[2]) and latest[2] != key:
-                # Memos of the index this one replaces are never used again: keep the cache small.
-                cache.remove_tree(os.path.join(memo_dir, latest[2]))
+            latest_path = os.path.join(memo_dir, "latest")
+            previous = _read_memo(latest_path)
+            cache.write_memo(copy_path, (location, name, fetched_at, data))
+            if cache.write_memo(latest_path, (location, name, key, fetched_at)) and isinstance(previous, tuple) \
+                    and len(previous) == 4 and _is_key(previous[2]) and previous[2] != key:
+                cache.remove_tree(os.path.join(memo_dir, previous[2]))
         return ApiIndex(name, location, data, key, memo_dir, False, fetched_at)
 
     def _offline_index(self, location: str, name: str, memo_dir: str, error: BaseException) -> ApiIndex:

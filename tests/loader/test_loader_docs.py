@@ -107,10 +107,33 @@ def test_render_terminal_reads_the_notebook_without_running_it(api_registry):
     assert lines[at + 1].startswith("    ") and "The inverse slope of $\\ln I$ against $V$" in text
 
 
-def test_render_terminal_of_a_static_notebook_matches_the_live_module(api_registry, langmuir):
-    static = render_terminal("langmuir", "1.2.1", LocalReader(api_registry))
-    live = str(gilgamesh.docs(langmuir))
+@pytest.mark.parametrize("spec", ["1.2.1", "2.0.0"])
+def test_render_terminal_of_a_static_notebook_matches_the_live_module(api_registry, spec):
+    static = render_terminal("langmuir", spec, LocalReader(api_registry))
+    live = str(gilgamesh.docs(f"langmuir@{spec}"))
     assert static == live
+
+
+def test_a_class_without_docstring_takes_the_markdown_above_even_as_a_dataclass():
+    import gilgamesh.api.langmuir.v2 as langmuir
+
+    expected = "A sweep as measured: voltages (V), currents (A) and the probe area (m$^2$)."
+    assert langmuir.Sweep.__doc__ == expected  # not the signature @dataclass writes
+    assert "class Sweep(V: list[float], I: list[float], area: float = 1e-06)\n    " + expected \
+        in str(gilgamesh.docs(langmuir))
+
+
+def test_a_name_defined_again_later_takes_its_docs_from_there():
+    import nbfactory as f
+
+    from gilgamesh.loader.compiler import compile_notebook
+
+    data = f.to_bytes(f.notebook("twice", "1.0.0", [
+        f.markdown("First A."), f.code("class A:\n    pass\n\ndef g():\n    pass"),
+        f.markdown("Second A."), f.code("class A:\n    \"\"\"Its own.\"\"\""),
+    ]))
+    docs = compile_notebook(data, "twice", "1.0.0", "0" * 64, "")[7]
+    assert docs == ((2, ("g",), "First A."),)
 
 
 @pytest.mark.parametrize("markdown, expected", [

@@ -78,8 +78,22 @@ def langmuir(version: str) -> dict:
               '        "j_is": i_sat / area,\n'
               f"{extra}"
               "    }"),
-        _md("## Example\n\nA synthetic sweep at $T_e = 3$ eV."),  # 7
-        _code("%matplotlib inline\n"  # 8: never compiled on import (the magic is not Python)
+    ]
+    if major >= 2:  # 2.0 adds a dataclass documented by the markdown cell above it
+        cells += [
+            _md("A sweep as measured: voltages (V), currents (A) and the probe area (m$^2$)."),
+            _code("from dataclasses import dataclass\n\n\n"
+                  "@dataclass\n"
+                  "class Sweep:\n"
+                  "    V: list[float]\n"
+                  "    I: list[float]\n"
+                  "    area: float = 1e-06\n\n"
+                  "    def analyze(self) -> dict[str, float]:\n"
+                  "        return analyze(self.V, self.I, area=self.area)"),
+        ]
+    cells += [
+        _md("## Example\n\nA synthetic sweep at $T_e = 3$ eV."),
+        _code("%matplotlib inline\n"  # never compiled on import (the magic is not Python)
               "EXAMPLE_RAN = True\n"
               "print('EXAMPLE RAN')\n"
               "V = [0.5 * k for k in range(-20, 1)]\n"
