@@ -94,13 +94,8 @@ async def run_job(job: dict) -> dict:
     deadline = started + float(job["timeout"])
     become_subreaper()
 
-    import nbformat
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    with open(job["notebook"], encoding="utf-8") as f:
-        nb = nbformat.read(f, as_version=4)
     memory = int(job.get("memory_mb") or 0) * 1024 * 1024
     argv = [job.get("python") or sys.executable, "-c", KERNEL_BOOTSTRAP, str(memory), "-f", "{connection_file}"]
     # Unix sockets in the scratch directory (no ports to race for) unless the path is too long
@@ -113,23 +108,6 @@ async def run_job(job: dict) -> dict:
         connection_file=os.path.join(job["runtime_dir"], "kernel.json"),
         **transport,
     )
-    replies: dict[int, dict] = {}
-
-    def remember_reply(cell, cell_index, execute_reply):
-        replies[cell_index] = execute_reply or {}
-
-    client = NotebookClient(
-        nb,
-        km=km,
-        allow_errors=True,  # which errors are allowed is nbval's decision, made below
-        record_timing=False,
-        skip_cells_with_tag="nbval-skip",
-        interrupt_on_timeout=False,
-        startup_timeout=max(1, int(deadline - time.monotonic())),
-        on_cell_executed=remember_reply,
-    )
-    references = {i: (c.get("execution_count"), list(c.get("outputs", [])))
-                  for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     problems: list[dict] = []
     started_by: dict[int, int] = {}  # pid -> number of the cell after which it was first seen
     log = open(job["log"], "ab")
@@ -137,13 +115,37 @@ async def run_job(job: dict) -> dict:
     kernel_pgid = last_cell = None
     kernel_command: list[str] = []
     try:
-        await client.async_start_new_kernel(cwd=job["workdir"], stdout=log, stderr=log)
+        # Start the kernel first; everything below until the client connects overlaps its boot.
+        await km.start_kernel(cwd=job["workdir"], stdout=log, stderr=log)
         kernel_pid = km.provisioner.process.pid
         kernel_pgid = os.getpgid(kernel_pid)
         kernel_command = list(km.provisioner.process.args)
-        # Import nbval (and pytest) while the kernel boots on the other core.
-        from .nbval_compare import cell_options, compare_outputs
 
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        from .nbval_compare import cell_options, compare_outputs  # nbval, and so pytest
+
+        with open(job["notebook"], encoding="utf-8") as f:
+            nb = nbformat.read(f, as_version=4)
+        replies: dict[int, dict] = {}
+
+        def remember_reply(cell, cell_index, execute_reply):
+            replies[cell_index] = execute_reply or {}
+
+        client = NotebookClient(
+            nb,
+            km=km,
+            allow_errors=True,  # which errors are allowed is nbval's decision, made below
+            record_timing=False,
+            skip_cells_with_tag="nbval-skip",
+            interrupt_on_timeout=False,
+            startup_timeout=max(1, int(deadline - time.monotonic())),
+            on_cell_executed=remember_reply,
+        )
+        references = {i: (c.get("execution_count"), list(c.get("outputs", [])))
+                      for i, c in enumerate(nb.cells) if c.cell_type == "code"}
         tolerance = float(job["tolerance"])
         try:
             await asyncio.wait_for(client.async_start_new_kernel_client(), max(0.1, deadline - time.monotonic()))
@@ -312,16 +314,20 @@ def _end_leftovers(kernel_pgid: int, kernel_command: list[str], started_by: dict
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m gilgamesh.registry.notebook_runner JOB.json``."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: ``python -m gilgamesh.registry.notebook_runner JOB.json``; writes the report, exits."""
     argv = sys.argv[1:] if argv is None else argv
     with open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
     report = asyncio.run(run_job(job))
     out = json.dumps(report).encode()
-    os.write(sys.stdout.fileno(), out)
-    return 0
+    view = memoryview(out)
+    while view:
+        view = view[os.write(sys.stdout.fileno(), view):]
+    # Every process of the run is gone and the report is out: skip the interpreter's teardown
+    # (zmq contexts, asyncio, atexit hooks), which only costs time.
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

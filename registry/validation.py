@@ -175,6 +175,7 @@ def validate_notebook(
 def _scratch_env(root: str, scratch: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("GILGAMESH_TOKEN", None)  # the notebook has no business publishing
+    env.pop("MPLBACKEND", None)  # figures display as in Jupyter (ipykernel picks its inline backend)
     env.update({
         "GILGAMESH_REGISTRY": root,
         "GILGAMESH_CACHE": os.path.join(scratch, "cache"),
