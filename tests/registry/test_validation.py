@@ -340,6 +340,25 @@ def test_content_that_already_validated_does_not_run_again(registry, tmp_path):
     assert len(os.listdir(cache_dir(registry))) == 1
 
 
+def test_gilgamesh_validate_then_publish_runs_the_kernel_once(registry, tmp_path):
+    """The user's path: `gilgamesh validate NB` then `gilgamesh publish NB`, two processes."""
+    runs = tmp_path / "runs.log"
+    nb_path = tmp_path / "counted.ipynb"
+    nb_path.write_bytes(api([ran(f"_ = open({str(runs)!r}, 'a').write('ran\\n')\nprint(1 / 3)",
+                                 stdout("0.333333333\n"), tags=("example",))]))
+    env = {**os.environ, "GILGAMESH_REGISTRY": registry}
+    env.pop("GILGAMESH_TOKEN", None)
+    for command in ("validate", "publish"):
+        done = subprocess.run([sys.executable, "-m", "gilgamesh", command, str(nb_path), "--json"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert runs.read_text() == "ran\n"
+    from gilgamesh.registry.store import Store
+
+    stored = Store(registry).read_metadata("demo", "1.0.0")["validation"]
+    assert stored["passed"] is True and stored["cached"] is True and stored["compared"] == 1
+
+
 def test_the_cache_key_follows_the_dependency_closure(registry):
     def dep(name, version, source="def f(x):\n    return x"):
         return api([f.markdown("Doc."), f.code(source)], name=name, version=version)
