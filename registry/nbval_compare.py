@@ -32,6 +32,8 @@ from nbval.plugin import (
     transform_streams_for_comparison,
 )
 
+from .validation import DEFAULT_TOLERANCE
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "SKIP_COMPARE",
@@ -41,8 +43,6 @@ __all__ = [
     "texts_match",
     "compare_outputs",
 ]
-
-DEFAULT_TOLERANCE = 1e-6
 
 # nbval's IPyNbFile.skip_compare without --nbdime (it is built in IPyNbFile.__init__, which needs
 # a pytest session, hence repeated here).

@@ -119,6 +119,7 @@ def _read_cached(root: str, key: str) -> dict | None:
 
 def _write_cached(root: str, key: str, record: dict) -> None:
     directory = cache_dir(root)
+    tmp = None
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
@@ -126,7 +127,9 @@ def _write_cached(root: str, key: str, record: dict) -> None:
             f.write(json.dumps(record, sort_keys=True).encode())
         os.replace(tmp, os.path.join(directory, key + ".json"))
     except OSError:
-        pass  # a registry we may not write to still validates; it only cannot remember
+        # A registry we may not write to still validates; it only cannot remember.
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _tolerance(nb: ParsedNotebook) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -149,6 +150,19 @@ COMPARISONS = [
 def test_compare_outputs_reports_expected_and_got(label, stored, new, message):
     mismatch = compare_outputs(_nodes(*stored), _nodes(*new))
     assert (None if mismatch is None else mismatch.describe()) == message
+
+
+def test_the_keys_left_out_are_nbvals():
+    """SKIP_COMPARE repeats what nbval's IPyNbFile builds in __init__; fail if nbval changes it."""
+    import inspect
+
+    from nbval.plugin import IPyNbFile
+
+    from gilgamesh.registry.nbval_compare import SKIP_COMPARE
+
+    source = inspect.getsource(IPyNbFile.__init__)
+    listed = set(re.findall(r"'([^']+)'", source[source.index("skip_compare"):]))
+    assert set(SKIP_COMPARE) == {k for k in listed if k != "text/latex"}  # nbval comments text/latex out
 
 
 # -- notebooks that pass --------------------------------------------------------------------------
