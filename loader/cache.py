@@ -3,10 +3,11 @@
 ```
 <cache_dir()>/
   notebooks/<sha256>.ipynb           notebook bytes; the name is the digest of the content
-  code/<sha256>-<magic>.code         compiled cells and documentation data (sealed)
+  code/<sha256>-<magic>-<format>.code  compiled cells and documentation data (sealed)
   source/<sha256[:16]>/<name>@<version> cell <n>.py
                                      the cell sources that tracebacks and debuggers show
-  index/<registry key>/<name>/       per API of one registry (sealed files; key: digest of the location)
+  index-<format>/<registry key>/<name>/
+                                     per API of one registry (sealed files; key: digest of the location)
       latest                         which index was seen last: (location, name, key, fetched_at)
       <key>/index                    a copy of that index: (location, name, fetched_at, bytes)
       <key>/<module part>            a spec resolved against it: (version, sha256, yanked, reason, warning)
@@ -67,9 +68,10 @@ __all__ = [
     "remove_tree",
 ]
 
-# Bump when the layout of the compiled payload (compiler.py) or the rewrite changes.
-CODE_FORMAT = 1
-MEMO_FORMAT = 1
+# Bump when what the compiler (compiler.py) produces changes: entries of another format are
+# then simply not found (it is part of the file name), never mistaken for altered ones.
+CODE_FORMAT = 2
+MEMO_FORMAT = 1  # likewise, part of the directory name
 CODE_TAG = b"GILGAMESH CODE %d " % CODE_FORMAT + MAGIC_NUMBER
 MEMO_TAG = b"GILGAMESH INDEX %d " % MEMO_FORMAT
 DIGEST_SIZE = 8
@@ -146,7 +148,7 @@ def _read(path: str) -> bytes | None:
 
 # -- paths ------------------------------------------------------------------------------------
 def code_path(root: str, sha256: str) -> str:
-    return os.path.join(root, "code", f"{sha256}-{MAGIC_NUMBER.hex()}.code")
+    return os.path.join(root, "code", f"{sha256}-{MAGIC_NUMBER.hex()}-{CODE_FORMAT}.code")
 
 
 def notebook_path(root: str, sha256: str) -> str:
@@ -159,7 +161,7 @@ def source_dir(root: str, sha256: str) -> str:
 
 def memo_dir(root: str, location: str, name: str) -> str:
     """Where the index memos of API ``name`` of the registry at ``location`` live."""
-    return os.path.join(root, "index", digest(location.encode()).hex(), name)
+    return os.path.join(root, f"index-{MEMO_FORMAT}", digest(location.encode()).hex(), name)
 
 
 # -- compiled code ----------------------------------------------------------------------------

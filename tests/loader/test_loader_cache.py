@@ -70,7 +70,7 @@ def test_code_cache_is_keyed_by_content_and_python(api_registry):
 
     sha = _entry(api_registry, "1.2.1")["sha256"]
     path = cache.code_path(_cache_root(), sha)
-    assert os.path.basename(path) == f"{sha}-{cache.MAGIC_NUMBER.hex()}.code"
+    assert os.path.basename(path) == f"{sha}-{cache.MAGIC_NUMBER.hex()}-{cache.CODE_FORMAT}.code"
     assert os.path.exists(path)
     # Touching the registry (new mtimes, same bytes) changes nothing: the key is the content.
     for f in glob.glob(os.path.join(api_registry, "blobs", "*")) + glob.glob(os.path.join(api_registry, "index", "*")):
@@ -178,7 +178,7 @@ def test_tampered_notebook_cache_offline_is_an_integrity_error(own_registry, tmp
 def test_tampered_resolution_memo_is_discarded(api_registry):
     import gilgamesh.api.langmuir.v1_2  # noqa: F401
 
-    memos = glob.glob(os.path.join(_cache_root(), "index", "*", "langmuir", "*", "v1_2"))
+    memos = glob.glob(os.path.join(_cache_root(), "index-*", "*", "langmuir", "*", "v1_2"))
     assert len(memos) == 1
     with open(memos[0], "r+b") as f:
         f.seek(-3, os.SEEK_END)
@@ -215,11 +215,11 @@ def test_memos_of_a_replaced_index_are_removed(own_registry):
     from loader_kit import fixture_bytes
 
     gilgamesh.use("langmuir@1.2")
-    keys = glob.glob(os.path.join(_cache_root(), "index", "*", "langmuir", "*", "index"))
+    keys = glob.glob(os.path.join(_cache_root(), "index-*", "*", "langmuir", "*", "index"))
     assert len(keys) == 1
     newer = fixture_bytes("langmuir-1.2.1").replace(b'"version": "1.2.1"', b'"version": "1.2.2"')
     publish(own_registry, newer, validate=False)
     _forget()
     assert gilgamesh.use("langmuir@1.2").__version__ == "1.2.2"
-    after = glob.glob(os.path.join(_cache_root(), "index", "*", "langmuir", "*", "index"))
+    after = glob.glob(os.path.join(_cache_root(), "index-*", "*", "langmuir", "*", "index"))
     assert len(after) == 1 and after != keys
