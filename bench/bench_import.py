@@ -193,7 +193,7 @@ print(json.dumps({"ours": ours, "importnb": theirs}))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=40, help="fresh processes per row (default 40)")
+    parser.add_argument("--rounds", type=int, default=50, help="fresh processes per row (default 50)")
     parser.add_argument("--cold", type=int, default=21, help="distinct notebooks for the cold row (default 21)")
     args = parser.parse_args()
 

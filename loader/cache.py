@@ -31,12 +31,14 @@ Writes are atomic (a temporary file renamed over the target) but not fsynced: af
 torn entry fails its digest and is rebuilt, which is all a cache needs. A cache that cannot be
 written (read-only home, full disk) makes imports slower, never failing.
 
-This module is on the warm import path: ``os``, ``marshal`` and ``_imp`` only (all built in).
+This module is on the warm import path: ``os``, ``marshal``, ``_imp`` and ``_thread`` only (all
+built in).
 """
 
 import marshal
 import os
 from _imp import source_hash as _source_hash
+from _thread import get_ident as _get_ident
 
 try:
     from importlib._bootstrap_external import MAGIC_NUMBER  # loaded already: it is the import system
@@ -119,7 +121,7 @@ def unseal(tag: bytes, data: bytes, path: str) -> bytes:
 
 def atomic_write(path: str, data: bytes, mode: int = 0o644) -> bool:
     """Write ``data`` to ``path`` (readers see the old file or the new one); False if impossible."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.getpid()}-{_get_ident()}.tmp"  # unique per writer: process and thread
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -234,7 +236,7 @@ def write_sources(directory: str, files: list[tuple[str, str]]) -> bool:
     if os.path.isdir(directory):
         return True
     parent = os.path.dirname(directory)
-    tmp = os.path.join(parent, f".tmp-{os.path.basename(directory)}-{os.getpid()}")
+    tmp = os.path.join(parent, f".tmp-{os.path.basename(directory)}-{os.getpid()}-{_get_ident()}")
     try:
         os.makedirs(tmp, exist_ok=True)
         for basename, text in files:
