@@ -74,7 +74,15 @@ def _load_module(name: str, version: str):
 
     use = getattr(gilgamesh, "use", None)
     if use is not None:
-        return use(f"{name}@{version}")
+        from gilgamesh.errors import VersionNotFound
+
+        try:
+            return use(f"{name}@{version}")
+        except VersionNotFound:
+            # Published after this warm worker first read the API's index (the loader reads it
+            # once per process): forget the resolutions, read it again.
+            gilgamesh.refresh()
+            return use(f"{name}@{version}")
     return _compile_without_loader(name, version)  # pragma: no cover - until the loader lands
 
 
