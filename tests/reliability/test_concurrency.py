@@ -55,7 +55,27 @@ def test_concurrent_publishes_all_land_and_one_version_is_written_once(busy_serv
     url = service.url
 
     bodies = [f.simple_api("load", f"1.0.{i}") for i in range(DISTINCT)]
-    answers = _post_all(url, token, bodies)
+    # Meanwhile a reader lists and calls the API being published: never a 5xx, never a wrong result.
+    done = threading.Event()
+    reads: list[tuple[int, object]] = []
+
+    def read() -> None:
+        session = requests.Session()
+        while not done.is_set():
+            listing = session.get(url + "/api/notebooks", timeout=60)
+            call = session.post(url + "/models/load/1/scale", json={"x": 1.5}, timeout=60)
+            reads.append((listing.status_code, None))
+            reads.append((call.status_code, call.json().get("result") if call.status_code == 200 else call.text[:300]))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        answers = _post_all(url, token, bodies)
+    finally:
+        done.set()
+        reader.join()
+    assert reads and all(status in (200, 404) for status, _ in reads), [r for r in reads if r[0] not in (200, 404)][:5]
+    assert all(result == 3.0 for status, result in reads if status == 200 and result is not None)
     statuses = [r.status_code for r in answers]
     assert statuses == [201] * DISTINCT, [(r.status_code, r.text[:300]) for r in answers if r.status_code != 201]
     listed = requests.get(url + "/api/notebooks/load", timeout=30).json()
@@ -79,4 +99,5 @@ def test_concurrent_publishes_all_land_and_one_version_is_written_once(busy_serv
     assert requests.get(url + "/healthz", timeout=30).status_code == 200
     assert "Traceback" not in service.log()
     figures("distinct versions published at once over HTTP (2 server processes), all 201", DISTINCT)
+    figures("reads and model calls served during the 50 publishes (no 5xx, no wrong result)", len(reads))
     figures("publishes of one version with different bytes at once", f"{SAME_VERSION}: 1 x 201, {SAME_VERSION - 1} x 409")
