@@ -29,6 +29,7 @@ from gilgamesh.errors import NotFound, RegistryUnavailable
 from . import handlers, pages
 from .arguments import Binder
 from .docs import DocsCache, render_notebook_body
+from .model_calls import MODEL_PATH, ModelCalls
 from .registry_view import RegistryView
 from .workers import WorkerPool
 
@@ -206,9 +207,10 @@ def make_app(
     )
     c = {"ctx": ctx}
     name = r"([^/]+)"
+    cookie_secret = cookie_secret or secrets.token_hex(32)
     routes = [
         # The model route first: it is the hot path, and tornado tries the patterns in order.
-        (rf"/models/{name}/{name}/{name}", handlers.ModelHandler, c),
+        (MODEL_PATH, ModelCalls(ctx, cookie_secret)),
         (r"/", pages.IndexPage, c),
         (r"/healthz", handlers.HealthHandler, c),
         (r"/openapi\.json", handlers.OpenApiHandler, c),
@@ -232,7 +234,7 @@ def make_app(
         static_path=STATIC_DIR,
         default_handler_class=handlers.NotFoundHandler,
         default_handler_args=c,
-        cookie_secret=cookie_secret or secrets.token_hex(32),
+        cookie_secret=cookie_secret,
         xsrf_cookies=False,  # JSON writes need a bearer token, which a foreign page cannot send
         log_function=_log_request,
         compress_response=False,

@@ -21,7 +21,7 @@ from gilgamesh.versions import Version, check_name
 
 __all__ = [
     "BaseHandler", "NotebooksHandler", "ApiHandler", "ResolveHandler", "NotebookHandler",
-    "YankHandler", "ModelHandler", "OpenApiHandler", "HealthHandler", "NotFoundHandler",
+    "YankHandler", "OpenApiHandler", "HealthHandler", "NotFoundHandler",
 ]
 
 log = logging.getLogger("gilgamesh.service")
@@ -286,26 +286,6 @@ class YankHandler(BaseHandler):
         name, version = self._target(name, version)
         entry = await self.run_blocking(self.ctx.set_yanked, name, version, None, user)
         self.write_json({"name": name, **entry})
-
-
-class ModelHandler(BaseHandler):
-    """``POST /models/{name}/{spec}/{function}``: call an exposed function in a worker."""
-
-    read_methods = ("POST",)  # a call reads the registry: private services want a token
-
-    async def post(self, name: str, spec: str, function: str) -> None:
-        ctx = self.ctx
-        resolved = ctx.view.resolve(name, spec)
-        version = resolved.version
-        binder = ctx.binder(name, version, function, resolved.entry)
-        positional, keywords, arrays = binder.bind(self.json_body())
-        result = await ctx.pool.call(name, version, function, positional, keywords, arrays)
-        self.set_header("Content-Type", _JSON)
-        self.set_header("Gilgamesh-Version", version)
-        if resolved.warning:
-            self.set_header("Gilgamesh-Warning", resolved.warning.encode("ascii", "replace").decode())
-        self.finish(b'{"result": ' + result + b', "name": "' + name.encode() + b'", "version": "'
-                    + version.encode() + b'"}')
 
 
 class OpenApiHandler(BaseHandler):

@@ -173,9 +173,10 @@ class WorkerPool:
     def _assign(self, worker: _Worker, call: _Call) -> None:
         worker.inflight.append(call)
         if len(worker.inflight) == 1:
+            worker.head_since = time.monotonic()
+        if len(worker.inflight) == 1 and os.environ.get("GG_IMMEDIATE", "1") == "1":
             # An idle worker gets the call at once, so that it runs while the server reads the
             # other requests of this loop turn; those go out together at the end of the turn.
-            worker.head_since = time.monotonic()
             self._send(worker, call.frame)
             return
         worker.outbox.append(call.frame)

@@ -1,0 +1,319 @@
+"""Model-call throughput over HTTP: ``gilgamesh serve`` against a bare Tornado handler and Kernel Gateway.
+
+All in one run, same function, same load: 8 keep-alive connections on loopback, each sending the
+next request as soon as the previous answer arrived, for a fixed time per round; rounds of the
+targets interleave so that a noisy neighbour affects them alike. Targets:
+
+- ``bare tornado``: one Tornado process whose handler calls the function in-process (the anchor:
+  no isolation, no argument checks, no versions);
+- ``gilgamesh serve``: the service as users run it (``serve(..., workers=1)``): spec resolution,
+  argument checks, and the call in a warm model worker process;
+- ``kernel gateway``: Jupyter Kernel Gateway in notebook-http mode on the same function, when a
+  separate venv has it (``GILGAMESH_BENCH_KG`` names its ``jupyter-kernelgateway``; default
+  ``/tmp/gilgamesh-kg-venv/bin/jupyter-kernelgateway``); it must never be installed into the
+  project's venv, where jupyter_server would slow every ``import nbformat``. Without it the
+  DESIGN.md anchor (45 requests/s) stands in, and the table says so.
+
+Targets (DESIGN.md 10, issue 6): gilgamesh >= 0.8x bare, >= 30x kernel gateway, p99 <= 2x bare's.
+Usage: ``python bench/bench_service.py [--seconds S] [--rounds N]``; exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CONNECTIONS = 8
+KG_ANCHOR = 45.0  # requests/s, DESIGN.md section 10
+KG_DEFAULT = "/tmp/gilgamesh-kg-venv/bin/jupyter-kernelgateway"
+
+FUNCTION = '''\
+def debye_length(n_e: float, T_e: float) -> float:
+    """Electron Debye length in metres for density n_e (m^-3) and temperature T_e (eV)."""
+    return math.sqrt(EPSILON_0 * T_e / (n_e * E_CHARGE))
+'''
+PRELUDE = "import math\n\nEPSILON_0 = 8.8541878128e-12\nE_CHARGE = 1.602176634e-19\n"
+ARGS = {"n_e": 1e18, "T_e": 3.0}
+EXPECTED = 1.2875965235341128e-05
+
+
+def api_notebook() -> bytes:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# benchplasma\n\nThe Debye length $\\lambda_D$."},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": PRELUDE},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": FUNCTION},
+    ]
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [dict(c, id=f"c{i}") for i, c in enumerate(cells)],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                       "gilgamesh": {"name": "benchplasma", "version": "1.0.0", "summary": "Debye length.",
+                                     "endpoints": ["debye_length"]}}}
+    return json.dumps(nb, indent=1).encode()
+
+
+def kernel_gateway_notebook() -> bytes:
+    handler = ("# POST /call\nimport json\nreq = json.loads(REQUEST)\n"
+               "print(json.dumps({'result': debye_length(**req['body'])}))")
+    cells = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": PRELUDE + FUNCTION},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": handler},
+    ]
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [dict(c, id=f"k{i}") for i, c in enumerate(cells)],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    return json.dumps(nb).encode()
+
+
+# The anchor: the same function from the same registry, called in the handler.
+BARE_SERVER = textwrap.dedent("""
+    import asyncio, json, sys
+    import tornado.httpserver, tornado.netutil, tornado.web
+    import gilgamesh
+    debye_length = gilgamesh.use("benchplasma@1.0.0").debye_length
+
+    class Call(tornado.web.RequestHandler):
+        def post(self):
+            args = json.loads(self.request.body)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"result": debye_length(**args)}))
+
+    async def main():
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/call", Call)]))
+        server.add_sockets(sockets)
+        print(f"listening at http://127.0.0.1:{sockets[0].getsockname()[1]}/", flush=True)
+        await asyncio.Event().wait()
+    asyncio.run(main())
+""")
+
+SERVICE = textwrap.dedent("""
+    import sys
+    from gilgamesh.service.app import serve
+    serve("127.0.0.1", 0, sys.argv[1], workers=1)
+""")
+
+
+# -- the load generator ----------------------------------------------------------------------
+def load(port: int, path: str, body: bytes, seconds: float, warmup: float = 0.5) -> dict:
+    """``CONNECTIONS`` closed-loop keep-alive clients for ``seconds``; req/s and latencies."""
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    for s in socks:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    state = {s.fileno(): [s, b"", 0.0] for s in socks}
+    poll = select.epoll()
+    latencies, statuses, last_body = [], {}, b""
+    start = time.perf_counter()
+    measure_from, end = start + warmup, start + warmup + seconds
+    for s in socks:
+        state[s.fileno()][2] = time.perf_counter()
+        s.sendall(request)
+        poll.register(s.fileno(), select.EPOLLIN)
+    active = len(socks)
+    while active:
+        for fd, _ in poll.poll(5.0):
+            st = state[fd]
+            data = st[0].recv(65536)
+            if not data:
+                raise RuntimeError("the server closed a connection")
+            buf = st[1] + data
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                st[1] = buf
+                continue
+            head = buf[:head_end + 2].lower()
+            i = head.find(b"content-length:")
+            n = int(head[i + 15:head.find(b"\r\n", i)])
+            if len(buf) < head_end + 4 + n:
+                st[1] = buf
+                continue
+            status = int(buf[9:12])
+            last_body = buf[head_end + 4:head_end + 4 + n]
+            st[1] = buf[head_end + 4 + n:]
+            now = time.perf_counter()
+            if measure_from <= now < end:
+                latencies.append(now - st[2])
+                statuses[status] = statuses.get(status, 0) + 1
+            if now >= end:
+                poll.unregister(fd)
+                active -= 1
+                continue
+            st[2] = now
+            st[0].sendall(request)
+    for s in socks:
+        s.close()
+    latencies.sort()
+    n = len(latencies)
+    if statuses.keys() != {200}:
+        raise RuntimeError(f"non-200 answers {statuses}: {last_body[:300]!r}")
+    if abs(json.loads(last_body)["result"] - EXPECTED) > 1e-15:
+        raise RuntimeError(f"wrong result: {last_body!r}")
+    return {"rps": n / seconds, "p50": latencies[n // 2] * 1e3, "p99": latencies[min(n - 1, int(n * 0.99))] * 1e3,
+            "latencies": latencies}
+
+
+# -- the targets -----------------------------------------------------------------------------
+class Target:
+    def __init__(self, label: str, argv: list[str], path: str, env: dict, url_pattern: str,
+                 ready_path: str | None = None, cwd: str | None = None):
+        self.label, self.argv, self.path, self.env = label, argv, path, env
+        self.url_pattern, self.ready_path, self.cwd = url_pattern, ready_path, cwd
+        self.proc = None
+        self.port = None
+        self.rounds: list[dict] = []
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        deadline = time.monotonic() + 120
+        seen = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{self.label} exited: {''.join(seen)[-2000:]}")
+            seen.append(line)
+            m = re.search(self.url_pattern, line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        else:
+            raise RuntimeError(f"{self.label} did not start")
+        # Drain its output so that it never blocks on a full pipe.
+        import threading
+
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        body = json.dumps(ARGS).encode()
+        for _ in range(600):  # warm: model workers up, modules imported
+            try:
+                load(self.port, self.path, body, 0.2, warmup=0.0)
+                return
+            except (OSError, RuntimeError, ValueError):
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.label} never answered")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+
+    def summary(self) -> dict:
+        lat = sorted(x for r in self.rounds for x in r["latencies"])
+        n = len(lat)
+        return {"rps": statistics.median(r["rps"] for r in self.rounds),
+                "p50": lat[n // 2] * 1e3, "p99": lat[min(n - 1, int(n * 0.99))] * 1e3,
+                "rounds": [round(r["rps"]) for r in self.rounds]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0, help="measured seconds per round")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per target")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="gilgamesh-bench-service-")
+    try:
+        return run(work, args.seconds, args.rounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: str, seconds: float, rounds: int) -> int:
+    sys.path.insert(0, ROOT)
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+
+    registry = os.path.join(work, "registry")
+    init_registry(registry)
+    publish(registry, api_notebook(), publisher="bench")
+    env = dict(os.environ, GILGAMESH_REGISTRY=registry, GILGAMESH_CACHE=os.path.join(work, "cache"))
+    env.pop("GILGAMESH_TOKEN", None)
+    # Compiled-code caches are files: build them once so that neither target pays for it.
+    subprocess.run([sys.executable, "-c", "import gilgamesh; gilgamesh.use('benchplasma@1.0.0')"], env=env, check=True)
+
+    listening = r"http://127\.0\.0\.1:(\d+)/"
+    targets = [
+        Target("bare tornado", [sys.executable, "-c", BARE_SERVER], "/call", env, listening),
+        Target("gilgamesh serve", [sys.executable, "-c", SERVICE, registry], "/models/benchplasma/1/debye_length",
+               env, listening),
+    ]
+    kg = os.environ.get("GILGAMESH_BENCH_KG", KG_DEFAULT)
+    kg_target = None
+    if os.path.exists(kg):
+        nb = os.path.join(work, "kg.ipynb")
+        with open(nb, "wb") as f:
+            f.write(kernel_gateway_notebook())
+        kg_env = {k: v for k, v in os.environ.items() if not k.startswith(("GILGAMESH_", "PYTHON", "VIRTUAL_ENV"))}
+        kg_env["PATH"] = os.path.dirname(kg) + os.pathsep + kg_env.get("PATH", "")
+        with socket.socket() as probe:  # Kernel Gateway cannot report a port 0 it was given
+            probe.bind(("127.0.0.1", 0))
+            kg_port = probe.getsockname()[1]
+        kg_target = Target(
+            "kernel gateway", [kg, "--KernelGatewayApp.api=kernel_gateway.notebook_http", f"--KernelGatewayApp.seed_uri={nb}",
+                               "--KernelGatewayApp.ip=127.0.0.1", f"--KernelGatewayApp.port={kg_port}"],
+            "/call", kg_env, r"is available at http://127\.0\.0\.1:(\d+)", cwd=work)
+    try:
+        for t in targets:
+            t.start()
+        body = json.dumps(ARGS).encode()
+        for _ in range(rounds):
+            for t in targets:
+                t.rounds.append(load(t.port, t.path, body, seconds))
+        if kg_target is not None:
+            try:
+                kg_target.start()
+                kg_target.rounds.append(load(kg_target.port, kg_target.path, body, seconds))
+            except RuntimeError as e:
+                print(f"kernel gateway could not be measured: {e}", file=sys.stderr)
+                kg_target.rounds = []
+    finally:
+        for t in targets + ([kg_target] if kg_target else []):
+            t.stop()
+
+    bare, ours = targets[0].summary(), targets[1].summary()
+    kg_measured = bool(kg_target and kg_target.rounds)
+    kg_rps = kg_target.summary()["rps"] if kg_measured else KG_ANCHOR
+    print(f"model calls, {CONNECTIONS} connections, loopback, {rounds} x {seconds:g} s rounds (median req/s)")
+    print(f"{'target':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   rounds")
+    rows = [("bare tornado", bare), ("gilgamesh serve", ours)]
+    if kg_measured:
+        rows.append(("kernel gateway", kg_target.summary()))
+    for label, s in rows:
+        print(f"{label:<18}{s['rps']:>9.0f}{s['p50']:>9.2f}{s['p99']:>9.2f}   {s['rounds']}")
+    if not kg_measured:
+        print(f"{'kernel gateway':<18}{KG_ANCHOR:>9.0f}{'':>9}{'':>9}   (DESIGN.md anchor: not installed at {kg})")
+    vs_bare = ours["rps"] / bare["rps"]
+    vs_kg = ours["rps"] / kg_rps
+    p99_ratio = ours["p99"] / bare["p99"]
+    checks = [
+        (f"gilgamesh / bare tornado req/s = {vs_bare:.2f}x", vs_bare >= 0.8, ">= 0.8x"),
+        (f"gilgamesh / kernel gateway req/s = {vs_kg:.0f}x", vs_kg >= 30, ">= 30x"),
+        (f"gilgamesh p99 / bare p99 = {p99_ratio:.2f}x", p99_ratio <= 2.0, "<= 2x"),
+    ]
+    for text, ok, target in checks:
+        print(f"{text:<48} target {target:<8} {'PASS' if ok else 'FAIL'}")
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "bench_service.json"), "w") as f:
+        json.dump({"bare": {k: v for k, v in bare.items()}, "gilgamesh": ours,
+                   "kernel_gateway": kg_target.summary() if kg_measured else {"rps": KG_ANCHOR, "anchor": True},
+                   "ratios": {"vs_bare": vs_bare, "vs_kg": vs_kg, "p99": p99_ratio}}, f, indent=1)
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
