@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8765
 PYTEST_ARGS ?=
 
-.PHONY: install serve seed test browser bench clean
+.PHONY: install serve seed test sandbox browser bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,21 +18,30 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # Publish the lab's API notebooks (dependencies first); already-published versions are no-ops.
-seed: install
+seed: install sandbox
 	$(PY) -m gilgamesh init --registry $(REGISTRY)
 	$(PY) -m gilgamesh publish --registry $(REGISTRY) api_notebooks/*/*.ipynb
 
 serve: seed
 	$(PY) -m gilgamesh serve --registry $(REGISTRY) --host $(HOST) --port $(PORT)
 
-# Debian's Chromium drives the web UI tests (headless); installed once if missing.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null \
-	  || { echo "could not install chromium (are you root?)"; exit 1; }; }
+# Debian packages: bubblewrap sandboxes validation kernels (make serve and make test), chromium
+# drives the web UI tests (make test). Installed once, if missing (needs root and apt).
+define apt_install
+	@missing=""; for pkg in $(1); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	  || { echo "could not install$$missing (are you root?)"; exit 1; }; fi
+endef
 
-test: install browser
+sandbox:
+	$(call apt_install,bubblewrap)
+
+browser:
+	$(call apt_install,chromium chromium-driver)
+
+test: install sandbox browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -38,6 +38,7 @@ YANKS_REF = "refs/heads/meta/yanks"
 DEFAULT_SETTINGS = {
     "validation_timeout": 300,  # seconds for a whole nbval run
     "validation_memory_mb": 2048,  # address-space limit of the validating kernel
+    "validation_sandbox": True,  # run validation in a bubblewrap file-system sandbox when available
 }
 
 

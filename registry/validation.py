@@ -13,6 +13,11 @@ The subprocess gets:
   ``GILGAMESH_REGISTRY`` set to the registry being published to; no ``GILGAMESH_TOKEN``;
 * the registry's limits (``settings.json``): ``validation_timeout`` seconds of wall clock for the
   whole run, ``validation_memory_mb`` of address space for the kernel;
+* a file-system sandbox when bubblewrap (``bwrap``) is installed (see :func:`sandboxed`): the
+  whole file system read-only but the scratch directory, and of the registry only what imports
+  read (``store.git``, ``index``, ``blobs``), so a notebook can neither write outside its scratch
+  directory nor read ``tokens.json``; ``settings.json`` ``validation_sandbox`` (default true) can
+  turn it off, and the record stored with each version says whether it was on;
 * a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
   tree is killed here; if it dies without reporting, every process still carrying the run's
   marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
@@ -48,6 +53,7 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "VALIDATOR_VERSION",
     "GRACE_SECONDS",
+    "sandboxed",
 ]
 
 DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
@@ -164,6 +170,7 @@ def validate_notebook(
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
     record = {
         "passed": not problems,
+        "sandboxed": report.get("sandboxed", False),
         "seconds": report.get("seconds"),
         "cells": report.get("cells", 0),
         "compared": report.get("compared", 0),
@@ -180,6 +187,7 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
     env.pop("GILGAMESH_TOKEN", None)  # the notebook has no business publishing
     env.pop("MPLBACKEND", None)  # figures display as in Jupyter (ipykernel picks its inline backend)
     env.update({
+        "TMPDIR": os.path.join(scratch, "tmp"),  # the only writable place inside the sandbox
         "GILGAMESH_REGISTRY": root,
         "GILGAMESH_CACHE": os.path.join(scratch, "cache"),
         "IPYTHONDIR": os.path.join(scratch, "ipython"),
@@ -198,7 +206,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     timeout = float(settings.get("validation_timeout") or 300)
     scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
     try:
-        for sub in ("work", "runtime", "cache", os.path.join("ipython", "profile_default")):
+        for sub in ("work", "runtime", "cache", "tmp", os.path.join("ipython", "profile_default")):
             os.makedirs(os.path.join(scratch, sub))
         with open(os.path.join(scratch, "ipython", "profile_default", "ipython_kernel_config.py"), "w") as f:
             f.write(_IPYTHON_CONFIG)
@@ -219,18 +227,43 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
         job_file = os.path.join(scratch, "job.json")
         with open(job_file, "w") as f:
             json.dump(job, f)
-        return _run_runner(job_file, job, _scratch_env(root, scratch), scratch)
+        argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
+        if settings.get("validation_sandbox", True):
+            argv = sandboxed(argv, root, scratch)
+        report = _run_runner(argv, job, _scratch_env(root, scratch), scratch)
+        report["sandboxed"] = argv[0] != sys.executable
+        return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_runner(job_file: str, job: dict, env: dict, scratch: str) -> dict:
+def sandboxed(argv: list[str], root: str, scratch: str) -> list[str]:
+    """``argv`` wrapped in a bubblewrap sandbox, or unchanged where ``bwrap`` is not installed.
+
+    The mount namespace shows the whole file system read-only (so the interpreter, the packages
+    and the notebook's data files stay readable) with two exceptions: the scratch directory is
+    writable, and the registry is replaced by an empty directory into which only what imports
+    read is bound back, read-only. Capabilities are dropped, so the notebook cannot remount.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return argv
+    cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", root]
+    for sub in ("store.git", "index", "blobs"):
+        path = os.path.join(root, sub)
+        if os.path.isdir(path):
+            cmd += ["--ro-bind", path, path]
+    cmd += ["--bind", scratch, scratch, "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--unshare-ipc", "--"]
+    return cmd + argv
+
+
+def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
     from .process_tree import kill_marked, kill_tree
 
     marker = os.path.basename(scratch)  # every process of this run inherits it in its environment
     env = {**env, MARKER_VARIABLE: marker}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file],
+        argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         cwd=scratch, env=env, start_new_session=True,
     )
@@ -258,6 +291,8 @@ def _run_runner(job_file: str, job: dict, env: dict, scratch: str) -> dict:
     # The runner died without reporting (killed by the notebook, say): its orphans went to init.
     kill_marked(MARKER_VARIABLE, marker)
     code = proc.returncode
+    if argv[0] != sys.executable and code and code > 128:
+        code = 128 - code  # bwrap reports its child's death by signal N as exit status 128 + N
     how = f" (killed by signal {-code})" if code and code < 0 else (f" (exit status {code})" if code else "")
     tail = err.decode(errors="replace").strip().splitlines()[-8:]
     return _failed(f"the validation run ended before it could report{how}" + (":\n" + "\n".join(tail) if tail else ""), job)

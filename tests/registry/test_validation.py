@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -342,6 +343,7 @@ def test_a_notebook_that_kills_its_runner_is_refused_and_its_processes_found(reg
 # -- the cache --------------------------------------------------------------------------------------
 
 def test_content_that_already_validated_does_not_run_again(registry, tmp_path):
+    set_limits(registry, validation_sandbox=False)  # the kernel counts its runs in a file outside its scratch
     runs = tmp_path / "runs.log"
     data = api([f.code(f"_ = open({str(runs)!r}, 'a').write('ran\\n')", "example")])
     checked = publish(registry, data, dry_run=True)  # `gilgamesh validate`
@@ -356,6 +358,7 @@ def test_content_that_already_validated_does_not_run_again(registry, tmp_path):
 
 def test_gilgamesh_validate_then_publish_runs_the_kernel_once(registry, tmp_path):
     """The user's path: `gilgamesh validate NB` then `gilgamesh publish NB`, two processes."""
+    set_limits(registry, validation_sandbox=False)  # the kernel counts its runs in a file outside its scratch
     runs = tmp_path / "runs.log"
     nb_path = tmp_path / "counted.ipynb"
     nb_path.write_bytes(api([ran(f"_ = open({str(runs)!r}, 'a').write('ran\\n')\nprint(1 / 3)",
@@ -408,3 +411,28 @@ def test_the_kernel_imports_apis_from_the_registry_published_to(registry, tmp_pa
     assert out.created and out.metadata["dependencies"] == {"base": "1.0.0"}
     assert out.metadata["validation"]["compared"] == 3
     assert not (tmp_path / "user-cache").exists()  # the kernel had a private cache
+
+
+def test_the_sandbox_keeps_writes_in_scratch_and_the_token_store_out_of_reach(registry, tmp_path):
+    """With bubblewrap installed, a notebook can neither write outside its scratch nor read tokens.json."""
+    from gilgamesh.registry.tokens import create_token
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap (bwrap) is not installed: `make test` installs it")
+    create_token(registry, "alice")
+    outside = tmp_path / "outside.txt"
+    for code, expected in (
+        (f"open({str(outside)!r}, 'w').write('escaped')", "Read-only file system"),
+        (f"print(open({os.path.join(registry, 'tokens.json')!r}).read())", "No such file or directory"),
+        (f"open({os.path.join(registry, 'index', 'evil.json')!r}, 'w').write('{{}}')", "Read-only file system"),
+    ):
+        before = registry_state(registry)
+        with pytest.raises(PublishRefused) as info:
+            publish(registry, api([f.code(code, "example")]))
+        assert expected in str(info.value)
+        assert registry_state(registry) == before
+    assert not outside.exists()
+    # Imports of the registry's APIs still work inside the sandbox.
+    publish(registry, f.simple_api("dep", "1.0.0"), validate=False)
+    passed = publish(registry, api([f.code("from gilgamesh.api.dep@1 import scale\nassert scale(2.0) == 4.0", "example")]))
+    assert passed.metadata["validation"]["sandboxed"] is True
