@@ -260,7 +260,7 @@ def cmd_fork(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from .registry.semver import bump_of, diff_snapshots, required_bump
+    from .registry.semver import bump_of, diff_snapshots, effective_bump, required_bump
 
     reader = _reader(args)
     snapshots = []
@@ -273,10 +273,12 @@ def cmd_diff(args) -> int:
         raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
     changes = diff_snapshots(old, new)
     required = required_bump(changes, v1)
-    data = {"name": n1, "old": v1, "new": v2, "changes": [c.to_dict() for c in changes],
+    # Each change's bump as it applies over v1 (a 0.x line needs MINOR where 1.x needs MAJOR).
+    rows = [{**c.to_dict(), "bump": effective_bump(c.bump, v1)} for c in changes]
+    data = {"name": n1, "old": v1, "new": v2, "changes": rows,
             "required": required, "bump": bump_of(v1, v2) if Version(v2) > Version(v1) else None}
     lines = [f"{n1} {v1} -> {v2}: requires a {required.upper()} bump"]
-    lines += [f"  {c.bump.upper():<5} {c.message}" for c in changes] or ["  no API changes"]
+    lines += [f"  {r['bump'].upper():<5} {r['message']}" for r in rows] or ["  no API changes"]
     _emit(args, data, "\n".join(lines))
     return 0
 

@@ -9,6 +9,7 @@
   tokens.json          hashed publish tokens (never in git)
   write.lock           serializes writers across processes
   journal.json         a write in progress; found after a crash, it is rolled forward or back
+  validation-cache/    passed validations by notebook and dependency hashes (registry/validation.py)
 ```
 """
 

@@ -206,3 +206,13 @@ def test_twenty_concurrent_publishes_all_land(tmp_path, registry):
     Store(registry).rebuild_index()
     assert json.loads(open(os.path.join(registry, "index", "demo.json")).read()) == index_before
     assert LocalReader(registry).resolve("demo", "1.0").version == "1.0.19"
+
+
+def test_diff_on_a_0x_line_asks_minor_for_breaking_changes(registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("demo", "0.1.0"), validate=False)
+    publish(registry, f.simple_api("demo", "0.2.0", scale_default="3.0"), validate=False)
+    data = json.loads(run_cli("diff", "demo@0.1.0", "demo@0.2.0", "--json", "--registry", registry).stdout)
+    assert data["required"] == "minor"
+    assert [c["bump"] for c in data["changes"]] == ["minor"]
