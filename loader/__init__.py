@@ -3,10 +3,10 @@
 ``import gilgamesh.api`` installs :class:`~gilgamesh.loader.finder.ApiFinder`; from then on
 ``gilgamesh.api.<name>.v<spec>`` imports a published notebook as a module. The modules:
 
-- ``finder``      the meta-path finder, the bare API handle, the loaders and the API module type
-- ``resolution``  choosing a version for a spec once per process, from the registry or (offline)
-                  the cache
-- ``cache``       the on-disk caches, keyed by content and verified on read
+- ``finder``      the warm import path: the meta-path finder, the API handle and module types,
+                  the resolution of specs once per process, reading the caches
+- ``fetch``       the cold import path: resolving anew, offline fallback, fetching notebooks,
+                  compiling them and writing the caches
 - ``compiler``    notebook bytes -> per-cell code objects and the documentation data
 - ``errors``      import errors that are also Gilgamesh errors
 - ``docs``        documentation for Jupyter (markdown) and the terminal

@@ -337,7 +337,7 @@ def module_markdown(module) -> str:
 
 def handle_markdown(name: str) -> str:
     """What Jupyter shows for a bare handle: the published versions, no code run."""
-    from .resolution import session
+    from .finder import session
 
     idx = session().index(name)
     rows = ["| version | published | |", "|---|---|---|"]

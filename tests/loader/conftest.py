@@ -31,10 +31,10 @@ def api_registry(tmp_path_factory) -> str:
 
 
 def _forget_imports() -> None:
-    from gilgamesh.loader import finder, resolution
+    from gilgamesh.loader import finder
 
     finder.uninstall()
-    resolution.reset()
+    finder.reset()
     for key in [k for k in sys.modules if k == "gilgamesh.api" or k.startswith("gilgamesh.api.")]:
         del sys.modules[key]
 

@@ -6,7 +6,7 @@ import os
 import tomllib
 
 import gilgamesh
-from gilgamesh.loader import resolution
+from gilgamesh.loader import finder
 from gilgamesh.registry.layout import Layout
 from loader_kit import run_python
 
@@ -33,6 +33,5 @@ def test_import_gilgamesh_loads_nothing_else():
 
 def test_registry_paths_agree_with_the_registry_layout(tmp_path):
     layout = Layout(str(tmp_path))
-    assert resolution._index_file(str(tmp_path), "langmuir") == layout.index_file("langmuir")
-    assert resolution._journal_file(str(tmp_path)) == layout.journal_file
-    assert resolution._blob_file(str(tmp_path), "ab" * 32) == layout.blob_file("ab" * 32)
+    assert finder._index_file(str(tmp_path), "langmuir") == layout.index_file("langmuir")
+    assert finder._journal_file(str(tmp_path)) == layout.journal_file
