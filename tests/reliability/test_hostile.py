@@ -1,9 +1,9 @@
 """Hostile notebooks at validation: refused within the limit, the service healthy, nothing leaked.
 
-Five notebooks are published to a service whose registry limits validation to
-``TIMEOUT`` seconds and ``MEMORY_MB`` of address space: an endless loop, a memory hog, a process
-left running after the kernel ends (double-forked out of its session), writes outside the scratch
-directory (into the registry and next to it), and a read of the registry's token store. Each must
+Six notebooks are published to a service whose registry limits validation to ``TIMEOUT``
+seconds and ``MEMORY_MB`` of address space: an endless loop, a memory hog, processes left running
+after the kernel ends (one in a new session, one double-forked), a write into the registry, a
+write next to it (outside the scratch directory), and a read of the registry's token store. Each must
 be refused with a message naming the problem, in time; afterwards no process of theirs is alive,
 no file they tried to write exists, the registry is unchanged, the token store's content appears
 in no answer and no log, and the service still serves and publishes.
@@ -52,12 +52,13 @@ def cases(marker: str, root: str, outside: str) -> dict[str, tuple[bytes, list[s
             f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(3600)', '{marker}'])\n"
             "    os._exit(0)\n"
             "time.sleep(0.5)")), ["still running"]),
-        "escape": (_hostile("escape", (
+        "escape-registry": (_hostile("escape_registry", (
             f"with open({escape_registry!r}, 'w') as fh:\n"
-            "    fh.write('{}')\n"
+            "    fh.write('{}')")), ["Read-only", "Permission", "No such file"]),
+        "escape-outside": (_hostile("escape_outside", (
             f"with open({escape_outside!r}, 'w') as fh:\n"
-            "    fh.write('escaped')")), ["Errno", "Read-only", "Permission", "outside"]),
-        "tokens": (_hostile("tokens", f"print(open({tokens!r}).read())"), ["Errno", "Permission", "No such file", "token"]),
+            "    fh.write('escaped')")), ["Read-only", "Permission", "No such file"]),
+        "tokens": (_hostile("tokens", f"print(open({tokens!r}).read())"), ["Permission", "No such file"]),
     }
 
 
@@ -92,17 +93,9 @@ def limited_service(tmp_path_factory, private_cache):
         service.stop()
 
 
-# The validation kernel runs as the service's user with the whole file system in reach: nothing
-# stops a notebook from writing outside its scratch directory or reading tokens.json (see
-# docs/RELIABILITY.md, "Open"). strict: these fail the suite the day the gap is closed, so that
-# the marks are removed.
-SANDBOX_GAP = pytest.mark.xfail(strict=True, reason="validation kernels are not sandboxed from the file system")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [
-    "endless", "memory", "background",
-    pytest.param("escape", marks=SANDBOX_GAP), pytest.param("tokens", marks=SANDBOX_GAP),
+    "endless", "memory", "background", "escape-registry", "escape-outside", "tokens",
 ])
 def test_a_hostile_notebook_is_refused_in_time_and_leaves_nothing(name, limited_service, tmp_path, figures):
     service, token = limited_service
@@ -149,6 +142,7 @@ def test_a_hostile_notebook_is_refused_in_time_and_leaves_nothing(name, limited_
     assert service.alive() and requests.get(url + "/healthz", timeout=30).status_code == 200
     assert not failures, "\n".join(failures)
     figures(f"{name}: refused in (s; limit {TIMEOUT} s)", f"{seconds:.1f}")
+    figures(f"{name}: refusal", [d["message"][:160] for d in r.json()["error"]["details"]])
 
 
 def test_the_service_publishes_after_the_hostile_notebooks(limited_service):
@@ -157,3 +151,36 @@ def test_the_service_publishes_after_the_hostile_notebooks(limited_service):
                          headers={"Authorization": f"Bearer {token}"})
     assert fine.status_code == 201, fine.text
     assert requests.post(service.url + "/models/fine/1/scale", json={"x": 2}, timeout=60).json()["result"] == 4.0
+
+
+SNEAKY_CELLS = [
+    f.markdown("# sneaky\n\nEndpoints that reach for what a model has no business touching."),
+    f.markdown("Read a file."),
+    f.code("def peek(path: str) -> str:\n    return open(path).read()[:400]"),
+    f.markdown("Remove a file."),
+    f.code("def remove(path: str) -> bool:\n    import os\n    os.unlink(path)\n    return True"),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="model workers run published code with the service's file-system rights")
+def test_a_model_call_cannot_read_the_token_store_or_remove_registry_files(limited_service):
+    """The same walls at call time: anyone may call an endpoint, and its code runs in the service."""
+    service, token = limited_service
+    root, url = service.root, service.url
+    published = requests.post(url + "/api/notebooks", timeout=300, headers={"Authorization": f"Bearer {token}"},
+                              data=f.to_bytes(f.notebook("sneaky", "1.0.0", SNEAKY_CELLS, endpoints=["peek", "remove"])))
+    assert published.status_code == 201, published.text
+    with open(os.path.join(root, "tokens.json")) as fh:
+        token_hashes = [t["sha256"] for u in json.loads(fh.read())["users"].values() for t in u["tokens"]]
+    decoy = os.path.join(root, "index", "decoy.json")  # stands for any file of the registry
+    with open(decoy, "w") as fh:
+        fh.write("{}")
+    try:
+        peek = requests.post(url + "/models/sneaky/1/peek", json={"path": os.path.join(root, "tokens.json")}, timeout=60)
+        remove = requests.post(url + "/models/sneaky/1/remove", json={"path": decoy}, timeout=60)
+        assert not any(h in peek.text for h in token_hashes), "a model call read the token store"
+        assert os.path.exists(decoy), "a model call removed a file of the registry"
+        assert remove.status_code == 422
+    finally:
+        if os.path.exists(decoy):
+            os.unlink(decoy)
