@@ -20,7 +20,9 @@ running) the wall clock measures the neighbours as much as the import. The
 registry and the caches live in a temporary directory next to the user's cache (``~/.cache``),
 where the loader's cache lives by default: on the lab machines ``/tmp`` intercepts file creation
 (about 1 ms per new file against 15 us in the home directory), which would measure the sandbox
-rather than the loader; the table prints both costs.
+rather than the loader; the table prints both costs. Besides the project's venv (where Gilgamesh
+is an editable install) the warm row runs once more in a fresh venv where it is installed as a
+wheel would install it (see :func:`installed_python`), shown for information.
 ``PYTHONDONTWRITEBYTECODE=1`` is set on the lab machines, so every ``.pyc`` the rows rely on (the
 plain module, and Gilgamesh's own modules as an installed package has them) is built here first.
 Run: ``python bench/bench_import.py [--rounds N]``; exits 1 if a target is missed.
@@ -191,6 +193,31 @@ print(json.dumps({"ours": ours, "importnb": theirs}))
 """
 
 
+def installed_python(tmp: str) -> str:
+    """A fresh venv with Gilgamesh copied into its site-packages, as a wheel would lay it out.
+
+    The project's own venv has Gilgamesh as an *editable* install, whose import hook makes every
+    process (``python -c pass`` included) load pathlib and re a few milliseconds before anything
+    runs: that baseline flatters every ratio. This venv has no such hook.
+    """
+    import shutil
+    import venv
+
+    root = os.path.join(tmp, "installed-venv")
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(root)
+    python = os.path.join(root, "bin", "python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    package = os.path.join(site, "gilgamesh")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(os.path.dirname(gilgamesh.__file__), package, ignore=ignore)
+    shutil.copytree(os.path.dirname(gilgamesh.loader.__file__), os.path.join(package, "loader"), ignore=ignore)
+    shutil.copytree(os.path.dirname(sys.modules["gilgamesh.registry"].__file__), os.path.join(package, "registry"),
+                    ignore=ignore)
+    compileall.compile_dir(package, quiet=1)
+    return python
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=50, help="fresh processes per row (default 50)")
@@ -223,6 +250,7 @@ def main() -> int:
         # Fill the code cache once; every timed gilgamesh run after this is warm.
         subprocess.run([PYTHON, "-c", "import gilgamesh.api.benchmodel.v1_0"], env=env, cwd=plain_dir, check=True)
 
+        installed = installed_python(tmp)
         warm = _interleaved({
             "python -c pass": [PYTHON, "-c", "pass"],
             "plain .py + .pyc": [PYTHON, "-c", "import benchmodel"],
@@ -230,6 +258,9 @@ def main() -> int:
             "importnb": [PYTHON, "-c", "import importnb\nwith importnb.Notebook():\n import benchmodel_nb"],
             "import gilgamesh.api": [PYTHON, "-c", "import gilgamesh.api"],
             "import importnb": [PYTHON, "-c", "import importnb"],
+            "installed: pass": [installed, "-c", "pass"],
+            "installed: plain": [installed, "-c", "import benchmodel"],
+            "installed: gilgamesh": [installed, "-c", "import gilgamesh.api.benchmodel.v1_0"],
         }, env, plain_dir, args.rounds)
 
         # Cold: distinct notebooks (one version each), none of them in the code cache.
@@ -254,6 +285,9 @@ def main() -> int:
          f"{ours / plain:.3f}x plain", f"{ours_cpu / plain_cpu:.3f}x plain",
          f"{inb / plain:.2f}x / {inb_cpu / plain_cpu:.2f}x", f"<= {WARM_TARGET:.2f}x",
          ours_cpu / plain_cpu <= WARM_TARGET),
+        ("  installed like a wheel (info)",
+         f"{warm['installed: gilgamesh'][0] / warm['installed: plain'][0]:.3f}x plain",
+         f"{warm['installed: gilgamesh'][1] / warm['installed: plain'][1]:.3f}x plain", "", "", True),
         ("cold load, in process (median)",
          f"{c_ours['wall']:.2f} ms", f"{c_ours['cpu']:.2f} ms",
          f"{c_inb['wall']:.1f} ms / {c_inb['cpu']:.1f} ms", f"<= {COLD_TARGET_MS:.0f} ms",
