@@ -26,6 +26,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -227,6 +228,8 @@ def main() -> int:
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="gilgamesh-bench-service-")
+    # A SIGTERM (a timeout, Ctrl-C from make) still stops the servers started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return run(work, args.seconds, args.rounds)
     finally:

@@ -40,6 +40,16 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def loads_request_json(data: bytes):
+    """A request body parsed as strict JSON, or :class:`~gilgamesh.errors.UsageError` saying why not."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise errors.UsageError(f"the request body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise errors.UsageError("the request body is not valid JSON: it is nested too deeply") from None
+
+
 @tornado.web.stream_request_body  # inherited: every handler sees the body as it arrives
 class BaseHandler(tornado.web.RequestHandler):
     """JSON helpers, authentication, the body limit and the error envelope.
@@ -130,12 +140,7 @@ class BaseHandler(tornado.web.RequestHandler):
         data = self.body()
         if not data.strip():
             return {}
-        try:
-            return json.loads(data, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise errors.UsageError(f"the request body is not valid JSON: {e}") from None
-        except RecursionError:
-            raise errors.UsageError("the request body is not valid JSON: it is nested too deeply") from None
+        return loads_request_json(data)
 
     # -- responses ------------------------------------------------------------------------------
     def write_json(self, obj, status: int = 200) -> None:

@@ -26,6 +26,8 @@ import tornado.web
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
 
+from .handlers import loads_request_json
+
 __all__ = ["ModelCalls", "MODEL_PATH"]
 
 log = logging.getLogger("gilgamesh.service")
@@ -151,10 +153,7 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         binder = ctx.binder(name, version, function, resolved.entry)
         data = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         if data.strip():
-            try:
-                arguments = json.loads(data)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise errors.UsageError(f"the request body is not valid JSON: {e}") from None
+            arguments = loads_request_json(data)  # the same JSON policy as every other body
         else:
             arguments = {}
         positional, keywords, arrays = binder.bind(arguments)

@@ -140,6 +140,7 @@ class Worker:
             module = _load_module(name, version)
             self.modules[key] = module
             self.reply(cid, IMPORTED)
+            self.flush()  # the call's own time limit starts now: the server must know at once
         return module
 
     def call(self, request: tuple) -> None:

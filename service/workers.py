@@ -33,6 +33,9 @@ __all__ = ["WorkerPool", "ModelCrashed"]
 
 log = logging.getLogger("gilgamesh.service")
 
+_BATCH = 64  # calls queued on one worker before the next one is used
+_KEEPS_UP = 0.005  # seconds a worker's current call may have run for it to take more
+
 
 class ModelCrashed(GilgameshError, RuntimeError):
     """The worker process running a model call died (the model crashed it)."""
@@ -156,12 +159,20 @@ class WorkerPool:
         return future
 
     def _dispatch(self, call: _Call, front: bool = False) -> None:
+        # Fill one worker while it keeps up: one write and one wake-up carry a whole loop
+        # turn's calls. A worker whose current call has run for a while (a slow or hanging
+        # model) gets no more, so the next worker takes over.
+        now = time.monotonic()
         best = None
         for worker in self.workers:
-            if worker.ready and (best is None or len(worker.inflight) < len(best.inflight)):
+            if not worker.ready:
+                continue
+            n = len(worker.inflight)
+            if n == 0 or (n < _BATCH and now - worker.head_since < _KEEPS_UP):
                 best = worker
-                if not worker.inflight:
-                    break
+                break
+            if best is None or n < len(best.inflight):
+                best = worker
         if best is None:
             if front:
                 self.pending.appendleft(call)
@@ -174,11 +185,8 @@ class WorkerPool:
         worker.inflight.append(call)
         if len(worker.inflight) == 1:
             worker.head_since = time.monotonic()
-        if len(worker.inflight) == 1 and os.environ.get("GG_IMMEDIATE", "1") == "1":
-            # An idle worker gets the call at once, so that it runs while the server reads the
-            # other requests of this loop turn; those go out together at the end of the turn.
-            self._send(worker, call.frame)
-            return
+        # Calls go out at the end of the loop turn, one write per worker: a write wakes the
+        # worker, and a wake-up per call costs more CPU than the latency it saves.
         worker.outbox.append(call.frame)
         if not self._flush_scheduled:
             self._flush_scheduled = True

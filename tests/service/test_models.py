@@ -136,7 +136,7 @@ def test_timeout_is_504_and_costs_only_its_call(server):
         # While it hangs, the other worker serves.
         for x in range(5):
             r = call(server, "geo/1/scale", {"x": x})
-            assert r.status == 200 and r.json()["result"] == 2.0 * x
+            assert r.status == 200 and r.json()["result"] == 2.0 * x, r.body
         r = hanging.result(timeout=30)
         elapsed = time.monotonic() - started
     assert_error(r, 504, "geo@1.1.0 nap ran past its time limit of 1.5 s")
