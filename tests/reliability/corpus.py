@@ -148,7 +148,7 @@ def request_cases(limit: int) -> list[RequestCase]:
         RequestCase("put-notebooks", "PUT", "/api/notebooks", b"{}", 405, "Method Not Allowed"),
         RequestCase("delete-notebooks", "DELETE", "/api/notebooks", None, 405, "Method Not Allowed"),
         RequestCase("patch-health", "PATCH", "/healthz", b"{}", 405, "Method Not Allowed"),
-        RequestCase("get-model", "GET", "/models/demo/1/scale", None, 405, "Method Not Allowed"),
+        RequestCase("get-model", "GET", "/models/demo/1/scale", None, 405, "GET is not allowed"),
         # Names and specs outside the grammar, path tricks.
         RequestCase("name-uppercase", "GET", "/api/notebooks/Demo", None, 400, "Invalid API name: 'Demo'"),
         RequestCase("name-dotdot-encoded", "GET", "/api/notebooks/..%2F..%2Fetc", None, 400, "Invalid API name: '../../etc'"),
