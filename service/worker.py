@@ -220,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.dup2(2, 1)  # print() in a model lands on stderr, never in the protocol
     sys.stdout = sys.stderr
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops us
+    # Ctrl-C or a SIGTERM to the whole process group is the server's to handle: it closes this
+    # worker's socket (an idle worker exits on EOF) and kills a busy one. The server's death
+    # kills it in any case (PR_SET_PDEATHSIG above).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         import numpy  # noqa: F401  warm: the first call with an array must not pay for it
     except ImportError:  # pragma: no cover - numpy is a dependency

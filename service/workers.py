@@ -127,17 +127,20 @@ class WorkerPool:
         self._closed = True
         if self._ticker is not None:
             self._ticker.cancel()
-        for worker in list(self.workers):
-            self._retire(worker, signal.SIGTERM)
+        workers = list(self.workers)
+        for worker in workers:
+            for call in self._retire(worker, None):  # EOF: an idle worker exits at once
+                if not call.future.done():
+                    call.future.set_exception(errors.RegistryUnavailable("the service is shutting down"))
         for call in self.pending:
             if not call.future.done():
                 call.future.set_exception(errors.RegistryUnavailable("the service is shutting down"))
         self.pending.clear()
-        deadline = time.monotonic() + 5
-        for worker in list(self.workers):
+        deadline = time.monotonic() + 1.0
+        for worker in workers:
             while worker.proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)
-            if worker.proc.poll() is None:
+                await asyncio.sleep(0.01)
+            if worker.proc.poll() is None:  # busy in a model call
                 worker.proc.kill()
                 worker.proc.wait()
         self.workers.clear()

@@ -246,3 +246,29 @@ def test_private_service_pages_ask_browsers_to_sign_in(private):
              headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
     assert r.status == 401 and b"not known" in r.body
 
+
+
+def test_private_service_browser_sign_in_then_pages_and_calls(private):
+    """A browser signs in once with its token; the signed cookie then opens pages and model calls."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = urllib.parse.urlencode({"token": private.token}).encode()
+    with opener.open(urllib.request.Request(private.url + "/login?next=/ui/sec", data=form,
+                                            headers={"Accept": "text/html"})) as r:
+        assert r.status == 200 and r.url.endswith("/ui/sec")
+        page = r.read().decode()
+    assert 'data-url="/models/sec/1.0.0/inc"' in page
+    assert private.token not in page and all(private.token not in c.value for c in jar)
+    request = urllib.request.Request(private.url + "/models/sec/1/inc", data=b'{"x": 1}', method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with opener.open(request) as r:
+        assert json.loads(r.read())["result"] == 2.0
+    # The cookie opens reads only: writing still needs the bearer token.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(urllib.request.Request(private.url + "/api/notebooks/sec/1.0.0/yank", method="POST",
+                                           data=b'{"reason": "x"}', headers={"Content-Type": "application/json"}))
+    assert refused.value.code == 401

@@ -108,3 +108,56 @@ def test_yank_through_one_process_is_seen_by_all(served):
     for _ in range(50):
         assert http("GET", url + "/api/notebooks/shared/1.0.0").json()["yanked"] is True
     assert_error(http("GET", url + "/api/notebooks/shared/1"), 404, "no release of shared@1")
+
+
+def _descendants(pid: int) -> set[int]:
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.parametrize("how", ["group", "parent"])
+def test_stopping_leaves_no_process(fresh_registry, service_env, how):
+    """SIGTERM to the process group (a service manager) or to the parent alone: everything stops."""
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, fresh_registry, "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = re.search(r"at (http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
+    deadline = time.monotonic() + 60
+    while len(_descendants(proc.pid)) < 4 and time.monotonic() < deadline:  # 2 servers, a worker each
+        time.sleep(0.05)
+    family = _descendants(proc.pid)
+    assert len(family) == 4
+    assert http("GET", url + "/healthz").status == 200
+    if how == "group":
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and _alive(p) for p in family):
+        time.sleep(0.05)
+    assert not [p for p in family if os.path.exists(f"/proc/{p}") and _alive(p)]
+    stderr = proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert "replacing" not in stderr, stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
