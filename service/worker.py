@@ -15,7 +15,6 @@ import pickle
 import signal
 import socket
 import sys
-import time
 import traceback
 
 from gilgamesh.service.protocol import (
@@ -24,7 +23,6 @@ from gilgamesh.service.protocol import (
 
 __all__ = ["main", "encode_result"]
 
-_FLUSH_AFTER = 0.002  # seconds of held results before they are sent mid-batch
 
 
 def _die_with_parent() -> None:
@@ -183,7 +181,6 @@ class Worker:
             if not data:
                 return  # the server closed its end
             buf += data
-            held_since = None
             while len(buf) >= 4:
                 (n,) = header.unpack_from(buf)
                 if len(buf) < 4 + n:
@@ -192,12 +189,10 @@ class Worker:
                 buf = buf[4 + n:]
                 if request[0] == CALL:
                     self.call(request)
-                if held_since is None:
-                    held_since = time.monotonic()
-                elif time.monotonic() - held_since > _FLUSH_AFTER:
+                    # Each answer goes out as soon as it is known: held back for a batch, it
+                    # would wait on the next call, and a slow next call would make this one
+                    # look like it ran past its time limit.
                     self.flush()
-                    held_since = None
-            self.flush()
 
 
 def _as_arrays(positional: list, keywords: dict, arrays: tuple) -> tuple[list, dict]:
