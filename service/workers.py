@@ -152,6 +152,8 @@ class WorkerPool:
     def call(self, name: str, version: str, function: str, positional: list, keywords: dict,
              arrays: tuple = ()) -> asyncio.Future:
         """Run ``name@version``'s ``function``; the future gives the result as JSON bytes."""
+        if self._closed:
+            raise errors.RegistryUnavailable("the service is shutting down: no model calls are taken")
         if self._loop is None:
             self.start()
         cid = next(self._ids)

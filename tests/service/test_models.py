@@ -169,3 +169,17 @@ def test_warm_workers_import_once(server):
     pids = {call(server, "geo/1/whoami", {}).json()["result"] for _ in range(20)}
     assert os.getpid() not in pids
     assert pids <= set(server.ctx.pool.pids())
+
+
+def test_calls_after_shutdown_are_503(seeded_registry, service_env):
+    from conftest import Server
+
+    s = Server(seeded_registry, model_workers=1).start()
+    try:
+        assert call(s, "geo/1/scale", {"x": 1}).status == 200
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(s.ctx.pool.close(), s.loop).result(30)
+        assert_error(call(s, "geo/1/scale", {"x": 1}), 503, "shutting down")
+    finally:
+        s.stop()

@@ -124,6 +124,7 @@ def test_docs_page(server):
 
 
 def test_static_math_library_is_served_locally(server):
+    assert server.ctx.katex_available, "KaTeX is not installed: run 'npm ci --prefix service/static'"
     r = http("GET", server.url + "/vendor/katex/katex.min.js")
     assert r.status == 200 and len(r.body) > 100_000
     css = http("GET", server.url + "/vendor/katex/katex.min.css")
