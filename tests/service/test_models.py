@@ -6,7 +6,7 @@ import concurrent.futures
 import time
 
 import pytest
-from conftest import assert_error, http
+from service_kit import assert_error, http
 
 
 def call(server, path: str, args, **kw):
@@ -172,7 +172,7 @@ def test_warm_workers_import_once(server):
 
 
 def test_calls_after_shutdown_are_503(seeded_registry, service_env):
-    from conftest import Server
+    from service_kit import Server
 
     s = Server(seeded_registry, model_workers=1).start()
     try:

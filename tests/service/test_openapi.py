@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import http
+from service_kit import http
 from openapi_spec_validator import validate
 
 

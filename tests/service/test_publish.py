@@ -6,9 +6,9 @@ import json
 import socket
 import urllib.error
 
-import apis
+import service_apis as apis
 import pytest
-from conftest import Server, assert_error, http
+from service_kit import Server, assert_error, http
 
 from gilgamesh import errors
 from gilgamesh.registry.client import HttpReader, publish_over_http, unyank_over_http, yank_over_http

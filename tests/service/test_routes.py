@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import assert_error, http
+from service_kit import assert_error, http
 
 
 def test_healthz(server):

@@ -10,9 +10,9 @@ import sys
 import textwrap
 import time
 
-import apis
+import service_apis as apis
 import pytest
-from conftest import assert_error, http
+from service_kit import assert_error, http
 
 SERVE = textwrap.dedent("""
     import sys
