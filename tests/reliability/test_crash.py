@@ -29,6 +29,7 @@ number of trials. After every trial a fresh version of the same API is published
 from __future__ import annotations
 
 import collections
+import fcntl
 import os
 import random
 import shutil
@@ -75,6 +76,23 @@ def _kill_group(proc: subprocess.Popen) -> list[psutil.Process]:
     except ProcessLookupError:
         pass
     return others
+
+
+def _wait_until_unlocked(root: str, timeout: float = 30.0) -> None:
+    """Wait until no process holds the writer lock (a killed group's last members die a little
+    after its leader is reaped); then a reader can settle what they left, as it would after a crash."""
+    fd = os.open(os.path.join(root, "write.lock"), os.O_RDWR)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the writer lock is still held after its writer was killed"
+                time.sleep(0.005)
+    finally:
+        os.close(fd)
 
 
 def _loose_objects(root: str) -> int:
@@ -152,6 +170,7 @@ def test_sigkill_at_random_points_never_loses_or_corrupts_a_version(tmp_path, fi
         finished = proc.poll() is not None
         stray += len(_kill_group(proc))
         proc.wait()
+        _wait_until_unlocked(root)
         stderr = proc.stderr.read().decode(errors="replace")
         proc.stderr.close()
         if finished:
