@@ -113,9 +113,8 @@ def publish(
     version = meta.get("version") if not any(p.message.startswith("metadata.gilgamesh.version") for p in problems) else None
     identified = isinstance(name, str) and isinstance(version, str)
 
-    if identified and not problems and _already_published(reader, name, version, sha):
-        entry = reader.entry(name, version)
-        return PublishOutcome(name, version, sha, False, dry_run, entry, [])
+    if identified and not problems:
+        _already_published(reader, name, version, sha)  # different bytes: Conflict, before any costly check
 
     from .store import Store, writer_lock  # git is needed from here on
 
