@@ -24,7 +24,7 @@ import tornado.netutil
 import tornado.process
 import tornado.web
 
-from gilgamesh.errors import NotFound, RegistryUnavailable
+from gilgamesh.errors import NotFound
 
 from . import handlers, pages
 from .arguments import Binder

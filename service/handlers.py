@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import urllib.parse
 
 import tornado.web
 
@@ -187,9 +186,6 @@ class BaseHandler(tornado.web.RequestHandler):
     async def run_blocking(self, fn, *args, **kwargs):
         return await self.ctx.run_blocking(fn, *args, **kwargs)
 
-    def _decode(self, segment: str) -> str:
-        return urllib.parse.unquote(segment)
-
 
 class NotebooksHandler(BaseHandler):
     """``GET /api/notebooks`` lists every API; ``POST`` publishes (``?dry_run=1`` validates only)."""
@@ -213,7 +209,7 @@ class ApiHandler(BaseHandler):
     """``GET /api/notebooks/{name}``: its versions."""
 
     def get(self, name: str) -> None:
-        name = self._decode(name)
+        name = name
         index = self.ctx.view.api(name)
         self.write_json({
             "name": name,
@@ -226,7 +222,7 @@ class ResolveHandler(BaseHandler):
     """``GET /api/notebooks/{name}/{spec}``: the resolved version, one object."""
 
     def get(self, name: str, spec: str) -> None:
-        resolved = self.ctx.view.resolve(self._decode(name), self._decode(spec))
+        resolved = self.ctx.view.resolve(name, spec)
         entry = resolved.entry
         self.set_header("Gilgamesh-Version", resolved.version)
         self.write_json({
@@ -248,8 +244,8 @@ class NotebookHandler(BaseHandler):
     """``GET /api/notebooks/{name}/{spec}/notebook``: the ``.ipynb`` bytes; the ETag is the sha256."""
 
     def get(self, name: str, spec: str) -> None:
-        spec = self._decode(spec)
-        resolved = self.ctx.view.resolve(self._decode(name), spec)
+        spec = spec
+        resolved = self.ctx.view.resolve(name, spec)
         sha = resolved.entry["sha256"]
         self.set_header("Gilgamesh-Version", resolved.version)
         self.set_header("ETag", f'"{sha}"')
@@ -272,7 +268,7 @@ class YankHandler(BaseHandler):
     """``POST /api/notebooks/{name}/{version}/yank`` yanks (``{"reason": ...}``); ``DELETE`` unyanks."""
 
     def _target(self, name: str, version: str) -> tuple[str, str]:
-        name, version = check_name(self._decode(name)), self._decode(version)
+        name, version = check_name(name), version
         Version(version)  # an exact version: yanking a range would be a guess
         return name, version
 

@@ -70,12 +70,12 @@ class ApiPage(PageHandler):
 
     async def get(self, name: str, spec: str | None = None) -> None:
         view = self.ctx.view
-        index = view.api(self._decode(name))
+        index = view.api(name)
         name = index.name
         versions = [index.versions[v.text] | {"version": v.text} for v in reversed(list(index.version_set))]
         latest = index.version_set.latest_release()
         if spec:
-            resolved = view.resolve(name, self._decode(spec))
+            resolved = view.resolve(name, spec)
             current, warning = resolved.version, resolved.warning
         else:
             current = latest or (versions[0]["version"] if versions else None)
@@ -106,7 +106,7 @@ class DocsPage(PageHandler):
     """``GET /docs/{name}/{spec}``: the notebook rendered, sanitized, with equations and figures."""
 
     async def get(self, name: str, spec: str) -> None:
-        resolved = self.ctx.view.resolve(self._decode(name), self._decode(spec))
+        resolved = self.ctx.view.resolve(name, spec)
         body = await self.ctx.docs_body(resolved.name, resolved.version, resolved.entry["sha256"])
         index = self.ctx.view.api(resolved.name)
         others = [v.text for v in reversed(list(index.version_set))]

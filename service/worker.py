@@ -1,6 +1,6 @@
 """A model worker process: imports API modules once, then runs calls sent by the server.
 
-Run as ``python -m gilgamesh.service.worker FD`` with ``GILGAMESH_REGISTRY`` naming the registry;
+Run as ``python -m gilgamesh.service.worker FD SERVER_PID`` with ``GILGAMESH_REGISTRY`` naming the registry;
 ``FD`` is this end of the socketpair (see :mod:`gilgamesh.service.protocol`). Modules come from
 the loader (``gilgamesh.use("name@version")``), so the compiled-code cache is shared with every
 other process of the machine. Whatever the model prints goes to stderr, never into the protocol.
@@ -211,13 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _die_with_parent()
     sock = socket.socket(fileno=int(argv[0]))
-    if os.getppid() == 1:  # the server died before the death signal was armed
+    if len(argv) > 1 and os.getppid() != int(argv[1]):  # the server died before that was armed
         return 0
     os.dup2(2, 1)  # print() in a model lands on stderr, never in the protocol
     sys.stdout = sys.stderr
-    # Ctrl-C or a SIGTERM to the whole process group is the server's to handle: it closes this
-    # worker's socket (an idle worker exits on EOF) and kills a busy one. The server's death
-    # kills it in any case (PR_SET_PDEATHSIG above).
+    # Stopping is the server's to decide: it closes this worker's socket (an idle worker exits on
+    # EOF) and kills a busy one; the server's death kills it in any case (PR_SET_PDEATHSIG).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:

@@ -111,9 +111,11 @@ class WorkerPool:
         ours, theirs = socket.socketpair()
         env = dict(os.environ, GILGAMESH_REGISTRY=self.registry_root)
         try:
+            # A process group of its own: a Ctrl-C or SIGTERM sent to the server's group is the
+            # server's to act on (it stops its workers); the worker dies with the server anyway.
             proc = subprocess.Popen(
-                [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
+                [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno()), str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env, process_group=0,
             )
         finally:
             theirs.close()

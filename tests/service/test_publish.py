@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import urllib.error
+import urllib.parse
+import urllib.request
 
 import service_apis as apis
 import pytest
@@ -228,8 +230,6 @@ def test_private_reads_need_a_token(private, method, path, body):
 
 
 def test_private_service_pages_ask_browsers_to_sign_in(private):
-    import urllib.request
-
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *a, **k):
             return None
@@ -251,8 +251,6 @@ def test_private_service_pages_ask_browsers_to_sign_in(private):
 def test_private_service_browser_sign_in_then_pages_and_calls(private):
     """A browser signs in once with its token; the signed cookie then opens pages and model calls."""
     import http.cookiejar
-    import urllib.parse
-    import urllib.request
 
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

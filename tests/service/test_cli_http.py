@@ -1,0 +1,54 @@
+"""The command line against a running service (``--registry http://...``), as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import service_apis as apis
+from service_kit import Server
+from support import run_cli
+
+from gilgamesh.registry.tokens import create_token
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory, service_env):
+    from gilgamesh.registry.store import init_registry
+
+    root = str(tmp_path_factory.mktemp("remote") / "registry")
+    init_registry(root)
+    s = Server(root, validate=False).start()
+    s.token = create_token(root, "erin")
+    yield s
+    s.stop()
+
+
+def test_publish_list_resolve_yank_over_http(remote, tmp_path):
+    nb = tmp_path / "hop.ipynb"
+    nb.write_bytes(apis.small("hop", "1.0.0"))
+    env = {"GILGAMESH_TOKEN": remote.token, "GILGAMESH_CACHE": str(tmp_path / "cache")}
+
+    refused = run_cli("publish", "--registry", remote.url, str(nb), env={"GILGAMESH_TOKEN": ""})
+    assert refused.returncode == 1
+    assert "token" in refused.stderr
+
+    out = run_cli("publish", "--registry", remote.url, str(nb), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "published hop@1.0.0" in out.stdout
+
+    listed = run_cli("list", "--registry", remote.url, "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [r["name"] for r in json.loads(listed.stdout)] == ["hop"]
+
+    resolved = run_cli("resolve", "hop@1", "--registry", remote.url, "--json", env=env)
+    assert resolved.returncode == 0, resolved.stderr
+    assert json.loads(resolved.stdout)["version"] == "1.0.0"
+
+    yanked = run_cli("yank", "hop@1.0.0", "--reason", "typo", "--registry", remote.url, env=env)
+    assert yanked.returncode == 0, yanked.stderr
+    assert json.loads(run_cli("resolve", "hop@1.0.0", "--registry", remote.url, "--json", env=env).stdout)["yanked"]
+    assert run_cli("unyank", "hop@1.0.0", "--registry", remote.url, env=env).returncode == 0
+
+    missing = run_cli("resolve", "nope@1", "--registry", remote.url, env=env)
+    assert missing.returncode == 1 and "no API named 'nope'" in missing.stderr
