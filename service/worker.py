@@ -105,12 +105,20 @@ def _error(kind: str, message: str, details: list | None = None) -> bytes:
 
 
 def _model_traceback(exc: BaseException) -> list[str]:
-    """The frames of the model's code (this module's own frames left out), most recent last."""
+    """The frames of the model's code (this module's own left out), most recent last.
+
+    File names are shortened to their last part (``geo@1.1.0 cell 9.py``): the answer names the
+    notebook cell, not where this machine keeps its caches.
+    """
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
-    lines = traceback.format_exception(type(exc), exc, tb)
-    return [line.rstrip("\n") for line in "".join(lines).splitlines() if line.strip()][-40:]
+    frames = traceback.extract_tb(tb)
+    for frame in frames:
+        frame.filename = os.path.basename(frame.filename)
+    lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return [line.rstrip() for line in "".join(lines).splitlines() if line.strip()][-40:]
 
 
 class Worker:

@@ -183,3 +183,10 @@ def test_calls_after_shutdown_are_503(seeded_registry, service_env):
         assert_error(call(s, "geo/1/scale", {"x": 1}), 503, "shutting down")
     finally:
         s.stop()
+
+
+def test_model_traceback_names_the_cell_not_the_machine(server, service_env):
+    error = assert_error(call(server, "geo/1/fail", {"message": "x"}), 422)
+    frames = [line for line in error["details"] if line.strip().startswith("File ")]
+    assert frames and all("cell" in line for line in frames)
+    assert not any(service_env in line or "/" in line.split('"')[1] for line in frames)
