@@ -67,37 +67,11 @@ def encode_result(value) -> bytes:
 
 
 def _load_module(name: str, version: str):
-    """The module of ``name@version`` through the loader (one module object per version)."""
+    """The module of ``name@version`` through the loader: one module object per version, and the
+    compiled-code cache shared with every other process of the machine."""
     import gilgamesh
 
-    use = getattr(gilgamesh, "use", None)
-    if use is not None:
-        from gilgamesh.errors import VersionNotFound
-
-        try:
-            return use(f"{name}@{version}")
-        except VersionNotFound:
-            # Published after this warm worker first read the API's index (the loader reads it
-            # once per process): forget the resolutions, read it again.
-            gilgamesh.refresh()
-            return use(f"{name}@{version}")
-    return _compile_without_loader(name, version)  # pragma: no cover - until the loader lands
-
-
-def _compile_without_loader(name: str, version: str):  # pragma: no cover - until the loader lands
-    import types
-
-    from gilgamesh.notebook import parse_notebook
-    from gilgamesh.registry import open_reader
-    from gilgamesh.spelling import rewrite_at_spelling
-
-    nb = parse_notebook(open_reader().notebook_bytes(name, version))
-    module = types.ModuleType(f"gilgamesh.api.{name}.v{version.replace('.', '_')}")
-    module.__doc__ = nb.narrative()
-    for cell in nb.import_cells():
-        code = compile(rewrite_at_spelling(cell.source), f"<{name}@{version} cell {cell.number}>", "exec")
-        exec(code, module.__dict__)
-    return module
+    return gilgamesh.use(f"{name}@{version}")
 
 
 def _error(kind: str, message: str, details: list | None = None) -> bytes:
