@@ -12,7 +12,10 @@ targets interleave so that a noisy neighbour affects them alike. Targets:
   separate venv has it (``GILGAMESH_BENCH_KG`` names its ``jupyter-kernelgateway``; default
   ``/tmp/gilgamesh-kg-venv/bin/jupyter-kernelgateway``); it must never be installed into the
   project's venv, where jupyter_server would slow every ``import nbformat``. Without it the
-  DESIGN.md anchor (45 requests/s) stands in, and the table says so.
+  DESIGN.md anchor (45 requests/s) stands in, and the table says so. To measure it::
+
+      python3 -m venv /tmp/gilgamesh-kg-venv
+      /tmp/gilgamesh-kg-venv/bin/pip install jupyter_kernel_gateway ipykernel
 
 Targets (DESIGN.md 10, issue 6): gilgamesh >= 0.8x bare, >= 30x kernel gateway, p99 <= 2x bare's.
 Usage: ``python bench/bench_service.py [--seconds S] [--rounds N]``; exits 1 if a target is missed.

@@ -53,6 +53,7 @@ def test_index_lists_the_apis(page, server, artifacts):
 
 
 def test_docs_render_equations_and_figures_offline(page, server, artifacts):
+    assert server.ctx.katex_available, "KaTeX is not installed: run 'npm ci --prefix service/static'"
     page.goto(server.url + "/docs/geo/1")
     page.wait_for_selector("#notebook[data-math-rendered='true']", timeout=20000)
     # KaTeX replaced the TeX with its own DOM: inline and display math.
