@@ -188,6 +188,9 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
     env.pop("MPLBACKEND", None)  # figures display as in Jupyter (ipykernel picks its inline backend)
     env.update({
         "TMPDIR": os.path.join(scratch, "tmp"),  # the only writable place inside the sandbox
+        # matplotlib warns on stderr (an output mismatch) when its config dir is read-only;
+        # a fresh one costs ~0.2 s of font scanning on the first import of matplotlib.
+        "MPLCONFIGDIR": os.path.join(scratch, "matplotlib"),
         "GILGAMESH_REGISTRY": root,
         "GILGAMESH_CACHE": os.path.join(scratch, "cache"),
         "IPYTHONDIR": os.path.join(scratch, "ipython"),
@@ -206,7 +209,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     timeout = float(settings.get("validation_timeout") or 300)
     scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
     try:
-        for sub in ("work", "runtime", "cache", "tmp", os.path.join("ipython", "profile_default")):
+        for sub in ("work", "runtime", "cache", "tmp", "matplotlib", os.path.join("ipython", "profile_default")):
             os.makedirs(os.path.join(scratch, sub))
         with open(os.path.join(scratch, "ipython", "profile_default", "ipython_kernel_config.py"), "w") as f:
             f.write(_IPYTHON_CONFIG)
