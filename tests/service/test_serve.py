@@ -29,17 +29,22 @@ def served(fresh_registry, service_env):
     publish(fresh_registry, apis.small("shared", "1.0.0"), publisher="t", validate=False)
     proc = subprocess.Popen([sys.executable, "-c", SERVE, fresh_registry, "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    line = proc.stdout.readline()
-    match = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
-    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
-    url = match.group(1)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the forked processes start listening
-        try:
-            if http("GET", url + "/healthz", timeout=5).status == 200:
-                break
-        except OSError:
-            time.sleep(0.05)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
+        assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
+        url = match.group(1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the forked processes start listening
+            try:
+                if http("GET", url + "/healthz", timeout=5).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     yield url, fresh_registry
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -133,26 +138,44 @@ def test_stopping_leaves_no_process(fresh_registry, service_env, how):
     """SIGTERM to the process group (a service manager) or to the parent alone: everything stops."""
     proc = subprocess.Popen([sys.executable, "-c", SERVE, fresh_registry, "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    url = re.search(r"at (http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
-    deadline = time.monotonic() + 60
-    while len(_descendants(proc.pid)) < 4 and time.monotonic() < deadline:  # 2 servers, a worker each
-        time.sleep(0.05)
-    family = _descendants(proc.pid)
-    assert len(family) == 4
-    assert http("GET", url + "/healthz").status == 200
-    if how == "group":
-        os.killpg(proc.pid, signal.SIGTERM)
-    else:
-        proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and _alive(p) for p in family):
-        time.sleep(0.05)
-    assert not [p for p in family if os.path.exists(f"/proc/{p}") and _alive(p)]
-    stderr = proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    assert "replacing" not in stderr, stderr
+    family: set = set()
+    try:
+        url = re.search(r"at (http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
+        deadline = time.monotonic() + 60
+        while len(_descendants(proc.pid)) < 4 and time.monotonic() < deadline:  # 2 servers, a worker each
+            time.sleep(0.05)
+        family = _descendants(proc.pid)
+        assert len(family) == 4
+        assert http("GET", url + "/healthz").status == 200
+        if how == "group":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in family):
+            time.sleep(0.05)
+        assert not [p for p in family if _alive(p)]
+        stderr = proc.stderr.read()
+        assert "replacing" not in stderr, stderr
+    finally:
+        for pid in [proc.pid, *family]:  # whatever failed above, nothing of ours is left running
+            if _alive(pid) and _is_ours(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _is_ours(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"gilgamesh" in f.read()
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
