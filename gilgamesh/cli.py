@@ -168,6 +168,10 @@ def cmd_list(args) -> int:
     from .registry.reader import version_set_of
 
     reader = _reader(args)
+    if hasattr(reader, "listing"):  # a service lists every API in one request
+        rows = [{k: item.get(k) for k in ("name", "summary", "latest", "versions")} for item in reader.listing()]
+        _emit(args, rows, _list_text(rows))
+        return 0
     rows = []
     for name in reader.names():
         index = reader.api_index(name)
@@ -176,11 +180,14 @@ def cmd_list(args) -> int:
         latest = vset.latest_release()
         summary = versions[latest]["summary"] if latest else next(iter(versions.values()), {}).get("summary", "")
         rows.append({"name": name, "summary": summary, "latest": latest, "versions": [v.text for v in vset]})
-    text = "\n".join(
+    _emit(args, rows, _list_text(rows))
+    return 0
+
+
+def _list_text(rows: list[dict]) -> str:
+    return "\n".join(
         f"{r['name']:<20} {r['latest'] or '-':<12} {len(r['versions']):>3} versions  {r['summary']}" for r in rows
     ) or "The registry is empty."
-    _emit(args, rows, text)
-    return 0
 
 
 def cmd_versions(args) -> int:
@@ -331,7 +338,9 @@ def cmd_serve(args) -> int:
         from .registry.store import init_registry
 
         init_registry(root)
-    serve(args.host, args.port, root, workers=args.workers, private=args.private)
+    serve(args.host, args.port, root, workers=args.workers, private=args.private,
+          model_workers=args.model_workers, call_timeout=args.call_timeout,
+          max_body_size=int(args.max_body_mb * 1024 * 1024))
     return 0
 
 
@@ -418,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
     p.add_argument("--private", action="store_true", help="require a token for reads too")
+    p.add_argument("--model-workers", type=int, default=2, metavar="N",
+                   help="warm processes that run model calls (default 2)")
+    p.add_argument("--call-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="time limit of one model call; past it the call gets 504 (default 30)")
+    p.add_argument("--max-body-mb", type=float, default=20.0, metavar="MB",
+                   help="largest request body accepted; larger ones get 413 (default 20)")
     p = add("token", cmd_token, "manage publish tokens (create USER, remove USER, list)")
     tsub = p.add_subparsers(dest="token_command", metavar="ACTION")
     tsub.required = True

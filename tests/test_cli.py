@@ -216,3 +216,9 @@ def test_diff_on_a_0x_line_asks_minor_for_breaking_changes(registry):
     data = json.loads(run_cli("diff", "demo@0.1.0", "demo@0.2.0", "--json", "--registry", registry).stdout)
     assert data["required"] == "minor"
     assert [c["bump"] for c in data["changes"]] == ["minor"]
+
+
+def test_serve_help_names_its_limits():
+    out = run_cli("serve", "--help").stdout
+    for flag in ("--host", "--port", "--workers", "--private", "--model-workers", "--call-timeout", "--max-body-mb"):
+        assert flag in out
