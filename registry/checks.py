@@ -11,6 +11,7 @@ import re
 
 from gilgamesh.errors import GilgameshError, Problem
 from gilgamesh.notebook import ParsedNotebook
+from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import Version, check_name, spec_from_module_part
 
@@ -89,7 +90,7 @@ def check_import_cells(nb: ParsedNotebook) -> list[Problem]:
     for cell in nb.import_cells():
         source = rewrite_at_spelling(cell.source)
         try:
-            ast.parse(source)
+            parse_python(source)
         except SyntaxError as e:
             lines = source.splitlines()
             magic = next((i for i, line in enumerate(lines, 1) if _MAGIC_LINE.match(line)), None)
@@ -126,7 +127,7 @@ def _annotation_problem(node: ast.AST | None) -> str | None:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         try:
-            return _annotation_problem(ast.parse(node.value, mode="eval").body)
+            return _annotation_problem(parse_python(node.value, mode="eval").body)
         except SyntaxError:
             return f"has an unreadable annotation {node.value!r}"
     if isinstance(node, ast.Name) and node.id in ("float", "int", "bool", "str", "ndarray"):

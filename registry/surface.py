@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 
 from gilgamesh.notebook import ParsedNotebook
+from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import rewrite_at_spelling
 
 __all__ = ["api_snapshot", "parse_import_cells", "function_signature"]
@@ -37,7 +38,7 @@ def parse_import_cells(nb: ParsedNotebook) -> list[tuple[int, ast.Module]]:
     trees = []
     for cell in nb.import_cells():
         try:
-            trees.append((cell.number, ast.parse(rewrite_at_spelling(cell.source))))
+            trees.append((cell.number, parse_python(rewrite_at_spelling(cell.source))))
         except SyntaxError:
             continue
     return trees

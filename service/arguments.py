@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from gilgamesh.errors import BadArguments
+from gilgamesh.pyparse import parse_python
 
 __all__ = ["Binder", "ArgumentProblem", "Annotation", "parse_annotation", "default_value", "NO_DEFAULT"]
 
@@ -291,7 +292,7 @@ def parse_annotation(text: str | None) -> Annotation:
     if not text:
         return _Any()
     try:
-        return _from_node(ast.parse(text, mode="eval").body)
+        return _from_node(parse_python(text, mode="eval").body)
     except SyntaxError:
         return _Any()
 

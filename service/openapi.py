@@ -15,6 +15,7 @@ import threading
 
 from gilgamesh.errors import GilgameshError
 from gilgamesh.notebook import parse_notebook
+from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import rewrite_at_spelling
 from gilgamesh.versions import Spec
 
@@ -61,7 +62,7 @@ def function_docs(data: bytes, sha256: str) -> dict[str, str]:
     docs = {}
     for cell in nb.import_cells():
         try:
-            tree = ast.parse(rewrite_at_spelling(cell.source))
+            tree = parse_python(rewrite_at_spelling(cell.source))
         except SyntaxError:
             continue
         for node in tree.body:
