@@ -70,8 +70,15 @@ def _load_module(name: str, version: str):
     """The module of ``name@version`` through the loader: one module object per version, and the
     compiled-code cache shared with every other process of the machine."""
     import gilgamesh
+    from gilgamesh.errors import VersionNotFound
 
-    return gilgamesh.use(f"{name}@{version}")
+    try:
+        return gilgamesh.use(f"{name}@{version}")
+    except VersionNotFound:
+        # Published after this warm worker first read the API's index (the loader reads it once
+        # per process): forget the resolutions, read it again.
+        gilgamesh.refresh()
+        return gilgamesh.use(f"{name}@{version}")
 
 
 def _error(kind: str, message: str, details: list | None = None) -> bytes:
