@@ -101,3 +101,24 @@ def test_concurrent_publishes_all_land_and_one_version_is_written_once(busy_serv
     figures("distinct versions published at once over HTTP (2 server processes), all 201", DISTINCT)
     figures("reads and model calls served during the 50 publishes (no 5xx, no wrong result)", len(reads))
     figures("publishes of one version with different bytes at once", f"{SAME_VERSION}: 1 x 201, {SAME_VERSION - 1} x 409")
+
+
+def test_a_version_published_while_the_workers_are_warm_is_served(tmp_path, private_cache):
+    """DESIGN 8: a newly published version is served without a restart, by workers already warm."""
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+
+    root = str(tmp_path / "registry")
+    init_registry(root)
+    publish(root, f.simple_api("warm", "1.0.0"), validate=False)
+    service = Service(root, str(tmp_path / "service.log"))
+    try:
+        for _ in range(4):  # every worker of the pool has read the index
+            r = requests.post(service.url + "/models/warm/1/scale", json={"x": 1}, timeout=60)
+            assert r.status_code == 200 and r.headers["Gilgamesh-Version"] == "1.0.0", r.text
+        publish(root, f.simple_api("warm", "1.0.1"), validate=False)
+        for _ in range(4):
+            r = requests.post(service.url + "/models/warm/1/scale", json={"x": 1}, timeout=60)
+            assert r.status_code == 200 and r.headers["Gilgamesh-Version"] == "1.0.1", r.text[:300]
+    finally:
+        service.stop()
