@@ -30,16 +30,12 @@ from gilgamesh.errors import Conflict, RegistryUnavailable, VersionNotFound
 
 from .layout import Layout
 from .reader import LocalReader
+from .settings import DEFAULT_SETTINGS, read_settings
 
-__all__ = ["Store", "init_registry", "writer_lock", "recover_if_abandoned", "atomic_write", "DEFAULT_SETTINGS"]
+__all__ = ["Store", "init_registry", "writer_lock", "recover_if_abandoned", "atomic_write"]
 
 ZERO = "0" * 40
 YANKS_REF = "refs/heads/meta/yanks"
-DEFAULT_SETTINGS = {
-    "validation_timeout": 300,  # seconds for a whole nbval run
-    "validation_memory_mb": 2048,  # address-space limit of the validating kernel
-    "validation_sandbox": True,  # run validation in a bubblewrap file-system sandbox when available
-}
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -115,11 +111,7 @@ class Store(LocalReader):
 
     # -- settings ---------------------------------------------------------------------------
     def settings(self) -> dict:
-        try:
-            with open(self.layout.settings_file, "rb") as f:
-                return {**DEFAULT_SETTINGS, **json.loads(f.read())}
-        except FileNotFoundError:
-            return dict(DEFAULT_SETTINGS)
+        return read_settings(self.location)
 
     # -- git reads --------------------------------------------------------------------------
     def _ref_sha(self, ref: str) -> str | None:

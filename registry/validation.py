@@ -13,11 +13,9 @@ The subprocess gets:
   ``GILGAMESH_REGISTRY`` set to the registry being published to; no ``GILGAMESH_TOKEN``;
 * the registry's limits (``settings.json``): ``validation_timeout`` seconds of wall clock for the
   whole run, ``validation_memory_mb`` of address space for the kernel;
-* a file-system sandbox when bubblewrap (``bwrap``) is installed (see :func:`sandboxed`): the
-  whole file system read-only but the scratch directory, and of the registry only what imports
-  read (``store.git``, ``index``, ``blobs``), so a notebook can neither write outside its scratch
-  directory nor read ``tokens.json``; ``settings.json`` ``validation_sandbox`` (default true) can
-  turn it off, and the record stored with each version says whether it was on;
+* the file-system sandbox of :mod:`gilgamesh.registry.sandbox` when bubblewrap is installed
+  (writable: the scratch directory only; no ``tokens.json``); ``settings.json`` ``sandbox``
+  (default true) can turn it off, and the record stored with each version says whether it was on;
 * a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
   tree is killed here; if it dies without reporting, every process still carrying the run's
   marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
@@ -44,6 +42,8 @@ from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import spec_from_module_part
 
+from .sandbox import sandboxed
+
 __all__ = [
     "validate_notebook",
     "validation_key",
@@ -53,7 +53,6 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "VALIDATOR_VERSION",
     "GRACE_SECONDS",
-    "sandboxed",
 ]
 
 DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
@@ -231,33 +230,13 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
         with open(job_file, "w") as f:
             json.dump(job, f)
         argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
-        if settings.get("validation_sandbox", True):
-            argv = sandboxed(argv, root, scratch)
+        if settings.get("sandbox", True):
+            argv = sandboxed(argv, root, [scratch])
         report = _run_runner(argv, job, _scratch_env(root, scratch), scratch)
         report["sandboxed"] = argv[0] != sys.executable
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def sandboxed(argv: list[str], root: str, scratch: str) -> list[str]:
-    """``argv`` wrapped in a bubblewrap sandbox, or unchanged where ``bwrap`` is not installed.
-
-    The mount namespace shows the whole file system read-only (so the interpreter, the packages
-    and the notebook's data files stay readable) with two exceptions: the scratch directory is
-    writable, and the registry is replaced by an empty directory into which only what imports
-    read is bound back, read-only. Capabilities are dropped, so the notebook cannot remount.
-    """
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return argv
-    cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", root]
-    for sub in ("store.git", "index", "blobs"):
-        path = os.path.join(root, sub)
-        if os.path.isdir(path):
-            cmd += ["--ro-bind", path, path]
-    cmd += ["--bind", scratch, scratch, "--cap-drop", "ALL", "--new-session", "--die-with-parent", "--unshare-ipc", "--"]
-    return cmd + argv
 
 
 def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:

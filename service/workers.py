@@ -18,14 +18,18 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError, ModelTimeout
+from gilgamesh.registry.sandbox import sandbox_available, sandboxed
+from gilgamesh.registry.settings import read_settings
 
 from .protocol import CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
 
@@ -98,11 +102,18 @@ class WorkerPool:
         # timer armed and cancelled per call costs more than the call at thousands a second.
         self._tick = min(0.05, max(0.005, min(call_timeout, import_timeout) / 20))
         self.replaced = 0  # workers replaced after a timeout or a crash (for tests and logs)
+        self.scratch: str | None = None  # the sandboxed workers' writable directory
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Spawn the workers (on the running event loop); calls queue until one is ready."""
         self._loop = asyncio.get_running_loop()
+        if read_settings(self.registry_root)["sandbox"] and sandbox_available():
+            # Published code runs here at anyone's request: give it the validation sandbox, with
+            # one scratch directory (caches, temporary files) for the workers of this pool.
+            self.scratch = tempfile.mkdtemp(prefix="gilgamesh-workers-")
+            for sub in ("cache", "tmp", "matplotlib"):
+                os.makedirs(os.path.join(self.scratch, sub))
         for _ in range(self.size):
             self._spawn()
         self._ticker = self._loop.call_later(self._tick, self._check_deadlines)
@@ -110,12 +121,17 @@ class WorkerPool:
     def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
         env = dict(os.environ, GILGAMESH_REGISTRY=self.registry_root)
+        argv = [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno()), str(os.getpid())]
+        if self.scratch is not None:
+            env.update(GILGAMESH_CACHE=os.path.join(self.scratch, "cache"), TMPDIR=os.path.join(self.scratch, "tmp"),
+                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"))
+            # Inside, the worker's parent is bwrap, not this server: no parent-pid check (argv[5]).
+            argv = sandboxed(argv[:-1], self.registry_root, [self.scratch])
         try:
             # A process group of its own: a Ctrl-C or SIGTERM sent to the server's group is the
             # server's to act on (it stops its workers); the worker dies with the server anyway.
             proc = subprocess.Popen(
-                [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno()), str(os.getpid())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env, process_group=0,
+                argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env, process_group=0,
             )
         finally:
             theirs.close()
@@ -146,9 +162,24 @@ class WorkerPool:
                 worker.proc.kill()
                 worker.proc.wait()
         self.workers.clear()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def pids(self) -> list[int]:
-        return [w.proc.pid for w in self.workers if not w.dead]
+        """The processes that run the calls (inside the sandbox: bwrap's child, not bwrap)."""
+        pids = [w.proc.pid for w in self.workers if not w.dead]
+        if self.scratch is None:
+            return pids
+        import psutil
+
+        found = []
+        for pid in pids:
+            try:
+                found += [c.pid for c in psutil.Process(pid).children(recursive=True) if "gilgamesh.service.worker" in c.cmdline()]
+            except psutil.Error:
+                pass
+        return found
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, name: str, version: str, function: str, positional: list, keywords: dict,

@@ -343,7 +343,7 @@ def test_a_notebook_that_kills_its_runner_is_refused_and_its_processes_found(reg
 # -- the cache --------------------------------------------------------------------------------------
 
 def test_content_that_already_validated_does_not_run_again(registry, tmp_path):
-    set_limits(registry, validation_sandbox=False)  # the kernel counts its runs in a file outside its scratch
+    set_limits(registry, sandbox=False)  # the kernel counts its runs in a file outside its scratch
     runs = tmp_path / "runs.log"
     data = api([f.code(f"_ = open({str(runs)!r}, 'a').write('ran\\n')", "example")])
     checked = publish(registry, data, dry_run=True)  # `gilgamesh validate`
@@ -358,7 +358,7 @@ def test_content_that_already_validated_does_not_run_again(registry, tmp_path):
 
 def test_gilgamesh_validate_then_publish_runs_the_kernel_once(registry, tmp_path):
     """The user's path: `gilgamesh validate NB` then `gilgamesh publish NB`, two processes."""
-    set_limits(registry, validation_sandbox=False)  # the kernel counts its runs in a file outside its scratch
+    set_limits(registry, sandbox=False)  # the kernel counts its runs in a file outside its scratch
     runs = tmp_path / "runs.log"
     nb_path = tmp_path / "counted.ipynb"
     nb_path.write_bytes(api([ran(f"_ = open({str(runs)!r}, 'a').write('ran\\n')\nprint(1 / 3)",

@@ -162,7 +162,6 @@ SNEAKY_CELLS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="model workers run published code with the service's file-system rights")
 def test_a_model_call_cannot_read_the_token_store_or_remove_registry_files(limited_service):
     """The same walls at call time: anyone may call an endpoint, and its code runs in the service."""
     service, token = limited_service
