@@ -74,11 +74,16 @@ def writer_lock(root: str, blocking: bool = True):
 
 
 def init_registry(root: str) -> "Store":
-    """Create a registry at ``root`` (a no-op on an existing one) and return its store."""
+    """Create a registry at ``root`` (a no-op on an existing one) and return its store.
+
+    A directory holding only ``store.git`` (a mirror made with ``git clone --mirror``, say) is
+    adopted: the rest of the registry is derived from its refs.
+    """
     layout = Layout(root)
     if os.path.exists(root) and not os.path.isdir(root):
         raise RegistryUnavailable(f"cannot create a registry at {root}: it is a file")
-    if os.path.isdir(root) and os.listdir(root) and not layout.exists():
+    adopting = os.path.isdir(layout.git_dir) and not os.path.isdir(layout.index_dir)
+    if os.path.isdir(root) and os.listdir(root) and not layout.exists() and not adopting:
         raise RegistryUnavailable(
             f"cannot create a registry at {root}: the directory is not empty and holds no registry"
         )
@@ -88,7 +93,11 @@ def init_registry(root: str) -> "Store":
         git.Repo.init(layout.git_dir, bare=True, mkdir=True, initial_branch="main")
     if not os.path.exists(layout.settings_file):
         atomic_write(layout.settings_file, _json_bytes(DEFAULT_SETTINGS))
-    return Store(root)
+    store = Store(root)
+    if adopting:
+        with writer_lock(root):
+            store.rebuild_index()
+    return store
 
 
 def recover_if_abandoned(root: str) -> None:

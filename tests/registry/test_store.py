@@ -205,3 +205,16 @@ def test_init_refuses_a_non_empty_foreign_directory(tmp_path):
     with pytest.raises(RegistryUnavailable, match="not empty"):
         init_registry(str(tmp_path))
     assert os.listdir(tmp_path) == ["stuff.txt"]
+
+
+def test_a_git_mirror_of_the_store_becomes_a_registry(registry, tmp_path):
+    for v in ("1.0.0", "1.0.1"):
+        _publish(registry, f.simple_api("demo", v))
+    Store(registry).set_yanked("demo", "1.0.0", "superseded", "t")
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    subprocess.run(["git", "clone", "-q", "--mirror", os.path.join(registry, "store.git"), str(mirror / "store.git")], check=True)
+    init_registry(str(mirror))
+    copy = LocalReader(str(mirror))
+    assert copy.api_index("demo") == LocalReader(registry).api_index("demo")
+    assert copy.notebook_bytes("demo", "1.0.1") == f.simple_api("demo", "1.0.1")
