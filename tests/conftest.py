@@ -1,4 +1,4 @@
-"""Shared fixtures: registries in tmp_path, an environment isolated from the user's registry and cache."""
+"""Shared fixtures: an empty registry in tmp_path; tests import helpers from nbfactory and support."""
 
 from __future__ import annotations
 
@@ -19,12 +19,3 @@ def registry(tmp_path):
     root = str(tmp_path / "registry")
     init_registry(root)
     return root
-
-
-@pytest.fixture
-def isolated_env(tmp_path, monkeypatch):
-    """Keep the user's registry, cache and kernels out of the test."""
-    monkeypatch.setenv("GILGAMESH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("GILGAMESH_REGISTRY", str(tmp_path / "no-registry-here"))
-    monkeypatch.delenv("GILGAMESH_TOKEN", raising=False)
-    return tmp_path
