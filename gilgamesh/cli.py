@@ -259,7 +259,10 @@ def cmd_fork(args) -> int:
     nb.setdefault("metadata", {}).setdefault("gilgamesh", {})["version"] = new_version
     from .registry.store import atomic_write
 
-    atomic_write(os.path.abspath(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+    try:
+        atomic_write(os.path.abspath(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+    except OSError as e:
+        raise GilgameshError(f"cannot write {path}: {e.strerror}") from None
     data = {"name": name, "from": resolution.version, "version": new_version, "path": path}
     _emit(args, data, f"Forked {name}@{resolution.version} to {path} as {name}@{new_version}.\n"
                       f"Edit it, then: gilgamesh validate {path} && gilgamesh publish {path}")

@@ -222,3 +222,12 @@ def test_serve_help_names_its_limits():
     out = run_cli("serve", "--help").stdout
     for flag in ("--host", "--port", "--workers", "--private", "--model-workers", "--call-timeout", "--max-body-mb"):
         assert flag in out
+
+
+def test_fork_to_an_unwritable_place_is_a_clean_error(tmp_path, registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
+    out = run_cli("fork", "demo@1", str(tmp_path / "no" / "such" / "dir" / "x.ipynb"), "--registry", registry)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "cannot write" in out.stderr and "Traceback" not in out.stderr
