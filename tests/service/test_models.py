@@ -43,6 +43,15 @@ def test_results(server, path, args, result):
     assert r.json()["result"] == expected
 
 
+def test_path_segments_are_percent_decoded_like_every_other_route(server):
+    """A client that escapes the path (``%5F`` for ``_``, ``%2E`` for ``.``) reaches the same endpoint."""
+    r = call(server, "g%65o/1%2E1/sc%61le", {"x": 3})
+    assert r.status == 200, r.body
+    assert r.json() == {"result": 6.0, "name": "geo", "version": "1.1.0"}
+    assert call(server, "geo/1/nan%5Fvalue", {}).status == 200
+    assert_error(call(server, "geo/1/%ff", {}), 400, "Invalid unicode in url")
+
+
 def test_yanked_exact_call_warns(server):
     r = call(server, "geo/1.2.0/cube", {"x": 1})
     assert r.header("Gilgamesh-Version") == "1.2.0"
