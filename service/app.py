@@ -24,7 +24,7 @@ import tornado.netutil
 import tornado.process
 import tornado.web
 
-from gilgamesh.errors import NotFound
+from gilgamesh.errors import GilgameshError, NotFound
 
 from . import handlers, pages
 from .arguments import Binder
@@ -119,12 +119,25 @@ class ServiceContext:
         return verify_token(self.root, token)
 
     def may_publish(self, user: str) -> bool:
-        """Every token holder, unless the registry's settings.json lists its ``publishers``."""
+        """Every token holder, unless the registry's settings.json lists its ``publishers``.
+
+        A settings file that cannot be read refuses every write (500 naming the problem): a typo
+        in it must not open a restricted registry to every token holder.
+        """
+        path = self.view.reader.layout.settings_file
         try:
-            with open(self.view.reader.layout.settings_file, "rb") as f:
-                publishers = json.loads(f.read()).get("publishers")
-        except (FileNotFoundError, ValueError, AttributeError):
+            with open(path, "rb") as f:
+                settings = json.loads(f.read())
+        except FileNotFoundError:
             return True
+        except (OSError, ValueError) as e:
+            raise GilgameshError(f"writes are refused until the registry's settings are fixed: "
+                                 f"{path} is not readable JSON ({e})") from None
+        publishers = settings.get("publishers") if isinstance(settings, dict) else None
+        if not isinstance(settings, dict) or not (
+                publishers is None or (isinstance(publishers, list) and all(isinstance(p, str) for p in publishers))):
+            raise GilgameshError(f"writes are refused until the registry's settings are fixed: {path} must "
+                                 "be a JSON object whose optional 'publishers' is a list of user names")
         return publishers is None or user in publishers
 
     # -- models -----------------------------------------------------------------------------------

@@ -118,6 +118,32 @@ def test_publishers_allow_list_gives_403(writable):
             f.write(original)
 
 
+@pytest.mark.parametrize("broken", [
+    '{"publishers": ["alice"]',          # a typo: not JSON
+    '{"publishers": "alice"}',           # a string, where "ali" would have matched as a substring
+    '["alice"]',                         # not an object
+])
+def test_unreadable_publishers_setting_refuses_writes(writable, broken):
+    """A broken settings.json never opens a restricted registry to every token holder (fail closed)."""
+    from gilgamesh.registry.layout import Layout
+
+    settings = Layout(writable.root).settings_file
+    with open(settings) as f:
+        original = f.read()
+    with open(settings, "w") as f:
+        f.write(broken)
+    try:
+        for user in ("alice", "bob"):
+            assert_error(publish(writable, apis.small("broken", "1.0.0"), writable.tokens[user]), 500,
+                         "settings.json")
+        assert_error(http("POST", writable.url + "/api/notebooks/broken/1.0.0/yank", {"reason": "x"},
+                          token=writable.tokens["alice"]), 500, "settings.json")
+    finally:
+        with open(settings, "w") as f:
+            f.write(original)
+    assert_error(http("GET", writable.url + "/api/notebooks/broken"), 404)  # nothing was stored
+
+
 def test_yank_and_unyank(writable):
     token = writable.tokens["bob"]
     assert publish(writable, apis.small("yk", "1.0.0"), token).status == 201
