@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name, func, help_text, **kw):
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text, **kw)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, command_parser=p)
         return p
 
     add("init", cmd_init, "create a registry (a no-op if it exists)")
@@ -443,19 +443,42 @@ def build_parser() -> argparse.ArgumentParser:
                               ("remove", "remove USER and revoke all of their tokens")):
         tp = tsub.add_parser(action, parents=[common], help=help_text, description=help_text)
         tp.add_argument("user", metavar="USER")
-    tsub.add_parser("list", parents=[common], help="list users holding tokens")
+        tp.set_defaults(command_parser=tp)
+    tp = tsub.add_parser("list", parents=[common], help="list users holding tokens", description="list users holding tokens")
+    tp.set_defaults(command_parser=tp)
     p = add("kernel", cmd_kernel, "install the Jupyter kernel 'Python 3 (Gilgamesh)'")
     ksub = p.add_subparsers(dest="kernel_command", metavar="ACTION")
     ksub.required = True
-    kp = ksub.add_parser("install", parents=[common], help="install the kernelspec (default: for this user)")
+    kp = ksub.add_parser("install", parents=[common], help="install the kernelspec (default: for this user)",
+                         description="install the Jupyter kernel 'Python 3 (Gilgamesh)' (default: for this user)")
+    kp.set_defaults(command_parser=kp)
     kp.add_argument("--sys-prefix", action="store_true", help="install into this Python environment")
     kp.add_argument("--prefix", help="install under this prefix")
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ARGV; options may come between a command's positionals (``fork A --bump patch PATH``).
+
+    argparse alone stops filling positionals at the first option, and reports what is left over
+    with the top-level usage; the command's own parser re-reads its arguments intermixed instead,
+    and any error then shows that command's usage.
+    """
+    args, extras = parser.parse_known_args(argv)
+    if not extras:
+        return args
+    command_parser = args.command_parser
+    if args.command in ("token", "kernel"):  # nested actions: argparse cannot intermix them
+        command_parser.error("unrecognized arguments: " + " ".join(extras))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    intermixed = command_parser.parse_intermixed_args(argv[argv.index(args.command) + 1:])
+    intermixed.command = args.command
+    return intermixed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         return args.func(args)
     except GilgameshError as e:

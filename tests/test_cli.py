@@ -231,3 +231,24 @@ def test_fork_to_an_unwritable_place_is_a_clean_error(tmp_path, registry):
     out = run_cli("fork", "demo@1", str(tmp_path / "no" / "such" / "dir" / "x.ipynb"), "--registry", registry)
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert "cannot write" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_options_may_come_between_a_commands_positionals(tmp_path, registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
+    target = tmp_path / "p.ipynb"
+    out = run_cli("fork", "demo@1", "--bump", "patch", str(target), "--registry", registry)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(target.read_text())["metadata"]["gilgamesh"]["version"] == "1.0.1"
+
+
+@pytest.mark.parametrize("args, usage", [
+    (["list", "--bogus"], "usage: gilgamesh list"),
+    (["fork", "demo@1", "a.ipynb", "b.ipynb"], "usage: gilgamesh fork"),
+    (["token", "create", "alice", "--bogus"], "usage: gilgamesh token create"),
+])
+def test_a_stray_argument_shows_the_commands_own_usage(args, usage, registry):
+    out = run_cli(*args, "--registry", registry)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert usage in out.stderr and "unrecognized arguments" in out.stderr
