@@ -32,6 +32,9 @@ def _progress(message: str) -> None:
 
 
 def _location(args) -> str:
+    explicit = getattr(args, "registry", None) or os.environ.get("GILGAMESH_REGISTRY") or ""
+    if "://" in explicit and not is_url(explicit):  # else it would become a relative directory
+        raise UsageError(f"unsupported registry URL {explicit!r}: give a directory or an http(s):// URL")
     return registry_location(getattr(args, "registry", None))
 
 

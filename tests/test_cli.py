@@ -252,3 +252,10 @@ def test_a_stray_argument_shows_the_commands_own_usage(args, usage, registry):
     out = run_cli(*args, "--registry", registry)
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert usage in out.stderr and "unrecognized arguments" in out.stderr
+
+
+def test_a_registry_url_of_another_scheme_is_a_usage_error(tmp_path):
+    out = run_cli("list", "--registry", "ftp://example.org/reg", cwd=tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "unsupported registry URL 'ftp://example.org/reg'" in out.stderr
+    assert not any(tmp_path.iterdir())
