@@ -14,6 +14,7 @@ import inspect
 import re
 import shutil
 import textwrap
+from types import ModuleType
 from typing import NamedTuple
 
 __all__ = [
@@ -327,6 +328,8 @@ def docs(target) -> Documentation:
         from .finder import use
 
         target = use(target)
+    elif not isinstance(target, ModuleType):
+        raise TypeError(f"docs() takes a string such as 'langmuir@1.2' or an API module, not {type(target).__name__}")
     return Documentation(from_module(target))
 
 

@@ -332,6 +332,8 @@ def use(text: str) -> ModuleType:
     """
     from gilgamesh.versions import module_part_for, parse_name_spec
 
+    if not isinstance(text, str):
+        raise TypeError(f"use() takes a string such as 'langmuir@1.2', not {type(text).__name__}")
     install()
     name, spec = parse_name_spec(text)
     if spec.is_unpinned:

@@ -253,3 +253,11 @@ def test_functions_pickle_by_their_canonical_module():
     from gilgamesh.api.langmuir.v1_2 import analyze
 
     assert pickle.loads(pickle.dumps(analyze)) is analyze
+
+
+@pytest.mark.parametrize("target", [3, None, b"langmuir@1.2"])
+def test_use_and_docs_refuse_a_non_string_with_a_type_error(target):
+    with pytest.raises(TypeError, match="takes a string such as 'langmuir@1.2'"):
+        gilgamesh.use(target)
+    with pytest.raises(TypeError, match="takes a string such as 'langmuir@1.2' or an API module"):
+        gilgamesh.docs(target)
