@@ -238,13 +238,14 @@ def make_app(
         (r"/login", pages.LoginPage, c),
         (r"/logout", pages.LogoutPage, c),
         (r"/vendor/pygments\.css", pages.PygmentsCss, c),
-        (r"/vendor/katex/(.*)", tornado.web.StaticFileHandler, {"path": KATEX_DIR}),
+        (r"/vendor/katex/(.*)", handlers.StaticFiles, {"path": KATEX_DIR}),
     ]
     app = tornado.web.Application(
         routes,
         ctx=ctx,
         template_path=TEMPLATE_DIR,
         static_path=STATIC_DIR,
+        static_handler_class=handlers.StaticFiles,
         default_handler_class=handlers.NotFoundHandler,
         default_handler_args=c,
         cookie_secret=cookie_secret,

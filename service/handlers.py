@@ -12,6 +12,7 @@ import json
 import logging
 import os
 
+import tornado.httputil
 import tornado.web
 
 from gilgamesh import errors
@@ -20,7 +21,7 @@ from gilgamesh.versions import Version, check_name
 
 __all__ = [
     "BaseHandler", "NotebooksHandler", "ApiHandler", "ResolveHandler", "NotebookHandler",
-    "YankHandler", "OpenApiHandler", "HealthHandler", "NotFoundHandler",
+    "YankHandler", "OpenApiHandler", "HealthHandler", "NotFoundHandler", "StaticFiles",
 ]
 
 log = logging.getLogger("gilgamesh.service")
@@ -154,8 +155,8 @@ class BaseHandler(tornado.web.RequestHandler):
             error = exc_info[1].to_dict()
             status_code = exc_info[1].http_status
         elif exc_info and isinstance(exc_info[1], tornado.web.HTTPError):
-            e = exc_info[1]
-            error = {"status": e.status_code, "message": e.log_message or self._reason or "error", "details": []}
+            error = {"status": exc_info[1].status_code, "message": _http_error_message(self, exc_info[1]),
+                     "details": []}
         if error is None:
             message = "internal error" if status_code >= 500 else (self._reason or "error")
             error = {"status": status_code, "message": message, "details": []}
@@ -163,6 +164,8 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_status(status_code)
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="gilgamesh"')
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(self)))
         if self.prefers_html():
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.set_header("Content-Security-Policy", self.ctx.page_csp)
@@ -182,9 +185,50 @@ class BaseHandler(tornado.web.RequestHandler):
             return  # expected: the client gets the envelope, the log stays quiet
         super().log_exception(typ, value, tb)
 
+    def head(self, *args, **kwargs):
+        """HEAD answers as GET does, without the body (every GET route supports HEAD, RFC 9110)."""
+        return self.get(*args, **kwargs)
+
     # -- helpers -------------------------------------------------------------------------------
     async def run_blocking(self, fn, *args, **kwargs):
         return await self.ctx.run_blocking(fn, *args, **kwargs)
+
+
+def allowed_methods(handler: tornado.web.RequestHandler) -> list[str]:
+    """The methods a handler implements (for the ``Allow`` header of a 405)."""
+    base = tornado.web.RequestHandler
+    methods = [m for m in handler.SUPPORTED_METHODS
+               if getattr(type(handler), m.lower(), None) is not getattr(base, m.lower(), None)]
+    if "GET" not in methods and "HEAD" in methods and isinstance(handler, BaseHandler):
+        methods.remove("HEAD")  # BaseHandler's HEAD is its GET: nothing without one
+    return methods
+
+
+def _http_error_message(handler: tornado.web.RequestHandler, e: tornado.web.HTTPError) -> str:
+    """What a tornado ``HTTPError`` says, for the envelope."""
+    if e.status_code == 405:
+        allowed = ", ".join(allowed_methods(handler)) or "none"
+        return f"{handler.request.method} is not allowed on {handler.request.path} (allowed: {allowed})"
+    if e.status_code == 404 and not e.log_message:
+        return f"no file {handler.request.path}"
+    if e.log_message:
+        return e.log_message % e.args if e.args else e.log_message
+    return e.reason or tornado.httputil.responses.get(e.status_code, "error")
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """The service's own files and KaTeX: their errors too answer in the one envelope."""
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], tornado.web.HTTPError):
+            message = _http_error_message(self, exc_info[1])
+        else:
+            message = "internal error" if status_code >= 500 else self._reason
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(self)))
+        self.set_header("Content-Type", _JSON)
+        self.finish(json.dumps({"error": {"status": status_code, "message": message, "details": []}}).encode())
 
 
 class NotebooksHandler(BaseHandler):

@@ -95,8 +95,44 @@ def test_read_errors(server, path, status, fragment):
 
 
 def test_method_not_allowed(server):
-    assert_error(http("DELETE", server.url + "/api/notebooks"), 405)
+    r = http("DELETE", server.url + "/api/notebooks")
+    assert_error(r, 405, "DELETE is not allowed on /api/notebooks (allowed: GET, HEAD, POST)")
+    assert r.header("Allow") == "GET, HEAD, POST"
+    r = http("GET", server.url + "/api/notebooks/geo/1.1.0/yank")
+    assert_error(r, 405, "GET is not allowed")
+    assert r.header("Allow") == "POST, DELETE"
     assert_error(http("PUT", server.url + "/models/geo/1/scale", {}), 405)
+
+
+@pytest.mark.parametrize("path", ["/api/notebooks", "/api/notebooks/geo", "/api/notebooks/geo/1",
+                                  "/api/notebooks/geo/1.1.0/notebook", "/openapi.json", "/healthz", "/docs/geo/1",
+                                  "/", "/static/app.css"])
+def test_head_answers_like_get_without_a_body(server, path):
+    got = http("GET", server.url + path)
+    head = http("HEAD", server.url + path)
+    assert (head.status, head.body) == (200, b""), (path, head.status)
+    assert head.header("Content-Type") == got.header("Content-Type")
+    assert int(head.header("Content-Length")) == len(got.body)
+
+
+def test_head_of_an_unknown_version_is_404(server):
+    r = http("HEAD", server.url + "/api/notebooks/geo/7/notebook")
+    assert (r.status, r.body) == (404, b"")
+
+
+@pytest.mark.parametrize("path, status, fragment", [
+    ("/static/nope.js", 404, "no file /static/nope.js"),
+    ("/vendor/katex/nope.js", 404, "no file /vendor/katex/nope.js"),
+    ("/static/../app.py", 403, "not in root static directory"),
+])
+def test_static_file_errors_answer_in_the_envelope(server, path, status, fragment):
+    assert_error(http("GET", server.url + path), status, fragment)
+
+
+def test_static_files_refuse_writes_in_the_envelope(server):
+    r = http("POST", server.url + "/static/app.css", b"x")
+    assert_error(r, 405, "POST is not allowed")
+    assert r.header("Allow") == "GET, HEAD"
 
 
 def test_html_error_page_for_a_browser(server):
