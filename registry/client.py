@@ -108,6 +108,15 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _json_answer(body: bytes, url: str, what: str):
+    """The JSON a service answered; a page that is not (a proxy's sign-in page, a wrong URL) says so."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise RegistryUnavailable(f"{what}: {_origin(url)} did not answer with JSON; is it the URL of a "
+                                  "'gilgamesh serve' service?") from None
+
+
 def _quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
@@ -127,9 +136,16 @@ class HttpReader(RegistryReader):
         return _request("GET", self.location + path, token=self.token, timeout=self.timeout,
                         what=what, classes=classes)
 
+    def _get_json(self, path: str, what: str, classes: dict | None = None):
+        return _json_answer(self._get(path, what, classes)[0], self.location, what)
+
     def listing(self) -> list[dict]:
         """Every API with its summary, latest release and versions (``GET /api/notebooks``)."""
-        return json.loads(self._get("/api/notebooks", "listing the APIs")[0])["notebooks"]
+        data = self._get_json("/api/notebooks", "listing the APIs")
+        if not isinstance(data, dict) or not isinstance(data.get("notebooks"), list):
+            raise RegistryUnavailable(f"listing the APIs: {self.location} answered JSON without a 'notebooks' "
+                                      "list; is it the URL of a 'gilgamesh serve' service?")
+        return data["notebooks"]
 
     def names(self) -> list[str]:
         return sorted(item["name"] for item in self.listing())
@@ -138,8 +154,7 @@ class HttpReader(RegistryReader):
         from gilgamesh.versions import check_name
 
         check_name(name)
-        body, _ = self._get(f"/api/notebooks/{_quote(name)}", f"reading {name}", {404: errors.ApiNotFound})
-        data = json.loads(body)
+        data = self._get_json(f"/api/notebooks/{_quote(name)}", f"reading {name}", {404: errors.ApiNotFound})
         return {"name": data["name"], "versions": {e["version"]: e for e in data["versions"]}}
 
     def notebook_bytes(self, name: str, version: str) -> bytes:
@@ -152,9 +167,8 @@ class HttpReader(RegistryReader):
 
     def resolved(self, name: str, spec: str) -> dict:
         """The service's resolution of ``name@spec`` (``GET /api/notebooks/{name}/{spec}``)."""
-        body, _ = self._get(f"/api/notebooks/{_quote(name)}/{_quote(spec)}", f"resolving {name}@{spec}",
-                            {404: errors.VersionNotFound})
-        return json.loads(body)
+        return self._get_json(f"/api/notebooks/{_quote(name)}/{_quote(spec)}", f"resolving {name}@{spec}",
+                              {404: errors.VersionNotFound})
 
 
 def publish_over_http(url: str, data: bytes, token: str | None, dry_run: bool = False) -> dict:
@@ -167,14 +181,14 @@ def publish_over_http(url: str, data: bytes, token: str | None, dry_run: bool = 
     body, _ = _request("POST", url.rstrip("/") + "/api/notebooks" + query, body=data, token=_token(token),
                        content_type="application/x-ipynb+json", timeout=PUBLISH_TIMEOUT,
                        what="publishing", classes={404: errors.VersionNotFound})
-    return json.loads(body)
+    return _json_answer(body, url, "publishing")
 
 
 def _yank_request(method: str, url: str, name: str, version: str, body: bytes | None, token: str | None) -> dict:
     path = f"/api/notebooks/{_quote(name)}/{_quote(version)}/yank"
     out, _ = _request(method, url.rstrip("/") + path, body=body, token=_token(token),
                       what=f"changing the yank of {name}@{version}", classes={404: errors.VersionNotFound})
-    return json.loads(out)
+    return _json_answer(out, url, f"changing the yank of {name}@{version}")
 
 
 def yank_over_http(url: str, name: str, version: str, reason: str | None, token: str | None) -> dict:

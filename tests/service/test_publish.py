@@ -217,6 +217,38 @@ def test_http_client_unreachable_service():
             HttpReader(f"http://127.0.0.1:{port}").names()
 
 
+@pytest.fixture
+def html_site(tmp_path):
+    """A real web server that is not a Gilgamesh service: every route is an HTML page (a proxy's sign-in)."""
+    import functools
+    import http.server
+    import threading
+
+    for route in ("api/notebooks", "api/notebooks/plasma", "api/notebooks/plasma/1"):
+        (tmp_path / route).mkdir(parents=True, exist_ok=True)
+        (tmp_path / route / "index.html").write_text("<html>please sign in</html>")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{site.server_address[1]}"
+    site.shutdown()
+    site.server_close()
+    thread.join(10)
+
+
+def test_http_client_names_a_url_that_is_not_a_service(html_site):
+    """A 200 HTML page is a clear error naming the URL, not a JSONDecodeError traceback."""
+    reader = HttpReader(html_site)
+    for read in (reader.names, lambda: reader.api_index("plasma"), lambda: reader.resolved("plasma", "1")):
+        with pytest.raises(errors.RegistryUnavailable, match="did not answer with JSON.*'gilgamesh serve'"):
+            read()
+
+
 def test_tokens_and_hashes_never_leave_the_service(writable):
     token = writable.tokens["alice"]
     from gilgamesh.registry.tokens import _load
