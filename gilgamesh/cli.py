@@ -393,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Versioned scientific models as documented notebooks: publish, import, document, serve.",
         epilog="Exit status: 0 success, 1 refused or failed (the message says why), 2 usage error.",
     )
+    # Also accepted before the command (`gilgamesh --registry R list`); the command's own wins.
+    parser.add_argument("--registry", dest="global_registry", metavar="PATH_OR_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--json", dest="global_json", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -476,12 +479,16 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     argv = sys.argv[1:] if argv is None else list(argv)
     intermixed = command_parser.parse_intermixed_args(argv[argv.index(args.command) + 1:])
     intermixed.command = args.command
+    intermixed.global_registry, intermixed.global_json = args.global_registry, args.global_json
     return intermixed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
+    if hasattr(args, "registry"):
+        args.registry = args.registry or args.global_registry
+        args.json = args.json or args.global_json
     try:
         return args.func(args)
     except GilgameshError as e:

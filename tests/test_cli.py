@@ -259,3 +259,19 @@ def test_a_registry_url_of_another_scheme_is_a_usage_error(tmp_path):
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "unsupported registry URL 'ftp://example.org/reg'" in out.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_registry_and_json_may_come_before_the_command(registry):
+    out = run_cli("--registry", registry, "--json", "list")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
+
+
+def test_global_registry_survives_intermixed_options(tmp_path, registry):
+    from gilgamesh.registry.publish import publish
+
+    publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
+    target = tmp_path / "w.ipynb"
+    out = run_cli("--registry", registry, "fork", "demo@1", "--bump", "patch", str(target))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(target.read_text())["metadata"]["gilgamesh"]["version"] == "1.0.1"
