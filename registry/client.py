@@ -160,7 +160,7 @@ class HttpReader(RegistryReader):
     def notebook_bytes(self, name: str, version: str) -> bytes:
         data, headers = self._get(f"/api/notebooks/{_quote(name)}/{_quote(version)}/notebook",
                                   f"fetching {name}@{version}", {404: errors.VersionNotFound})
-        etag = {k.lower(): v for k, v in headers.items()}.get("etag", "").strip('"')
+        etag = {k.lower(): v for k, v in headers.items()}.get("etag", "").removeprefix("W/").strip('"')
         if not etag:
             etag = self.entry(name, version)["sha256"]
         return verify_sha256(data, etag, f"{name}@{version} from {self.location}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from gilgamesh.errors import GilgameshError
+
 from .layout import Layout
 
 __all__ = ["DEFAULT_SETTINGS", "read_settings"]
@@ -22,9 +24,15 @@ DEFAULT_SETTINGS = {
 
 
 def read_settings(root: str) -> dict:
-    """The registry's settings, defaults filled in."""
+    """The registry's settings, defaults filled in; a damaged file is an error naming it."""
+    path = Layout(root).settings_file
     try:
-        with open(Layout(root).settings_file, "rb") as f:
-            return {**DEFAULT_SETTINGS, **json.loads(f.read())}
+        with open(path, "rb") as f:
+            settings = json.loads(f.read())
     except FileNotFoundError:
         return dict(DEFAULT_SETTINGS)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise GilgameshError(f"the registry's settings file {path} is not valid JSON: {e}") from None
+    if not isinstance(settings, dict):
+        raise GilgameshError(f"the registry's settings file {path} must hold a JSON object")
+    return {**DEFAULT_SETTINGS, **settings}

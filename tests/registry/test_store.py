@@ -218,3 +218,14 @@ def test_a_git_mirror_of_the_store_becomes_a_registry(registry, tmp_path):
     copy = LocalReader(str(mirror))
     assert copy.api_index("demo") == LocalReader(registry).api_index("demo")
     assert copy.notebook_bytes("demo", "1.0.1") == f.simple_api("demo", "1.0.1")
+
+
+def test_a_damaged_settings_file_is_named_and_nothing_is_written(registry):
+    with open(os.path.join(registry, "settings.json"), "w") as fh:
+        fh.write("{not json")
+    before = registry_state(registry)
+    from gilgamesh.errors import GilgameshError
+
+    with pytest.raises(GilgameshError, match="settings.json is not valid JSON"):
+        publish(registry, f.simple_api("demo", "1.0.0"), publisher="tester")
+    assert registry_state(registry) == before
