@@ -22,11 +22,13 @@ class PageHandler(BaseHandler):
     """An HTML page: errors too are pages when a browser asks."""
 
     def prefers_html(self) -> bool:
-        accept = self.request.headers.get("Accept", "")
-        return "text/html" in accept or not accept or accept == "*/*"
+        # Browsers ask for text/html; API clients (curl's */*, none at all) get the JSON envelope.
+        return "text/html" in self.request.headers.get("Accept", "")
 
     def prepare(self) -> None:
         if self.ctx.private and self.request.method in self.read_methods and not self.authenticated_user():
+            if not self.prefers_html():
+                self.require_user(write=False)  # 401 in the error envelope
             self.redirect("/login?next=" + _quote(self.request.uri))
             return
         self.set_header("Content-Security-Policy", self.ctx.page_csp)

@@ -135,6 +135,12 @@ def test_static_files_refuse_writes_in_the_envelope(server):
     assert r.header("Allow") == "GET, HEAD"
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_pages_answer_api_clients_with_the_error_envelope(server, accept):
+    headers = {"Accept": accept} if accept else {}
+    assert_error(http("GET", server.url + "/docs/geo/9", headers=headers), 404, "no release of geo@9")
+
+
 def test_html_error_page_for_a_browser(server):
     r = http("GET", server.url + "/docs/geo/9", headers={"Accept": "text/html"})
     assert r.status == 404
