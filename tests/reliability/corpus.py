@@ -145,9 +145,9 @@ def request_cases(limit: int) -> list[RequestCase]:
         # Unknown routes and methods.
         RequestCase("unknown-route", "GET", "/api/nothing", None, 404, "no route GET /api/nothing"),
         RequestCase("unknown-route-deep", "GET", "/models", None, 404, "no route GET /models"),
-        RequestCase("put-notebooks", "PUT", "/api/notebooks", b"{}", 405, "Method Not Allowed"),
-        RequestCase("delete-notebooks", "DELETE", "/api/notebooks", None, 405, "Method Not Allowed"),
-        RequestCase("patch-health", "PATCH", "/healthz", b"{}", 405, "Method Not Allowed"),
+        RequestCase("put-notebooks", "PUT", "/api/notebooks", b"{}", 405, "PUT is not allowed on /api/notebooks"),
+        RequestCase("delete-notebooks", "DELETE", "/api/notebooks", None, 405, "DELETE is not allowed on /api/notebooks"),
+        RequestCase("patch-health", "PATCH", "/healthz", b"{}", 405, "PATCH is not allowed on /healthz"),
         RequestCase("get-model", "GET", "/models/demo/1/scale", None, 405, "GET is not allowed"),
         # Names and specs outside the grammar, path tricks.
         RequestCase("name-uppercase", "GET", "/api/notebooks/Demo", None, 400, "Invalid API name: 'Demo'"),
