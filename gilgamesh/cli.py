@@ -382,6 +382,20 @@ def cmd_kernel(args) -> int:
 
 
 # -- the parser -----------------------------------------------------------------------------
+def _bounded(kind, low, high=None):
+    """An argparse type: a ``kind`` number in [low, high], or a usage error naming the bounds."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--registry", metavar="PATH_OR_URL",
@@ -433,14 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="NAME@VERSION")
     p = add("serve", cmd_serve, "run the HTTP service (API, model endpoints, docs, web UI)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    p.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1)")
+    p.add_argument("--port", type=_bounded(int, 0, 65535), default=8765, help="port (default 8765)")
+    p.add_argument("--workers", type=_bounded(int, 1), default=1, help="server processes sharing the port (default 1)")
     p.add_argument("--private", action="store_true", help="require a token for reads too")
-    p.add_argument("--model-workers", type=int, default=2, metavar="N",
+    p.add_argument("--model-workers", type=_bounded(int, 1), default=2, metavar="N",
                    help="warm processes that run model calls (default 2)")
-    p.add_argument("--call-timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--call-timeout", type=_bounded(float, 0.001), default=30.0, metavar="SECONDS",
                    help="time limit of one model call; past it the call gets 504 (default 30)")
-    p.add_argument("--max-body-mb", type=float, default=20.0, metavar="MB",
+    p.add_argument("--max-body-mb", type=_bounded(float, 0.001), default=20.0, metavar="MB",
                    help="largest request body accepted; larger ones get 413 (default 20)")
     p = add("token", cmd_token, "manage publish tokens (create USER, remove USER, list)")
     tsub = p.add_subparsers(dest="token_command", metavar="ACTION")

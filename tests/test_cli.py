@@ -33,6 +33,7 @@ def test_every_command_has_help(command):
 @pytest.mark.parametrize("args", [
     [], ["frobnicate"], ["resolve"], ["yank", "demo@1.0.0"], ["serve", "--port", "x"],
     ["resolve", "Demo@1"], ["resolve", "demo@0"], ["resolve", "demo@1.x"], ["yank", "demo@1.0", "--reason", "r"],
+    ["serve", "--port", "70000"], ["serve", "--workers", "0"], ["serve", "--call-timeout", "-1"],
 ])
 def test_usage_errors_exit_2(args, registry):
     out = run_cli(*args, "--registry", registry) if args else run_cli()
