@@ -196,9 +196,10 @@ def check_dependencies(nb: ParsedNotebook, own_name: str | None, reader) -> tupl
         for ref in find_api_references(rewrite_at_spelling(cell.source)):
             label = f"gilgamesh.api.{ref.name}"
             if ref.part is None:
+                pin = _suggested_pin(reader, ref.name)
                 problems.append(Problem(
                     "dependencies",
-                    f"{label} is imported without a version; pin it, e.g. {label}@1.2 or {label}.v1_2",
+                    f"{label} is imported without a version; pin it, e.g. {label}@{pin} or {label}.v{pin.replace('.', '_')}",
                     cell.number,
                 ))
                 continue
@@ -221,3 +222,12 @@ def check_dependencies(nb: ParsedNotebook, own_name: str | None, reader) -> tupl
                 ))
             dependencies[ref.name] = resolution.version
     return dependencies, problems
+
+
+def _suggested_pin(reader, name: str) -> str:
+    """``MAJOR.MINOR`` of the API's latest release (what a pin would usually name), else ``1.0``."""
+    try:
+        latest = reader.version_set(name).latest_release()
+    except GilgameshError:
+        latest = None
+    return ".".join(latest.split(".")[:2]) if latest else "1.0"

@@ -229,3 +229,9 @@ def test_a_damaged_settings_file_is_named_and_nothing_is_written(registry):
     with pytest.raises(GilgameshError, match="settings.json is not valid JSON"):
         publish(registry, f.simple_api("demo", "1.0.0"), publisher="tester")
     assert registry_state(registry) == before
+
+
+def test_an_unpinned_import_is_told_the_pin_to_use(registry):
+    _publish(registry, f.simple_api("plasma", "1.3.0"))
+    with pytest.raises(PublishRefused, match=r"pin it, e.g. gilgamesh.api.plasma@1.3 or gilgamesh.api.plasma.v1_3"):
+        _publish(registry, f.to_bytes(_nb(GOOD_CELLS + [f.code("import gilgamesh.api.plasma")])))
