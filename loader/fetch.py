@@ -18,7 +18,8 @@ from gilgamesh.config import cache_dir, is_url
 
 from . import CacheIntegrityWarning, OfflineWarning, warn
 from .finder import (
-    CODE_TAG, DIGEST_SIZE, MEMO_TAG, ApiIndex, Resolved, Session, digest, notebook_path, read_memo, read_memo_quietly,
+    CODE_TAG, DIGEST_SIZE, MEMO_TAG, ApiIndex, Resolved, Session, digest, fresh_index, notebook_path, read_memo,
+    read_memo_quietly,
 )
 
 __all__ = [
@@ -64,11 +65,7 @@ def load_index(session: Session, location: str, name: str, directory: str) -> Ap
         if not _unavailable(e):
             raise
         return _offline_index(location, name, directory, e)
-    key = digest(data).hex()
-    fetched_at = None
-    if not os.path.exists(os.path.join(directory, key, "index")):
-        fetched_at = remember_index(location, name, directory, key, data)
-    return ApiIndex(name, location, data, key, directory, False, fetched_at)
+    return fresh_index(location, name, directory, data)
 
 
 def remember_index(location: str, name: str, directory: str, key: str, data: bytes) -> float:

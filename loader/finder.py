@@ -444,6 +444,17 @@ class ApiIndex:
         return self._versions
 
 
+def fresh_index(location: str, name: str, directory: str, data: bytes) -> ApiIndex:
+    """An index just read from the registry; a new one is remembered for offline use."""
+    key = digest(data).hex()
+    fetched_at = None
+    if not os.path.exists(os.path.join(directory, key, "index")):
+        from .fetch import remember_index
+
+        fetched_at = remember_index(location, name, directory, key, data)
+    return ApiIndex(name, location, data, key, directory, False, fetched_at)
+
+
 class Session:
     """The resolutions of one process (until ``gilgamesh.refresh()``)."""
 
@@ -484,13 +495,7 @@ class Session:
             from .fetch import load_index
 
             return load_index(self, location, name, directory)
-        key = digest(data).hex()
-        fetched_at = None
-        if not os.path.exists(os.path.join(directory, key, "index")):
-            from .fetch import remember_index
-
-            fetched_at = remember_index(location, name, directory, key, data)
-        return ApiIndex(name, location, data, key, directory, False, fetched_at)
+        return fresh_index(location, name, directory, data)
 
     def reader(self, location: str):
         """A registry reader for ``location`` (one per session)."""
