@@ -116,34 +116,32 @@ class _Int(Annotation):
         return "integer"
 
 
-class _Bool(Annotation):
+class _Exact(Annotation):
+    """A JSON scalar taken as it is: exactly ``python_type`` (so ``true`` is no number here)."""
+
+    python_type: type
+    json_type: str
+
+    def check(self, value, where=""):
+        if type(value) is self.python_type:
+            return value
+        raise _Mismatch(where, self.description, value)
+
+    def schema(self):
+        return {"type": self.json_type}
+
+    def form_kind(self):
+        return self.json_type
+
+
+class _Bool(_Exact):
     description, plural = "true or false", "booleans"
-
-    def check(self, value, where=""):
-        if type(value) is bool:
-            return value
-        raise _Mismatch(where, self.description, value)
-
-    def schema(self):
-        return {"type": "boolean"}
-
-    def form_kind(self):
-        return "boolean"
+    python_type, json_type = bool, "boolean"
 
 
-class _Str(Annotation):
+class _Str(_Exact):
     description, plural = "a string", "strings"
-
-    def check(self, value, where=""):
-        if type(value) is str:
-            return value
-        raise _Mismatch(where, self.description, value)
-
-    def schema(self):
-        return {"type": "string"}
-
-    def form_kind(self):
-        return "string"
+    python_type, json_type = str, "string"
 
 
 class _None(Annotation):
