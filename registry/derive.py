@@ -46,13 +46,16 @@ def index_entry(meta: dict) -> dict:
         "publisher": meta.get("publisher"),
         "endpoints": meta.get("endpoints", {}),
         "dependencies": meta.get("dependencies", {}),
+        "environment": meta.get("environment"),
     }
 
 
 def record_fields(state: dict) -> dict:
     """The part of an index entry a version's records decide."""
-    yank = state.get("yank")
-    return {"yanked": yank is not None, "yank_reason": yank.get("reason") if yank else None}
+    yank, deprecation = state.get("yank"), state.get("deprecation")
+    return {"yanked": yank is not None, "yank_reason": yank.get("reason") if yank else None,
+            "deprecated": deprecation is not None,
+            "deprecation_message": deprecation.get("message") if deprecation else None}
 
 
 def metadata_of(repo: git.Repo, commit: str) -> dict:

@@ -8,8 +8,8 @@ whose parents are both logs (:func:`merge_logs`): a record, once written, stays 
 The current state is a fold of every reachable record, oldest first (by the time it was made,
 then by commit id, so every site folds the same set to the same state): the last yank or unyank of
 a version decides whether it is yanked, the last deprecation or undeprecation whether it is
-deprecated. Registries written before the log kept yanks on the branch ``meta/yanks``; its
-entries still count, as yanks made at their recorded time.
+deprecated. Registries written before the log kept yanks and deprecations on the branches
+``meta/yanks`` and ``meta/deprecations``; their entries still count, as records of their time.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = ["RECORDS_REF", "OPS", "RecordState", "read_state", "append_record", "
 
 RECORDS_REF = "refs/records/log"
 LEGACY_YANKS_REF = "refs/heads/meta/yanks"
+LEGACY_DEPRECATIONS_REF = "refs/heads/meta/deprecations"
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MARK = "Gilgamesh-Record: "
 # op -> (the state it sets, whether it sets or clears it)
@@ -63,15 +64,18 @@ def _records(repo: git.Repo, head: str) -> list[tuple[str, str, dict]]:
     return found
 
 
-def _legacy_yanks(repo: git.Repo) -> list[tuple[str, str, dict]]:
-    try:
-        raw = repo.git.show(f"{LEGACY_YANKS_REF}:yanks.json")
-    except git.GitCommandError:
-        return []
+def _legacy(repo: git.Repo) -> list[tuple[str, str, dict]]:
+    """The yank and deprecation lists of registries written before the log, as records."""
     found = []
-    for key, yank in json.loads(raw).items():
-        name, _, version = key.partition("@")
-        found.append((str(yank.get("at", "")), "", {"op": "yank", "name": name, "version": version, **yank}))
+    for ref, path, op in ((LEGACY_YANKS_REF, "yanks.json", "yank"),
+                          (LEGACY_DEPRECATIONS_REF, "deprecations.json", "deprecate")):
+        try:
+            raw = repo.git.show(f"{ref}:{path}")
+        except git.GitCommandError:
+            continue
+        for key, detail in json.loads(raw).items():
+            name, _, version = key.partition("@")
+            found.append((str(detail.get("at", "")), "", {"op": op, "name": name, "version": version, **detail}))
     return found
 
 
@@ -85,7 +89,7 @@ def ref_sha(repo: git.Repo, ref: str) -> str | None:
 def read_state(repo: git.Repo, head: str | None = None) -> RecordState:
     """The fold of the log at ``head`` (default: this store's log), plus the legacy yank list."""
     head = head or ref_sha(repo, RECORDS_REF)
-    records = _legacy_yanks(repo) + (_records(repo, head) if head else [])
+    records = _legacy(repo) + (_records(repo, head) if head else [])
     state = RecordState()
     for _, _, record in sorted(records, key=lambda r: (r[0], r[1])):
         field, sets = OPS[record["op"]]

@@ -249,6 +249,16 @@ class Store(LocalReader):
             return self.append_record("unyank", name, version, who)
         return self.append_record("yank", name, version, who, reason=reason)
 
+    def set_deprecated(self, name: str, version: str, message: str | None, who: str) -> dict:
+        """Deprecate (``message`` given) or undeprecate (None) one version; the caller holds the lock."""
+        if message is None:
+            return self.append_record("undeprecate", name, version, who)
+        return self.append_record("deprecate", name, version, who, message=message)
+
+    def deprecations(self) -> dict:
+        """``{"name@version": {"message", "by", "at"}}`` of every deprecated version."""
+        return {f"{n}@{v}": s["deprecation"] for (n, v), s in self.record_state().items() if s["deprecation"]}
+
     # -- the derived index ------------------------------------------------------------------
     def _current_index(self, name: str) -> dict:
         try:
