@@ -255,3 +255,22 @@ def test_sync_over_a_network_remote_both_ways(tmp_path, transport):
         assert versions["1.0.0"]["yank_reason"] == "remote says no"
         assert versions["1.1.0"]["yank_reason"] == "local says no"
     assert _tags(remote)["refs/tags/clash/v1.0.0"] != _tags(local)["refs/tags/clash/v1.0.0"]
+
+
+def test_deprecations_are_records_both_sides_merge(tmp_path):
+    a, b = _site(tmp_path, "a"), _site(tmp_path, "b")
+    _publish(a, "demo", "1.0.0")
+    _publish(a, "demo", "1.1.0")
+    sync(b, a)
+    Store(a).set_deprecated("demo", "1.0.0", "use 1.1", "alice")
+    Store(b).set_deprecated("demo", "1.1.0", "use 2.0 when out", "bob")
+    sync(a, b, push=True)
+    for root in (a, b):
+        versions = _index(root)["demo"]["versions"]
+        assert versions["1.0.0"]["deprecation_message"] == "use 1.1"
+        assert versions["1.1.0"]["deprecated"] and versions["1.1.0"]["deprecation_message"] == "use 2.0 when out"
+    Store(b).set_deprecated("demo", "1.0.0", None, "bob")
+    sync(b, a, push=True)
+    assert not _index(a)["demo"]["versions"]["1.0.0"]["deprecated"]
+    assert Store(a).deprecations() == {"demo@1.1.0": {"message": "use 2.0 when out", "by": "bob",
+                                                      "at": Store(a).deprecations()["demo@1.1.0"]["at"]}}
