@@ -38,10 +38,10 @@ def _location(args) -> str:
     return registry_location(getattr(args, "registry", None))
 
 
-def _reader(args):
-    from .registry import open_reader
+def _registry(args):
+    from .registry.facade import open_registry
 
-    return open_reader(_location(args))
+    return open_registry(_location(args))
 
 
 def _local_root(args, what: str) -> str:
@@ -56,27 +56,6 @@ def _exact(text: str) -> tuple[str, str]:
     if spec.exact is None:
         raise UsageError(f"{text!r} must name an exact version, e.g. {name}@1.2.0")
     return name, spec.text
-
-
-def _resolved_dict(reader, name: str, spec: Spec) -> dict:
-    resolution = reader.resolve(name, spec)
-    entry = reader.entry(name, resolution.version)
-    return {
-        "name": name,
-        "spec": spec.text,
-        "version": resolution.version,
-        "sha256": entry["sha256"],
-        "summary": entry.get("summary", ""),
-        "yanked": resolution.yanked,
-        "yank_reason": resolution.yank_reason,
-        "published_at": entry.get("published_at"),
-        "dependencies": [{"name": n, "version": v} for n, v in sorted(entry.get("dependencies", {}).items())],
-        "endpoints": entry.get("endpoints", {}),
-        "environment": entry.get("environment"),
-        "deprecated": bool(entry.get("deprecated")),
-        "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
-        "warning": resolution.warning,
-    }
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -101,10 +80,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    from .registry.sync import sync
-
-    root = _local_root(args, "sync")
-    report = sync(root, args.source, push=args.push)
+    report = _registry(args).sync(args.source, push=args.push)
     lines = []
     for name, versions in report.adopted.items():
         lines.append(f"adopted {name}: {', '.join(versions)}")
@@ -135,62 +111,23 @@ def _read_notebook_files(paths: list[str]) -> list[tuple[str, bytes]]:
     return files
 
 
-def _publish_order(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Dependencies before their users, lower versions first, so a batch publishes in one go."""
-    from .notebook import parse_notebook
-    from .spelling import find_api_references, rewrite_at_spelling
-
-    info = []
-    for path, data in files:
-        try:
-            nb = parse_notebook(data)
-            name, version = nb.metadata.get("name"), Version(nb.metadata.get("version", ""))
-            deps = {r.name for c in nb.cells if c.kind == "code" for r in find_api_references(rewrite_at_spelling(c.source))}
-        except (GilgameshError, TypeError):
-            name, version, deps = None, None, set()
-        info.append((path, data, name, version, deps))
-    names = {i[2] for i in info if i[2]}
-
-    def depth(name, seen=()):
-        if name in seen:
-            return 0
-        deps = set().union(*(i[4] for i in info if i[2] == name)) & names
-        return 1 + max((depth(d, seen + (name,)) for d in deps), default=0)
-
-    return [(p, d) for p, d, n, v, _ in sorted(info, key=lambda i: (depth(i[2]) if i[2] else 0, i[2] or "", i[3].key if i[3] else ()))]
-
-
 def _publish_many(args, dry_run: bool) -> int:
-    files = _publish_order(_read_notebook_files(args.notebooks))
-    location = _location(args)
-    results, failed = [], 0
-    for path, data in files:
-        verb = "validating" if dry_run else "publishing"
-        if not args.json:
-            _progress(f"{verb} {path} ...")
-        try:
-            if is_url(location):
-                from .registry.client import publish_over_http
-
-                outcome = publish_over_http(location, data, os.environ.get("GILGAMESH_TOKEN"), dry_run=dry_run)
-            else:
-                from .registry.publish import publish
-
-                outcome = publish(location, data, dry_run=dry_run).to_dict()
-        except GilgameshError as e:
-            failed += 1
-            results.append({"path": path, "ok": False, "error": e.to_dict()})
-            print(f"{path}: {e}", file=sys.stderr)
-            continue
-        results.append({"path": path, "ok": True, **outcome})
-        if not args.json:
-            label = f"{outcome['name']}@{outcome['version']}"
+    files = _read_notebook_files(args.notebooks)
+    verb = "validating" if dry_run else "publishing"
+    on_start = None if args.json else (lambda path: _progress(f"{verb} {path} ..."))
+    results = _registry(args).publish_many(files, dry_run=dry_run, on_start=on_start)
+    for r in results:
+        if not r["ok"]:
+            print(f"{r['path']}: {r.pop('exception')}", file=sys.stderr)
+        elif not args.json:
+            label = f"{r['name']}@{r['version']}"
             if dry_run:
-                print(f"{path}: {label} is valid and can be published")
-            elif outcome["created"]:
-                print(f"{path}: published {label} (sha256 {outcome['sha256'][:12]})")
+                print(f"{r['path']}: {label} is valid and can be published")
+            elif r["created"]:
+                print(f"{r['path']}: published {label} (sha256 {r['sha256'][:12]})")
             else:
-                print(f"{path}: {label} is already published with the same content; nothing changed")
+                print(f"{r['path']}: {label} is already published with the same content; nothing changed")
+    failed = sum(not r["ok"] for r in results)
     _emit(args, {"results": results, "failed": failed})
     return 1 if failed else 0
 
@@ -204,21 +141,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .registry.reader import version_set_of
-
-    reader = _reader(args)
-    if hasattr(reader, "listing"):  # a service lists every API in one request
-        rows = [{k: item.get(k) for k in ("name", "summary", "latest", "versions")} for item in reader.listing()]
-        _emit(args, rows, _list_text(rows))
-        return 0
-    rows = []
-    for name in reader.names():
-        index = reader.api_index(name)
-        versions = index["versions"]
-        vset = version_set_of(index)
-        latest = vset.latest_release()
-        summary = versions[latest]["summary"] if latest else next(iter(versions.values()), {}).get("summary", "")
-        rows.append({"name": name, "summary": summary, "latest": latest, "versions": [v.text for v in vset]})
+    rows = _registry(args).listing()
     _emit(args, rows, _list_text(rows))
     return 0
 
@@ -230,15 +153,7 @@ def _list_text(rows: list[dict]) -> str:
 
 
 def cmd_versions(args) -> int:
-    reader = _reader(args)
-    name = check_name(args.name)
-    index = reader.api_index(name)
-    rows = []
-    for v in reader.version_set(name):
-        e = index["versions"][v.text]
-        rows.append({"version": v.text, "sha256": e["sha256"], "published_at": e.get("published_at"),
-                     "yanked": e.get("yanked", False), "yank_reason": e.get("yank_reason"),
-                     "prerelease": v.is_prerelease})
+    rows = _registry(args).versions(check_name(args.name))
     lines = []
     for r in rows:
         flag = f"  YANKED: {r['yank_reason']}" if r["yanked"] else ("  (pre-release)" if r["prerelease"] else "")
@@ -249,7 +164,7 @@ def cmd_versions(args) -> int:
 
 def cmd_resolve(args) -> int:
     name, spec = parse_name_spec(args.spec)
-    data = _resolved_dict(_reader(args), name, spec)
+    data = _registry(args).resolved(name, spec)
     if data["warning"] and not args.json:
         print(f"warning: {data['warning']}", file=sys.stderr)
     _emit(args, data, _resolved_text(data))
@@ -274,39 +189,24 @@ def cmd_show(args) -> int:
     from .loader.docs import render_terminal
 
     name, spec = parse_name_spec(args.spec)
-    reader = _reader(args)
-    data = _resolved_dict(reader, name, spec)
-    text = render_terminal(name, spec.text, reader)
+    registry = _registry(args)
+    data = registry.resolved(name, spec)
+    text = render_terminal(name, spec.text, registry.reader)
     data["text"] = text
     _emit(args, data, text.rstrip("\n") + "\n\n" + _resolved_text(data))
     return 0
 
 
-def _next_version(version: str, bump: str) -> str:
-    v = Version(version)
-    if v.is_prerelease and bump == "patch":
-        return f"{v.major}.{v.minor}.{v.patch}"
-    if bump == "major":
-        return f"{v.major + 1}.0.0"
-    if bump == "minor":
-        return f"{v.major}.{v.minor + 1}.0"
-    return f"{v.major}.{v.minor}.{v.patch + 1}"
-
-
 def cmd_fork(args) -> int:
     name, spec = parse_name_spec(args.spec)
-    reader = _reader(args)
-    resolution = reader.resolve(name, spec)
-    versions = [v.text for v in reader.version_set(name)]
-    new_version = _next_version(resolution.version, args.bump)
-    while new_version in versions:  # never propose a version that is taken
-        new_version = _next_version(new_version, args.bump)
+    registry = _registry(args)
+    chosen, new_version = registry.fork_version(name, spec, args.bump)
     path = args.path or f"{name}-{new_version}.ipynb"
     if os.path.isdir(path):
         path = os.path.join(path, f"{name}-{new_version}.ipynb")
     if os.path.exists(path) and not args.force:
         raise GilgameshError(f"{path} already exists; choose another path or pass --force to overwrite it")
-    nb = json.loads(reader.notebook_bytes(name, resolution.version))
+    nb = json.loads(registry.reader.notebook_bytes(name, chosen))
     nb.setdefault("metadata", {}).setdefault("gilgamesh", {})["version"] = new_version
     from .registry.store import atomic_write
 
@@ -314,8 +214,8 @@ def cmd_fork(args) -> int:
         atomic_write(os.path.abspath(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
     except OSError as e:
         raise GilgameshError(f"cannot write {path}: {e.strerror}") from None
-    data = {"name": name, "from": resolution.version, "version": new_version, "path": path}
-    _emit(args, data, f"Forked {name}@{resolution.version} to {path} as {name}@{new_version}.\n"
+    data = {"name": name, "from": chosen, "version": new_version, "path": path}
+    _emit(args, data, f"Forked {name}@{chosen} to {path} as {name}@{new_version}.\n"
                       f"Edit it, then: gilgamesh validate {path} && gilgamesh publish {path}")
     return 0
 
@@ -323,12 +223,12 @@ def cmd_fork(args) -> int:
 def cmd_diff(args) -> int:
     from .registry.semver import bump_of, diff_snapshots, effective_bump, required_bump
 
-    reader = _reader(args)
+    registry = _registry(args)
     snapshots = []
     for text in (args.old, args.new):
         name, spec = parse_name_spec(text)
-        version = reader.resolve(name, spec).version
-        snapshots.append((name, version, _api_snapshot(reader, name, version)))
+        version = registry.reader.resolve(name, spec).version
+        snapshots.append((name, version, registry.api_snapshot(name, version)))
     (n1, v1, old), (n2, v2, new) = snapshots
     if n1 != n2:
         raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
@@ -344,42 +244,16 @@ def cmd_diff(args) -> int:
     return 0
 
 
-def _api_snapshot(reader, name: str, version: str) -> dict:
-    """A version's public API: stored with it locally, derived from its notebook otherwise."""
-    if hasattr(reader, "read_metadata"):
-        return reader.read_metadata(name, version).get("api", {})
-    from .notebook import parse_notebook
-    from .registry.surface import api_snapshot
-
-    return api_snapshot(parse_notebook(reader.notebook_bytes(name, version)))
-
-
 def _yank(args, reason: str | None) -> int:
     name, version = _exact(args.spec)
-    location = _location(args)
-    if is_url(location):
-        from .registry.client import yank_over_http
-
-        entry = yank_over_http(location, name, version, reason, os.environ.get("GILGAMESH_TOKEN"))
-    else:
-        from .registry.publish import default_publisher
-        from .registry.store import Store, writer_lock
-
-        with writer_lock(location):
-            store = Store(location)
-            store._recover_if_needed()
-            entry = store.set_yanked(name, version, reason, default_publisher())
+    entry = _registry(args).set_yanked(name, version, reason)
     verb = "Yanked" if reason is not None else "Unyanked"
     data = {"name": name, **entry}
-    if reason is not None:
-        dependents = entry.get("dependents")
-        if dependents is None:  # a local registry: the HTTP answer carries them already
-            dependents = _reader(args).dependents(name, Spec(version))["dependents"]
-        data["dependents"] = dependents
-        if dependents:
-            named = ", ".join(f"{d['name']}@{d['version']}" for d in dependents)
-            print(f"warning: {len(dependents)} published version(s) depend on {name}@{version}: {named}",
-                  file=sys.stderr)
+    dependents = entry.get("dependents")
+    if dependents:
+        named = ", ".join(f"{d['name']}@{d['version']}" for d in dependents)
+        print(f"warning: {len(dependents)} published version(s) depend on {name}@{version}: {named}",
+              file=sys.stderr)
     _emit(args, data, f"{verb} {name}@{version}" + (f": {reason}" if reason else ""))
     return 0
 
@@ -396,19 +270,7 @@ def cmd_unyank(args) -> int:
 
 def _deprecate(args, message: str | None) -> int:
     name, version = _exact(args.spec)
-    location = _location(args)
-    if is_url(location):
-        from .registry.client import deprecate_over_http
-
-        entry = deprecate_over_http(location, name, version, message, os.environ.get("GILGAMESH_TOKEN"))
-    else:
-        from .registry.publish import default_publisher
-        from .registry.store import Store, writer_lock
-
-        with writer_lock(location):
-            store = Store(location)
-            store._recover_if_needed()
-            entry = store.set_deprecated(name, version, message, default_publisher())
+    entry = _registry(args).set_deprecated(name, version, message)
     text = f"Deprecated {name}@{version}: {message}" if message else f"Undeprecated {name}@{version}"
     _emit(args, {"name": name, **entry}, text)
     return 0
@@ -428,7 +290,7 @@ def cmd_dependents(args) -> int:
     name, spec = parse_name_spec(args.spec)
     if spec.is_unpinned:
         raise UsageError(f"'dependents' needs NAME@SPEC, e.g. {name}@1 (every 1.x) or {name}@1.0.0")
-    data = _reader(args).dependents(name, spec)
+    data = _registry(args).dependents(name, spec)
     rows = [f"{d['name']}@{d['version']}  (depends on {d['depends_on']})"
             + ("  YANKED" if d["yanked"] else "") + ("  deprecated" if d["deprecated"] else "")
             for d in data["dependents"]]
@@ -463,7 +325,7 @@ def cmd_lock(args) -> int:
     from .lockfile import LOCK_FILENAME, build_lock, parse_lock, write_lock
 
     groups = _lock_sources(args.paths)
-    reader = _reader(args)
+    reader = _registry(args).reader
     planned = []
     for directory, files in groups.items():  # every lock is made before any is written
         target = os.path.join(directory, LOCK_FILENAME)

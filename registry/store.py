@@ -269,11 +269,11 @@ class Store(LocalReader):
 
     def _write_index(self, name: str, tags: dict | None = None, state: records.RecordState | None = None,
                      known: dict | None = None) -> None:
-        """Write ``index/<name>.json`` from the refs; entries of ``known`` (version -> entry, read
-        from the current index) are reused for their metadata, since a version never changes."""
+        """Write ``index/<name>.json`` from the refs; entries of ``known`` (version -> entry; None:
+        the current index file) are reused for their metadata, since a version never changes."""
         tags = self.tag_commits() if tags is None else tags
         state = self.record_state() if state is None else state
-        known = known or {}
+        known = self._current_index(name) if known is None else known
         versions = {}
         for (n, v), commit in tags.items():
             if n == name:
@@ -326,7 +326,7 @@ class Store(LocalReader):
         state = self.record_state()
         names = sorted({n for n, _ in tags})
         for name in names:
-            self._write_index(name, tags, state)
+            self._write_index(name, tags, state, known={})
         for commit in tags.values():
             self._ensure_blob(commit)
         for stale in set(self.names()) - set(names):

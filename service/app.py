@@ -80,17 +80,24 @@ class ServiceContext:
         self.docs_cache = DocsCache()
         self._binders: dict[tuple[str, str, str], Binder] = {}
         self._openapi: tuple[tuple, bytes] | None = None
+        self._upstreams: asyncio.Task | None = None
         if not self.katex_available:
             log.warning("KaTeX is not installed (%s): equations show as TeX source; run "
                         "'npm ci --prefix service/static' to install it", KATEX_DIR)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the model workers (needs the running event loop)."""
+        """Start the model workers and the upstream sync (needs the running event loop)."""
         if self.pool._loop is None:
             self.pool.start()
+            if tornado.process.task_id() in (None, 0):  # one of --workers N processes pulls
+                from .upstreams import keep_current
+
+                self._upstreams = asyncio.get_running_loop().create_task(keep_current(self.root, self.run_blocking))
 
     async def close(self) -> None:
+        if self._upstreams is not None:
+            self._upstreams.cancel()
         await self.pool.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -105,20 +112,14 @@ class ServiceContext:
         return publish(self.root, data, publisher=user, dry_run=dry_run, validate=self.validate)
 
     def set_yanked(self, name: str, version: str, reason: str | None, user: str) -> dict:
-        from gilgamesh.registry.store import Store, writer_lock
+        from gilgamesh.registry.facade import LocalRegistry
 
-        with writer_lock(self.root):
-            store = Store(self.root)
-            store._recover_if_needed()
-            return store.set_yanked(name, version, reason, user)
+        return LocalRegistry(self.root, user).set_yanked(name, version, reason)
 
     def set_deprecated(self, name: str, version: str, message: str | None, user: str) -> dict:
-        from gilgamesh.registry.store import Store, writer_lock
+        from gilgamesh.registry.facade import LocalRegistry
 
-        with writer_lock(self.root):
-            store = Store(self.root)
-            store._recover_if_needed()
-            return store.set_deprecated(name, version, message, user)
+        return LocalRegistry(self.root, user).set_deprecated(name, version, message)
 
     # -- auth -------------------------------------------------------------------------------------
     def verify_token(self, token: str) -> str | None:

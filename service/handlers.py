@@ -355,8 +355,7 @@ class YankHandler(BaseHandler):
         if not isinstance(reason, str) or not reason.strip():
             raise errors.UsageError('a yank needs a reason: send {"reason": "why it is withdrawn"}')
         entry = await self.run_blocking(self.ctx.set_yanked, name, version, reason.strip(), user)
-        dependents = self.ctx.view.reader.dependents(name, Spec(version))["dependents"]
-        self.write_json({"name": name, **entry, "dependents": dependents})
+        self.write_json({"name": name, **entry})  # the entry carries the dependents warned of
 
     async def delete(self, name: str, version: str) -> None:
         user = self.require_user(write=True)

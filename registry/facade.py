@@ -1,0 +1,247 @@
+"""The registry facade: one interface to a registry, local or over HTTP, for the CLI and the service.
+
+Read, resolve, list, metadata, publish, yank, deprecate, sync: what a command or a handler asks of
+a registry, whatever it is. ``open_registry(location)`` answers :class:`LocalRegistry` for a
+directory and :class:`HttpRegistry` for the URL of a ``gilgamesh serve``; callers never probe
+which one they hold. The writer lock, the order of a batch of publishes, the resolved document and
+the next version of a fork are decided here, once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gilgamesh.errors import GilgameshError, UsageError
+from gilgamesh.versions import Spec, Version
+
+from .reader import RegistryReader, version_set_of
+
+__all__ = ["Registry", "LocalRegistry", "HttpRegistry", "open_registry", "publish_order", "next_version"]
+
+
+def open_registry(location: str | None = None, token: str | None = None) -> "Registry":
+    """The registry at ``location`` (a directory or an ``http(s)://`` URL; None: the default)."""
+    from gilgamesh.config import is_url, registry_location
+
+    location = registry_location(location)
+    if is_url(location):
+        return HttpRegistry(location, token)
+    return LocalRegistry(location)
+
+
+class Registry:
+    """What every registry answers; the subclasses say how."""
+
+    location: str
+    reader: RegistryReader
+
+    # -- reads ----------------------------------------------------------------------------------
+    def listing(self) -> list[dict]:
+        """Every API: ``name``, ``summary`` (of its latest release), ``latest``, ``versions``."""
+        rows = []
+        for name in self.reader.names():
+            index = self.reader.api_index(name)
+            versions = index["versions"]
+            vset = version_set_of(index)
+            latest = vset.latest_release()
+            summary = versions[latest]["summary"] if latest else next(iter(versions.values()), {}).get("summary", "")
+            rows.append({"name": name, "summary": summary, "latest": latest, "versions": [v.text for v in vset]})
+        return rows
+
+    def versions(self, name: str) -> list[dict]:
+        """One API's versions, ascending, each with its sha256, date and yank."""
+        index = self.reader.api_index(name)
+        rows = []
+        for v in self.reader.version_set(name):
+            e = index["versions"][v.text]
+            rows.append({"version": v.text, "sha256": e["sha256"], "published_at": e.get("published_at"),
+                         "yanked": e.get("yanked", False), "yank_reason": e.get("yank_reason"),
+                         "prerelease": v.is_prerelease})
+        return rows
+
+    def resolved(self, name: str, spec: Spec) -> dict:
+        """What ``name@spec`` chooses, as ``resolve --json`` prints it."""
+        resolution = self.reader.resolve(name, spec)
+        entry = self.reader.entry(name, resolution.version)
+        return {
+            "name": name,
+            "spec": spec.text,
+            "version": resolution.version,
+            "sha256": entry["sha256"],
+            "summary": entry.get("summary", ""),
+            "yanked": resolution.yanked,
+            "yank_reason": resolution.yank_reason,
+            "published_at": entry.get("published_at"),
+            "dependencies": [{"name": n, "version": v} for n, v in sorted(entry.get("dependencies", {}).items())],
+            "endpoints": entry.get("endpoints", {}),
+            "environment": entry.get("environment"),
+            "deprecated": bool(entry.get("deprecated")),
+            "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
+            "warning": resolution.warning,
+        }
+
+    def api_snapshot(self, name: str, version: str) -> dict:
+        """A version's public API, derived from its notebook (a local store keeps it with the version)."""
+        from gilgamesh.notebook import parse_notebook
+
+        from .surface import api_snapshot
+
+        return api_snapshot(parse_notebook(self.reader.notebook_bytes(name, version)))
+
+    def fork_version(self, name: str, spec: Spec, bump: str) -> tuple[str, str]:
+        """``(chosen version, the version a fork of it names)``: never one that is taken."""
+        chosen = self.reader.resolve(name, spec).version
+        taken = {v.text for v in self.reader.version_set(name)}
+        proposed = next_version(chosen, bump)
+        while proposed in taken:
+            proposed = next_version(proposed, bump)
+        return chosen, proposed
+
+    def dependents(self, name: str, spec: Spec) -> dict:
+        return self.reader.dependents(name, spec)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def publish(self, data: bytes, dry_run: bool = False) -> dict:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def publish_many(self, files: list[tuple[str, bytes]], dry_run: bool = False, on_start=None) -> list[dict]:
+        """Publish (or validate) notebook files, dependencies first; one result per file, in order.
+
+        ``on_start(path)`` is called before each. A refused file does not stop the others.
+        """
+        results = []
+        for path, data in publish_order(files):
+            if on_start:
+                on_start(path)
+            try:
+                outcome = self.publish(data, dry_run=dry_run)
+            except GilgameshError as e:
+                results.append({"path": path, "ok": False, "error": e.to_dict(), "exception": e})
+                continue
+            results.append({"path": path, "ok": True, **outcome})
+        return results
+
+    def set_yanked(self, name: str, version: str, reason: str | None) -> dict:
+        """Yank (``reason``) or unyank (None); the entry, with ``dependents`` for a yank."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def set_deprecated(self, name: str, version: str, message: str | None) -> dict:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def sync(self, source: str, push: bool = False):
+        raise UsageError(f"'sync' needs a registry directory, not a URL ({self.location}): "
+                         "run it at the site that holds the store")
+
+
+class LocalRegistry(Registry):
+    """A registry directory on this machine; writes take its writer lock."""
+
+    def __init__(self, root: str, user: str | None = None):
+        from .reader import LocalReader
+
+        self.location = root
+        self.reader = LocalReader(root)
+        self.user = user
+
+    def _who(self) -> str:
+        from .publish import default_publisher
+
+        return self.user or default_publisher()
+
+    def api_snapshot(self, name: str, version: str) -> dict:
+        from .store import Store
+
+        return Store(self.location).read_metadata(name, version).get("api", {})
+
+    def publish(self, data: bytes, dry_run: bool = False, validate: bool = True) -> dict:
+        from .publish import publish
+
+        return publish(self.location, data, publisher=self.user, dry_run=dry_run, validate=validate).to_dict()
+
+    def _write(self, method: str, *args) -> dict:
+        from .store import Store, writer_lock
+
+        with writer_lock(self.location):
+            store = Store(self.location)
+            store.settle()
+            return getattr(store, method)(*args, self._who())
+
+    def set_yanked(self, name: str, version: str, reason: str | None) -> dict:
+        entry = self._write("set_yanked", name, version, reason)
+        if reason is not None:
+            entry = {**entry, "dependents": self.reader.dependents(name, Spec(version))["dependents"]}
+        return entry
+
+    def set_deprecated(self, name: str, version: str, message: str | None) -> dict:
+        return self._write("set_deprecated", name, version, message)
+
+    def sync(self, source: str, push: bool = False):
+        from .sync import sync
+
+        return sync(self.location, source, push=push)
+
+
+class HttpRegistry(Registry):
+    """A registry served by ``gilgamesh serve``; writes need a token (``GILGAMESH_TOKEN``)."""
+
+    def __init__(self, url: str, token: str | None = None):
+        from .client import HttpReader
+
+        self.reader = HttpReader(url, token)
+        self.location = self.reader.location
+        self.token = token if token is not None else os.environ.get("GILGAMESH_TOKEN")
+
+    def listing(self) -> list[dict]:
+        return [{k: item.get(k) for k in ("name", "summary", "latest", "versions")} for item in self.reader.listing()]
+
+    def publish(self, data: bytes, dry_run: bool = False) -> dict:
+        from .client import publish_over_http
+
+        return publish_over_http(self.location, data, self.token, dry_run=dry_run)
+
+    def set_yanked(self, name: str, version: str, reason: str | None) -> dict:
+        from .client import yank_over_http
+
+        return yank_over_http(self.location, name, version, reason, self.token)
+
+    def set_deprecated(self, name: str, version: str, message: str | None) -> dict:
+        from .client import deprecate_over_http
+
+        return deprecate_over_http(self.location, name, version, message, self.token)
+
+
+def next_version(version: str, bump: str) -> str:
+    """The version after ``version`` by a ``bump`` (a pre-release's patch is its release)."""
+    v = Version(version)
+    if v.is_prerelease and bump == "patch":
+        return f"{v.major}.{v.minor}.{v.patch}"
+    if bump == "major":
+        return f"{v.major + 1}.0.0"
+    if bump == "minor":
+        return f"{v.major}.{v.minor + 1}.0"
+    return f"{v.major}.{v.minor}.{v.patch + 1}"
+
+
+def publish_order(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Dependencies before their users, lower versions first, so a batch publishes in one go."""
+    from gilgamesh.notebook import parse_notebook
+    from gilgamesh.spelling import find_api_references, rewrite_at_spelling
+
+    info = []
+    for path, data in files:
+        try:
+            nb = parse_notebook(data)
+            name, version = nb.metadata.get("name"), Version(nb.metadata.get("version", ""))
+            deps = {r.name for c in nb.cells if c.kind == "code" for r in find_api_references(rewrite_at_spelling(c.source))}
+        except (GilgameshError, TypeError):
+            name, version, deps = None, None, set()
+        info.append((path, data, name, version, deps))
+    names = {i[2] for i in info if i[2]}
+
+    def depth(name, seen=()):
+        if name in seen:
+            return 0
+        deps = set().union(*(i[4] for i in info if i[2] == name)) & names
+        return 1 + max((depth(d, seen + (name,)) for d in deps), default=0)
+
+    return [(p, d) for p, d, n, v, _ in sorted(info, key=lambda i: (depth(i[2]) if i[2] else 0, i[2] or "", i[3].key if i[3] else ()))]

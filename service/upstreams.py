@@ -1,0 +1,63 @@
+"""Read-only sites stay current: ``gilgamesh serve`` pulls its ``upstreams`` every ``sync_interval``.
+
+``settings.json``::
+
+    {"upstreams": ["git://lab-a.example/registry/store.git", "/mnt/lab-b/registry"],
+     "sync_interval": 300}
+
+Each upstream is synced (registry/sync.py, pull only) in the service's blocking executor, one
+after another; the index files it changes are replaced in place, so the service and its warm
+model workers see the new versions at the next request. A failing upstream (unreachable, a
+conflict) is logged and tried again at the next interval; it never stops the service. The
+settings are re-read every round, so an edit takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gilgamesh.errors import GilgameshError
+from gilgamesh.registry.settings import read_settings
+
+__all__ = ["DEFAULT_SYNC_INTERVAL", "upstream_settings", "keep_current"]
+
+log = logging.getLogger("gilgamesh.service.upstreams")
+DEFAULT_SYNC_INTERVAL = 300.0  # seconds
+
+
+def upstream_settings(root: str) -> tuple[list[str], float]:
+    """``(upstreams, sync_interval)`` from the registry's settings; a bad value is an error naming it."""
+    settings = read_settings(root)
+    upstreams = settings.get("upstreams", [])
+    interval = settings.get("sync_interval", DEFAULT_SYNC_INTERVAL)
+    if not isinstance(upstreams, list) or not all(isinstance(u, str) and u for u in upstreams):
+        raise GilgameshError("settings.json: 'upstreams' must be a list of registry paths or git URLs")
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+        raise GilgameshError("settings.json: 'sync_interval' must be a positive number of seconds")
+    return upstreams, float(interval)
+
+
+async def keep_current(root: str, run_blocking) -> None:
+    """Sync from every upstream, then sleep ``sync_interval``; for ever (cancel to stop)."""
+    from gilgamesh.registry.sync import sync
+
+    while True:
+        try:
+            upstreams, interval = upstream_settings(root)
+        except GilgameshError as e:
+            log.error("%s; upstream sync paused", e)
+            upstreams, interval = [], DEFAULT_SYNC_INTERVAL
+        for upstream in upstreams:
+            try:
+                report = await run_blocking(sync, root, upstream)
+            except GilgameshError as e:
+                log.warning("sync from %s failed: %s", upstream, e)
+                continue
+            added = sum(len(v) for v in report.adopted.values())
+            if added or report.records:
+                log.info("synced from %s: %d version(s), %d record change(s)", upstream, added, len(report.records))
+            for c in report.conflicts:
+                log.warning("sync from %s: conflict on %s@%s (this side's version kept, theirs at %s)",
+                            upstream, c["name"], c["version"], c["kept_at"])
+        await asyncio.sleep(interval)
