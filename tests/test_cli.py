@@ -276,3 +276,8 @@ def test_global_registry_survives_intermixed_options(tmp_path, registry):
     out = run_cli("--registry", registry, "fork", "demo@1", "--bump", "patch", str(target))
     assert out.returncode == 0, out.stderr
     assert json.loads(target.read_text())["metadata"]["gilgamesh"]["version"] == "1.0.1"
+
+
+def test_sync_needs_the_registry_directory_not_a_service_url(tmp_path, registry):
+    out = run_cli("sync", registry, "--registry", "http://127.0.0.1:9")
+    assert out.returncode == 2 and "'sync' needs a registry directory" in out.stderr
