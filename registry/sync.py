@@ -163,12 +163,12 @@ def sync(root: str, source: str, push: bool = False) -> SyncReport:
         g = _Git(store.layout.git_dir, source)
         remote = _ls_remote(g, url)
         local = g.refs("refs/tags", "refs/records", CONFLICTS)
-        _pull(store, g, url, remote, local, report)
-        reconciled = store.reconcile()
-        report.adopted = reconciled["versions"]
-        report.records = reconciled["records"]
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(store.layout.journal_file)
+        if _pull(store, g, url, remote, local, report):  # else every writer kept the index current
+            reconciled = store.reconcile()
+            report.adopted = reconciled["versions"]
+            report.records = reconciled["records"]
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(store.layout.journal_file)
         if push:
             _push(g, url, remote, report)
     if push:
@@ -181,7 +181,8 @@ def sync(root: str, source: str, push: bool = False) -> SyncReport:
     return report
 
 
-def _pull(store: Store, g: _Git, url: str, remote: dict, local: dict, report: SyncReport) -> None:
+def _pull(store: Store, g: _Git, url: str, remote: dict, local: dict, report: SyncReport) -> bool:
+    """Adopt what ``remote`` has that this side lacks; True if any ref here changed."""
     new, clashing = [], []
     for ref, sha in remote.items():
         if not is_version_tag(ref) or local.get(ref) == sha:
@@ -191,6 +192,8 @@ def _pull(store: Store, g: _Git, url: str, remote: dict, local: dict, report: Sy
     theirs_log, ours_log = remote.get(log_ref), local.get(log_ref)
     fetch_log = theirs_log is not None and theirs_log != ours_log
     wanted = new + clashing + ([log_ref] if fetch_log else [])
+    if not wanted:
+        return False
     absent = g.missing(remote[r] for r in wanted)
     to_fetch = [r for r in wanted if remote[r] in absent]
     if to_fetch:
@@ -217,9 +220,11 @@ def _pull(store: Store, g: _Git, url: str, remote: dict, local: dict, report: Sy
             merged = records.merge_logs(store.repo, ours_log, theirs_log, url)
             if merged != ours_log:
                 g.update_refs([f"update {log_ref} {merged} {ours_log or '0' * 40}"])
+        return bool(creates) or fetch_log
     finally:
-        quarantined = g.refs(QUARANTINE)
-        g.update_refs([f"delete {r} {sha}" for r, sha in quarantined.items()])
+        if to_fetch:
+            quarantined = g.refs(QUARANTINE)
+            g.update_refs([f"delete {r} {sha}" for r, sha in quarantined.items()])
 
 
 def _conflict(store: Store, g: _Git, ref: str, ours: str, theirs: str, report: SyncReport) -> None:
