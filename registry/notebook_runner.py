@@ -13,8 +13,10 @@ directory, and kills its whole tree if it overruns. This process:
   of every cell run so far with the stored ones (:mod:`gilgamesh.registry.nbval_compare`);
 * kills the kernel's process group, then whatever the notebook left running outside it, and
   names the cell that started it;
+* asks the kernel, before the first cell and after the last, which modules it holds, and reports
+  the Python and the distributions the notebook imported (:mod:`gilgamesh.environment`);
 * prints one JSON object on stdout: ``{"problems": [{"message", "cell"}], "cells": n,
-  "compared": n, "seconds": s}``.
+  "compared": n, "seconds": s, "environment": {"python", "packages"}}``.
 
 The kernel's own stdout and stderr go to a log file in the scratch directory, never to the
 runner's stdout, so nothing the notebook prints can pass for the runner's report.
@@ -120,6 +122,7 @@ async def run_job(job: dict) -> dict:
     started_by: dict[int, int] = {}  # pid -> number of the cell after which it was first seen
     log = open(job["log"], "ab")
     ran = compared = 0
+    environment = None
     kernel_pgid = last_cell = None
     kernel_command: list[str] = []
     try:
@@ -162,6 +165,8 @@ async def run_job(job: dict) -> dict:
             return _report(problems, ran, compared, started)
         deadline = time.monotonic() + float(job["timeout"])
 
+        await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)",
+                        deadline)
         for index, cell in enumerate(nb.cells):
             number = index + 1
             if cell.cell_type != "code":
@@ -212,12 +217,44 @@ async def run_job(job: dict) -> dict:
             if not await km.is_alive():
                 problems.append(_death_problem(km, job, number))
                 break
+        else:
+            environment = await _environment(client.kc, deadline)
     finally:
         await _stop_kernel(km)
         if kernel_pgid is not None:
             problems += _end_leftovers(kernel_pgid, kernel_command, started_by, last_cell)
         log.close()
-    return _report(problems, ran, compared, started)
+    return _report(problems, ran, compared, started, environment)
+
+
+_CAPTURE = ("__import__('json').dumps(__import__('gilgamesh.environment', fromlist=['_'])"
+            ".capture_environment(getattr(get_ipython(), 'gilgamesh_modules_before', frozenset())))")
+
+
+async def _silently(kc, code: str, deadline: float, user_expressions: dict | None = None) -> dict:
+    """Run ``code`` in the kernel without history, outputs or an execution count; {} on failure."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return {}
+    try:
+        reply = await kc.execute_interactive(code, silent=True, store_history=False, user_expressions=user_expressions,
+                                             timeout=min(remaining, 60.0), output_hook=lambda msg: None)
+    except Exception:  # noqa: BLE001 - a kernel that cannot answer records no environment
+        return {}
+    return reply.get("content", {}) if isinstance(reply, dict) else {}
+
+
+async def _environment(kc, deadline: float) -> dict | None:
+    """The Python and the distributions the notebook imported, as the kernel reports them."""
+    import ast
+
+    content = await _silently(kc, "", deadline, {"environment": _CAPTURE})
+    value = content.get("user_expressions", {}).get("environment", {})
+    try:
+        environment = json.loads(ast.literal_eval(value["data"]["text/plain"]))
+    except (KeyError, TypeError, ValueError, SyntaxError):
+        return None
+    return environment if isinstance(environment, dict) else None
 
 
 def _note_progress(job: dict, cell: int) -> None:
@@ -228,9 +265,9 @@ def _note_progress(job: dict, cell: int) -> None:
             f.write(str(cell))
 
 
-def _report(problems: list[dict], ran: int, compared: int, started: float) -> dict:
+def _report(problems: list[dict], ran: int, compared: int, started: float, environment: dict | None = None) -> dict:
     return {"problems": problems, "cells": ran, "compared": compared,
-            "seconds": round(time.monotonic() - started, 3)}
+            "seconds": round(time.monotonic() - started, 3), "environment": environment}
 
 
 def _startup_problem(job: dict, startup: float, error: BaseException) -> dict:

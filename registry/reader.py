@@ -40,6 +40,12 @@ class RegistryReader:
     def resolve(self, name: str, spec: Spec | str | None) -> Resolution:
         return self.version_set(name).resolve(spec)
 
+    def dependents(self, name: str, spec: Spec | str | None) -> dict:
+        """The published versions whose recorded dependencies include a version ``spec`` chooses."""
+        from .dependents import find_dependents
+
+        return find_dependents(self, name, Spec(spec) if not isinstance(spec, Spec) else spec)
+
     def entry(self, name: str, version: str) -> dict:
         """The index entry of one exact version."""
         versions = self.api_index(name)["versions"]

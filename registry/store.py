@@ -3,7 +3,8 @@
 Every published version is a commit whose tree holds ``notebook.ipynb`` and ``gilgamesh.json``
 (the derived metadata), pointed at by the tag ``<name>/v<version>`` and chained on the branch
 ``api/<name>`` so that ``git log api/langmuir`` and ``git diff langmuir/v1.1.0 langmuir/v1.2.0``
-read as history. Yanks live on the branch ``meta/yanks`` (one commit per change, nothing deleted).
+read as history. Yanks live on the branch ``meta/yanks`` and deprecations on ``meta/deprecations``
+(one commit per change, nothing deleted).
 
 Writers hold ``write.lock`` (``flock``, so it dies with its holder). A write first records its
 intent in ``journal.json``; git objects are written before any ref moves, the tag is created with
@@ -36,6 +37,7 @@ __all__ = ["Store", "init_registry", "writer_lock", "recover_if_abandoned", "ato
 
 ZERO = "0" * 40
 YANKS_REF = "refs/heads/meta/yanks"
+DEPRECATIONS_REF = "refs/heads/meta/deprecations"
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -152,6 +154,13 @@ class Store(LocalReader):
             return {}
         return json.loads(self.repo.commit(sha).tree["yanks.json"].data_stream.read())
 
+    def deprecations(self) -> dict:
+        """``{"name@version": {"message", "by", "at"}}`` of every deprecated version."""
+        sha = self._ref_sha(DEPRECATIONS_REF)
+        if sha is None:
+            return {}
+        return json.loads(self.repo.commit(sha).tree["deprecations.json"].data_stream.read())
+
     # -- git writes -------------------------------------------------------------------------
     def _store_blob(self, data: bytes) -> bytes:
         return self.repo.odb.store(IStream(b"blob", len(data), io.BytesIO(data))).binsha
@@ -252,20 +261,48 @@ class Store(LocalReader):
         os.unlink(self.layout.journal_file)
         return self.entry(name, version)
 
+    # -- deprecations ----------------------------------------------------------------------
+    def set_deprecated(self, name: str, version: str, message: str | None, who: str) -> dict:
+        """Deprecate (``message`` given) or undeprecate (None) one version; the caller holds the lock."""
+        if self.existing_sha256(name, version) is None:
+            raise VersionNotFound(f"{name} has no version {version}")
+        parent = self._ref_sha(DEPRECATIONS_REF)
+        marks = self.deprecations()
+        key = f"{name}@{version}"
+        if message is None:
+            if key not in marks:
+                return self.entry(name, version)
+            del marks[key]
+            text = f"undeprecate {key}"
+        else:
+            if marks.get(key, {}).get("message") == message:
+                return self.entry(name, version)
+            marks[key] = {"message": message, "by": who, "at": _now()}
+            text = f"deprecate {key}\n\n{message}\n"
+        commit = self._commit({"deprecations.json": _json_bytes(marks)}, text, parent, who, _now())
+        atomic_write(self.layout.journal_file, _json_bytes({"op": "deprecate", "name": name, "version": version}))
+        if not self._update_ref(DEPRECATIONS_REF, commit, parent):  # pragma: no cover - lock held
+            raise Conflict("the deprecation list changed meanwhile; try again")
+        self._write_index(name)
+        os.unlink(self.layout.journal_file)
+        return self.entry(name, version)
+
     # -- the derived index ------------------------------------------------------------------
-    def _index_entries(self, name: str, tags: dict, yanks: dict) -> dict:
+    def _index_entries(self, name: str, tags: dict, yanks: dict, deprecations: dict) -> dict:
         versions = {}
         for (n, v), commit in tags.items():
             if n != name:
                 continue
             meta = json.loads(self.repo.commit(commit).tree["gilgamesh.json"].data_stream.read())
-            versions[v] = _index_entry(meta, yanks.get(f"{n}@{v}"))
+            versions[v] = _index_entry(meta, yanks.get(f"{n}@{v}"), deprecations.get(f"{n}@{v}"))
         return versions
 
-    def _write_index(self, name: str, tags: dict | None = None, yanks: dict | None = None) -> None:
+    def _write_index(self, name: str, tags: dict | None = None, yanks: dict | None = None,
+                     deprecations: dict | None = None) -> None:
         tags = self.tag_commits() if tags is None else tags
         yanks = self._yanks() if yanks is None else yanks
-        versions = self._index_entries(name, tags, yanks)
+        deprecations = self.deprecations() if deprecations is None else deprecations
+        versions = self._index_entries(name, tags, yanks, deprecations)
         path = self.layout.index_file(name)
         if versions:
             atomic_write(path, _json_bytes({"name": name, "versions": versions}))
@@ -277,9 +314,10 @@ class Store(LocalReader):
         """Rebuild every index file (and missing blobs) from the git refs; return the API names."""
         tags = self.tag_commits()
         yanks = self._yanks()
+        deprecations = self.deprecations()
         names = sorted({n for n, _ in tags})
         for name in names:
-            self._write_index(name, tags, yanks)
+            self._write_index(name, tags, yanks, deprecations)
         for commit in tags.values():
             self._ensure_blob(commit)
         for stale in set(self.names()) - set(names):
@@ -340,7 +378,7 @@ class Store(LocalReader):
         os.unlink(self.layout.journal_file)
 
 
-def _index_entry(meta: dict, yank: dict | None) -> dict:
+def _index_entry(meta: dict, yank: dict | None, deprecation: dict | None = None) -> dict:
     return {
         "version": meta["version"],
         "sha256": meta["sha256"],
@@ -349,8 +387,11 @@ def _index_entry(meta: dict, yank: dict | None) -> dict:
         "publisher": meta.get("publisher"),
         "endpoints": meta.get("endpoints", {}),
         "dependencies": meta.get("dependencies", {}),
+        "environment": meta.get("environment"),
         "yanked": yank is not None,
         "yank_reason": yank["reason"] if yank else None,
+        "deprecated": deprecation is not None,
+        "deprecation_message": deprecation["message"] if deprecation else None,
     }
 
 
