@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from .config import is_url, registry_location
@@ -118,7 +119,9 @@ def _publish_many(args, dry_run: bool) -> int:
     results = _registry(args).publish_many(files, dry_run=dry_run, on_start=on_start)
     for r in results:
         if not r["ok"]:
-            print(f"{r['path']}: {r.pop('exception')}", file=sys.stderr)
+            message = f"{r['path']}: {r.pop('exception')}"
+            print(message.replace("gilgamesh run NOTEBOOK.ipynb", f"gilgamesh run {shlex.quote(r['path'])}"),
+                  file=sys.stderr)
         elif not args.json:
             label = f"{r['name']}@{r['version']}"
             if dry_run:
