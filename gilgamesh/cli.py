@@ -205,10 +205,13 @@ def cmd_versions(args) -> int:
         e = index["versions"][v.text]
         rows.append({"version": v.text, "sha256": e["sha256"], "published_at": e.get("published_at"),
                      "yanked": e.get("yanked", False), "yank_reason": e.get("yank_reason"),
+                     "deprecated": bool(e.get("deprecated")), "deprecation_message": e.get("deprecation_message"),
                      "prerelease": v.is_prerelease})
     lines = []
     for r in rows:
         flag = f"  YANKED: {r['yank_reason']}" if r["yanked"] else ("  (pre-release)" if r["prerelease"] else "")
+        if r["deprecated"]:
+            flag += f"  deprecated: {r['deprecation_message']}"
         lines.append(f"{r['version']:<14} {r['published_at'] or '':<26} {r['sha256'][:12]}{flag}")
     _emit(args, rows, "\n".join(lines))
     return 0
