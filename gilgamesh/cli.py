@@ -84,11 +84,44 @@ def cmd_init(args) -> int:
     from .registry.store import init_registry
 
     root = _local_root(args, "init")
-    existed = os.path.isdir(os.path.join(root, "store.git"))
-    init_registry(root)
-    _emit(args, {"registry": root, "created": not existed},
-          f"{'Registry already exists' if existed else 'Created registry'} at {root}")
+    adopted = init_registry(root).adopted
+    if adopted is None:
+        _emit(args, {"registry": root, "created": True, "adopted": None}, f"Created registry at {root}")
+        return 0
+    new = sum(len(v) for v in adopted["versions"].values())
+    total = len(adopted["apis"])
+    lines = [f"Adopted the registry at {root}: {total} API{'s' if total != 1 else ''}"
+             + (f", {new} version(s) newly indexed" if new else ", its index already current")]
+    lines += [f"  {name}: {', '.join(versions)}" for name, versions in adopted["versions"].items()]
+    if adopted["records"]:
+        lines.append(f"  yank or deprecation brought up to date: {', '.join(adopted['records'])}")
+    lines.append("  the hook refusing a push that moves or deletes a version tag is installed")
+    _emit(args, {"registry": root, "created": False, "adopted": adopted}, "\n".join(lines))
     return 0
+
+
+def cmd_sync(args) -> int:
+    from .registry.sync import sync
+
+    root = _local_root(args, "sync")
+    report = sync(root, args.source, push=args.push)
+    lines = []
+    for name, versions in report.adopted.items():
+        lines.append(f"adopted {name}: {', '.join(versions)}")
+    if report.records:
+        lines.append(f"yank or deprecation merged: {', '.join(report.records)}")
+    if report.pushed:
+        lines.append(f"pushed {len(report.pushed)} ref(s) to {args.source}")
+    for c in report.conflicts:
+        print(f"conflict: {c['name']}@{c['version']} differs at {args.source} (sha256 {c['theirs'][:12]}, "
+              f"here {c['ours'][:12]}): this side's version kept, theirs kept apart at {c['kept_at']}",
+              file=sys.stderr)
+    for r in report.refused + report.push_rejected:
+        print(f"refused: {r['ref']}: {r['reason']}", file=sys.stderr)
+    if not lines:
+        lines.append(f"Nothing to sync: up to date with {args.source}" if report.ok else "Nothing else synced")
+    _emit(args, report.to_dict(), "\n".join(lines))
+    return 0 if report.ok else 1
 
 
 def _read_notebook_files(paths: list[str]) -> list[tuple[str, bytes]]:
@@ -544,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func, command_parser=p)
         return p
 
-    add("init", cmd_init, "create a registry (a no-op if it exists)")
+    add("init", cmd_init, "create a registry, or adopt one (or a git mirror of its store.git) and say what it holds")
     p = add("publish", cmd_publish, "validate and publish API notebooks (dependencies first)")
     p.add_argument("notebooks", nargs="+", metavar="NB", help="notebook files (.ipynb)")
     p.add_argument("--dry-run", action="store_true", help="run every check, store nothing")
@@ -569,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("lock", cmd_lock, "write gilgamesh.lock beside notebooks or scripts: the exact versions they import")
     p.add_argument("paths", nargs="+", metavar="PATH", help="notebooks (.ipynb), scripts (.py) or directories")
     p.add_argument("--upgrade", action="store_true", help="re-resolve every spec (default: keep what is locked)")
+    p = add("sync", cmd_sync, "bring the versions, yanks and deprecations of another registry (no version moved or lost)")
+    p.add_argument("source", metavar="SOURCE", help="a registry directory, or a git://, http(s)://, ssh:// URL of its store")
+    p.add_argument("--push", action="store_true", help="also send SOURCE what it lacks (never moves a tag there)")
     p = add("yank", cmd_yank, "withdraw a version (reversible; ranges skip it, exact pins warn)")
     p.add_argument("spec", metavar="NAME@VERSION")
     p.add_argument("--reason", required=True, help="why it is withdrawn (shown to its users)")

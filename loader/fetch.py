@@ -111,12 +111,16 @@ def _http_index(reader_for, location: str, name: str) -> bytes:
 
 def _local_index(location: str, name: str) -> bytes:
     """The index file, once the reader has said why the warm path could not read it: no registry
-    (RegistryUnavailable), no such API, or a journal left by a writer that died (settled first)."""
+    (RegistryUnavailable), no such API, or a write in progress (then the reader reads the refs)."""
     from gilgamesh.errors import ApiNotFound, RegistryUnavailable
     from gilgamesh.registry.layout import Layout
     from gilgamesh.registry.reader import LocalReader
 
-    LocalReader(location)
+    reader = LocalReader(location)
+    if os.path.exists(Layout(location).journal_file):
+        import json
+
+        return json.dumps(reader.api_index(name), sort_keys=True, indent=1).encode()
     try:
         with open(Layout(location).index_file(name), "rb") as f:
             return f.read()

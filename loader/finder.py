@@ -612,7 +612,7 @@ def _journal_file(location: str) -> str:
 
 def _read_local_index(location: str, name: str) -> bytes | None:
     """The index file of ``name`` in a registry directory (bytes, unparsed); None if the cold path
-    must say why it is not there, or settle a journal left by a writer that died."""
+    must say why it is not there, or read around a write in progress (a journal)."""
     if os.path.exists(_journal_file(location)):
         return None
     try:
