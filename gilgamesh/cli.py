@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from .config import is_url, registry_location
@@ -180,7 +181,8 @@ def _publish_many(args, dry_run: bool) -> int:
         except GilgameshError as e:
             failed += 1
             results.append({"path": path, "ok": False, "error": e.to_dict()})
-            print(f"{path}: {e}", file=sys.stderr)
+            print(f"{path}: {e}".replace("gilgamesh run NOTEBOOK.ipynb", f"gilgamesh run {shlex.quote(path)}"),
+                  file=sys.stderr)
             continue
         results.append({"path": path, "ok": True, **outcome})
         if not args.json:

@@ -119,23 +119,28 @@ def publish(
     from .store import Store, writer_lock  # git is needed from here on
 
     store = Store(root)
-    trees = parse_import_cells(nb)
-    snapshot = api_snapshot(nb, trees)
+    readable = checks.without_magics(nb)  # a refused magic line hides no definitions from the checks below
+    trees = parse_import_cells(readable)
+    snapshot = api_snapshot(readable, trees)
     predecessor = None
     if identified:
         predecessor, found = _semver_problems(store, name, version, snapshot)
         problems += found
-    problems += checks.check_documentation(nb, snapshot)
-    problems += checks.check_endpoints(nb, trees)
+    problems += checks.check_documentation(readable, snapshot)
+    problems += checks.check_endpoints(readable, trees)
     dependencies, found = checks.check_dependencies(nb, name, store)
     problems += found
 
     validation = None
-    if validate and not any(p.check in ("structure", "dependencies") for p in problems):
+    unreadable = any(p.message.startswith(("nbformat must be", "not a valid nbformat")) for p in problems)
+    if validate and not unreadable:
+        # One report: validation runs whatever else the static checks found. An import cell whose
+        # dependency does not resolve fails in the kernel too; that follow-on is left out.
         from .validation import validate_notebook
 
         validation, found = validate_notebook(data, nb, root, store.settings(), dependencies)
-        problems += found
+        unresolved = {p.cell for p in problems if p.check == "dependencies" and p.cell is not None}
+        problems += [p for p in found if p.cell not in unresolved]
 
     label = f"{name}@{version}" if identified else "the notebook"
     if problems:
