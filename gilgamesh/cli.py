@@ -160,6 +160,8 @@ def cmd_versions(args) -> int:
     lines = []
     for r in rows:
         flag = f"  YANKED: {r['yank_reason']}" if r["yanked"] else ("  (pre-release)" if r["prerelease"] else "")
+        if r["deprecated"]:
+            flag += f"  deprecated: {r['deprecation_message']}"
         lines.append(f"{r['version']:<14} {r['published_at'] or '':<26} {r['sha256'][:12]}{flag}")
     _emit(args, rows, "\n".join(lines))
     return 0

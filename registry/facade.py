@@ -56,6 +56,7 @@ class Registry:
             e = index["versions"][v.text]
             rows.append({"version": v.text, "sha256": e["sha256"], "published_at": e.get("published_at"),
                          "yanked": e.get("yanked", False), "yank_reason": e.get("yank_reason"),
+                         "deprecated": bool(e.get("deprecated")), "deprecation_message": e.get("deprecation_message"),
                          "prerelease": v.is_prerelease})
         return rows
 
