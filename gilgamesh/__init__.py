@@ -32,8 +32,10 @@ def use(spec: str):
 def docs(spec):
     """The documentation of ``"name@spec"`` (or of an API module): rendered in Jupyter, text when printed."""
     from gilgamesh.loader.docs import docs as _docs
+    from gilgamesh.loader.finder import summary_of, use as _use
 
-    return _docs(spec)
+    module = _use(spec) if isinstance(spec, str) else spec
+    return _docs(module, summary_of(module))
 
 
 def refresh() -> None:

@@ -72,6 +72,9 @@ def _resolved_dict(reader, name: str, spec: Spec) -> dict:
         "published_at": entry.get("published_at"),
         "dependencies": [{"name": n, "version": v} for n, v in sorted(entry.get("dependencies", {}).items())],
         "endpoints": entry.get("endpoints", {}),
+        "environment": entry.get("environment"),
+        "deprecated": bool(entry.get("deprecated")),
+        "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
         "warning": resolution.warning,
     }
 
@@ -81,11 +84,44 @@ def cmd_init(args) -> int:
     from .registry.store import init_registry
 
     root = _local_root(args, "init")
-    existed = os.path.isdir(os.path.join(root, "store.git"))
-    init_registry(root)
-    _emit(args, {"registry": root, "created": not existed},
-          f"{'Registry already exists' if existed else 'Created registry'} at {root}")
+    adopted = init_registry(root).adopted
+    if adopted is None:
+        _emit(args, {"registry": root, "created": True, "adopted": None}, f"Created registry at {root}")
+        return 0
+    new = sum(len(v) for v in adopted["versions"].values())
+    total = len(adopted["apis"])
+    lines = [f"Adopted the registry at {root}: {total} API{'s' if total != 1 else ''}"
+             + (f", {new} version(s) newly indexed" if new else ", its index already current")]
+    lines += [f"  {name}: {', '.join(versions)}" for name, versions in adopted["versions"].items()]
+    if adopted["records"]:
+        lines.append(f"  yank or deprecation brought up to date: {', '.join(adopted['records'])}")
+    lines.append("  the hook refusing a push that moves or deletes a version tag is installed")
+    _emit(args, {"registry": root, "created": False, "adopted": adopted}, "\n".join(lines))
     return 0
+
+
+def cmd_sync(args) -> int:
+    from .registry.sync import sync
+
+    root = _local_root(args, "sync")
+    report = sync(root, args.source, push=args.push)
+    lines = []
+    for name, versions in report.adopted.items():
+        lines.append(f"adopted {name}: {', '.join(versions)}")
+    if report.records:
+        lines.append(f"yank or deprecation merged: {', '.join(report.records)}")
+    if report.pushed:
+        lines.append(f"pushed {len(report.pushed)} ref(s) to {args.source}")
+    for c in report.conflicts:
+        print(f"conflict: {c['name']}@{c['version']} differs at {args.source} (sha256 {c['theirs'][:12]}, "
+              f"here {c['ours'][:12]}): this side's version kept, theirs kept apart at {c['kept_at']}",
+              file=sys.stderr)
+    for r in report.refused + report.push_rejected:
+        print(f"refused: {r['ref']}: {r['reason']}", file=sys.stderr)
+    if not lines:
+        lines.append(f"Nothing to sync: up to date with {args.source}" if report.ok else "Nothing else synced")
+    _emit(args, report.to_dict(), "\n".join(lines))
+    return 0 if report.ok else 1
 
 
 def _read_notebook_files(paths: list[str]) -> list[tuple[str, bytes]]:
@@ -216,10 +252,22 @@ def cmd_resolve(args) -> int:
     data = _resolved_dict(_reader(args), name, spec)
     if data["warning"] and not args.json:
         print(f"warning: {data['warning']}", file=sys.stderr)
-    deps = ", ".join(f"{d['name']}@{d['version']}" for d in data["dependencies"]) or "none"
-    yank = f"\nyanked:       {data['yank_reason']}" if data["yanked"] else ""
-    _emit(args, data, f"{name}@{data['version']}\nsha256:       {data['sha256']}\ndependencies: {deps}{yank}")
+    _emit(args, data, _resolved_text(data))
     return 0
+
+
+def _resolved_text(data: dict) -> str:
+    """The lines ``resolve`` prints (and ``show`` ends with)."""
+    from .environment import describe_environment
+
+    deps = ", ".join(f"{d['name']}@{d['version']}" for d in data["dependencies"]) or "none"
+    lines = [f"{data['name']}@{data['version']}", f"sha256:       {data['sha256']}", f"dependencies: {deps}",
+             f"environment:  {describe_environment(data['environment'])}"]
+    if data["yanked"]:
+        lines.append(f"yanked:       {data['yank_reason']}")
+    if data["deprecated"]:
+        lines.append(f"deprecated:   {data['deprecation_message']}")
+    return "\n".join(lines)
 
 
 def cmd_show(args) -> int:
@@ -230,7 +278,7 @@ def cmd_show(args) -> int:
     data = _resolved_dict(reader, name, spec)
     text = render_terminal(name, spec.text, reader)
     data["text"] = text
-    _emit(args, data, text)
+    _emit(args, data, text.rstrip("\n") + "\n\n" + _resolved_text(data))
     return 0
 
 
@@ -339,7 +387,17 @@ def _yank(args, reason: str | None) -> int:
             store._recover_if_needed()
             entry = store.set_yanked(name, version, reason, default_publisher())
     verb = "Yanked" if reason is not None else "Unyanked"
-    _emit(args, {"name": name, **entry}, f"{verb} {name}@{version}" + (f": {reason}" if reason else ""))
+    data = {"name": name, **entry}
+    if reason is not None:
+        dependents = entry.get("dependents")
+        if dependents is None:  # a local registry: the HTTP answer carries them already
+            dependents = _reader(args).dependents(name, Spec(version))["dependents"]
+        data["dependents"] = dependents
+        if dependents:
+            named = ", ".join(f"{d['name']}@{d['version']}" for d in dependents)
+            print(f"warning: {len(dependents)} published version(s) depend on {name}@{version}: {named}",
+                  file=sys.stderr)
+    _emit(args, data, f"{verb} {name}@{version}" + (f": {reason}" if reason else ""))
     return 0
 
 
@@ -351,6 +409,104 @@ def cmd_yank(args) -> int:
 
 def cmd_unyank(args) -> int:
     return _yank(args, None)
+
+
+def _deprecate(args, message: str | None) -> int:
+    name, version = _exact(args.spec)
+    location = _location(args)
+    if is_url(location):
+        from .registry.client import deprecate_over_http
+
+        entry = deprecate_over_http(location, name, version, message, os.environ.get("GILGAMESH_TOKEN"))
+    else:
+        from .registry.publish import default_publisher
+        from .registry.store import Store, writer_lock
+
+        with writer_lock(location):
+            store = Store(location)
+            store._recover_if_needed()
+            entry = store.set_deprecated(name, version, message, default_publisher())
+    text = f"Deprecated {name}@{version}: {message}" if message else f"Undeprecated {name}@{version}"
+    _emit(args, {"name": name, **entry}, text)
+    return 0
+
+
+def cmd_deprecate(args) -> int:
+    if not args.message.strip():
+        raise UsageError("--message must tell its users what to do instead, e.g. 'use 1.3'")
+    return _deprecate(args, args.message.strip())
+
+
+def cmd_undeprecate(args) -> int:
+    return _deprecate(args, None)
+
+
+def cmd_dependents(args) -> int:
+    name, spec = parse_name_spec(args.spec)
+    if spec.is_unpinned:
+        raise UsageError(f"'dependents' needs NAME@SPEC, e.g. {name}@1 (every 1.x) or {name}@1.0.0")
+    data = _reader(args).dependents(name, spec)
+    rows = [f"{d['name']}@{d['version']}  (depends on {d['depends_on']})"
+            + ("  YANKED" if d["yanked"] else "") + ("  deprecated" if d["deprecated"] else "")
+            for d in data["dependents"]]
+    chosen = ", ".join(data["versions"]) or "none"
+    head = f"{name}@{spec.text} chooses {chosen}; "
+    text = head + (f"{len(rows)} published version(s) depend on it:\n" + "\n".join(rows) if rows
+                   else "no published version depends on it")
+    _emit(args, data, text)
+    return 0
+
+
+def _lock_sources(paths: list[str]) -> dict[str, list[str]]:
+    """``{directory: [files]}``: the notebooks and scripts named (a directory: those in it)."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith((".ipynb", ".py")))
+            if not found:
+                raise UsageError(f"{path} holds no notebook (.ipynb) or script (.py) to lock")
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+        for file in found:
+            directory = os.path.dirname(os.path.abspath(file))
+            if os.path.abspath(file) not in groups.setdefault(directory, []):
+                groups[directory].append(os.path.abspath(file))
+    return groups
+
+
+def cmd_lock(args) -> int:
+    from .lockfile import LOCK_FILENAME, build_lock, parse_lock, write_lock
+
+    groups = _lock_sources(args.paths)
+    reader = _reader(args)
+    planned = []
+    for directory, files in groups.items():  # every lock is made before any is written
+        target = os.path.join(directory, LOCK_FILENAME)
+        previous = None
+        if not args.upgrade and os.path.exists(target):
+            with open(target, "rb") as f:
+                previous = parse_lock(f.read(), target)
+        planned.append((target, build_lock(files, reader, previous)))
+    reports, lines = [], []
+    for target, doc in planned:
+        try:
+            write_lock(target, doc)
+        except OSError as e:
+            raise GilgameshError(f"cannot write {target}: {e.strerror or e}") from None
+        reports.append({"path": target, **doc})
+        locked = ", ".join(f"{p['name']}@{p['version']}" for p in doc["packages"]) or "nothing"
+        lines.append(f"Locked {len(doc['packages'])} version(s) in {target}: {locked}")
+        for p in doc["packages"]:
+            entry = reader.entry(p["name"], p["version"])
+            if entry.get("yanked"):
+                print(f"warning: {p['name']}@{p['version']} is yanked: {entry.get('yank_reason') or 'no reason given'}",
+                      file=sys.stderr)
+        if not doc["requested"]:
+            print(f"warning: no gilgamesh.api imports found in {', '.join(doc['sources'])}", file=sys.stderr)
+    _emit(args, reports if len(reports) != 1 else reports[0], "\n".join(lines))
+    return 0
 
 
 def cmd_serve(args) -> int:
@@ -435,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func, command_parser=p)
         return p
 
-    add("init", cmd_init, "create a registry (a no-op if it exists)")
+    add("init", cmd_init, "create a registry, or adopt one (or a git mirror of its store.git) and say what it holds")
     p = add("publish", cmd_publish, "validate and publish API notebooks (dependencies first)")
     p.add_argument("notebooks", nargs="+", metavar="NB", help="notebook files (.ipynb)")
     p.add_argument("--dry-run", action="store_true", help="run every check, store nothing")
@@ -458,11 +614,24 @@ def build_parser() -> argparse.ArgumentParser:
                                  "NOTEBOOK.ipynb) and the bump they need")
     p.add_argument("old", metavar="NAME@A")
     p.add_argument("new", metavar="NAME@B|PATH.ipynb")
+    p = add("lock", cmd_lock, "write gilgamesh.lock beside notebooks or scripts: the exact versions they import")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="notebooks (.ipynb), scripts (.py) or directories")
+    p.add_argument("--upgrade", action="store_true", help="re-resolve every spec (default: keep what is locked)")
+    p = add("sync", cmd_sync, "bring the versions, yanks and deprecations of another registry (no version moved or lost)")
+    p.add_argument("source", metavar="SOURCE", help="a registry directory, or a git://, http(s)://, ssh:// URL of its store")
+    p.add_argument("--push", action="store_true", help="also send SOURCE what it lacks (never moves a tag there)")
     p = add("yank", cmd_yank, "withdraw a version (reversible; ranges skip it, exact pins warn)")
     p.add_argument("spec", metavar="NAME@VERSION")
     p.add_argument("--reason", required=True, help="why it is withdrawn (shown to its users)")
     p = add("unyank", cmd_unyank, "undo a yank")
     p.add_argument("spec", metavar="NAME@VERSION")
+    p = add("deprecate", cmd_deprecate, "mark a version deprecated: it still imports, with a warning carrying M")
+    p.add_argument("spec", metavar="NAME@VERSION")
+    p.add_argument("--message", required=True, metavar="M", help="what its users should do instead")
+    p = add("undeprecate", cmd_undeprecate, "undo a deprecation")
+    p.add_argument("spec", metavar="NAME@VERSION")
+    p = add("dependents", cmd_dependents, "list the published versions that depend on a version NAME@SPEC chooses")
+    p.add_argument("spec", metavar="NAME@SPEC", help="e.g. plasma@1.0.0, or plasma@1 for every 1.x")
     p = add("serve", cmd_serve, "run the HTTP service (API, model endpoints, docs, web UI)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_bounded(int, 0, 65535), default=8765, help="port (default 8765)")

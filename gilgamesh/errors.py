@@ -26,6 +26,7 @@ __all__ = [
     "ModelError",
     "ModelTimeout",
     "BadArguments",
+    "LockError",
 ]
 
 
@@ -134,6 +135,12 @@ class PublishRefused(GilgameshError, ValueError):
 
 class IntegrityError(GilgameshError):
     """Stored or cached content does not match its sha256."""
+
+    http_status = 500
+
+
+class LockError(GilgameshError, ValueError):
+    """A session lock (``gilgamesh.lock``) that cannot be read or is malformed."""
 
     http_status = 500
 

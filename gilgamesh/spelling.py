@@ -12,7 +12,7 @@ import io
 import re
 import tokenize
 
-__all__ = ["rewrite_at_spelling", "find_api_references", "ApiReference"]
+__all__ = ["rewrite_at_spelling", "find_api_references", "pin_api_references", "ApiReference"]
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _AT_RE = re.compile(
@@ -96,3 +96,23 @@ def find_api_references(source: str) -> list[ApiReference]:
                 if name:
                     refs.append(ApiReference(name, None, m.start(1)))
     return refs
+
+
+def pin_api_references(source: str, pin) -> str:
+    """Rewrite each ``gilgamesh.api.NAME.vSPEC`` in code to the exact module part ``pin`` names.
+
+    ``pin(name, part)`` returns the exact part (``"v1_0_0"``) or None to leave the mention alone.
+    Imports, ``from`` imports and attribute chains are all mentions, so what a published version
+    reaches through any of them is the version recorded at its publish. Call it on rewritten source.
+    """
+    if "gilgamesh.api." not in source:
+        return source
+    spans = _protected_spans(source)
+
+    def replace(m: re.Match) -> str:
+        if m.group(2) is None or not _outside(spans, m.start()):
+            return m.group(0)
+        exact = pin(m.group(1), m.group(2))
+        return m.group(0) if exact is None else f"gilgamesh.api.{m.group(1)}.{exact}"
+
+    return _REF_RE.sub(replace, source)

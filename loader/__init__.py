@@ -5,8 +5,9 @@
 
 - ``finder``      the warm import path: the meta-path finder, the API handle and module types,
                   the resolution of specs once per process, reading the caches
+- ``cache``       the on-disk caches: their layout and the sealed file format, read and write
 - ``fetch``       the cold import path: resolving anew, offline fallback, fetching notebooks,
-                  compiling them and writing the caches
+                  compiling them, parsing session locks, comparing environments
 - ``compiler``    notebook bytes -> per-cell code objects and the documentation data
 - ``errors``      import errors that are also Gilgamesh errors
 - ``docs``        documentation for Jupyter (markdown) and the terminal
@@ -26,6 +27,9 @@ __all__ = [
     "YankedVersionWarning",
     "OfflineWarning",
     "CacheIntegrityWarning",
+    "DeprecatedVersionWarning",
+    "EnvironmentMismatchWarning",
+    "UnlockedImportWarning",
     "warn",
 ]
 
@@ -48,6 +52,21 @@ class OfflineWarning(GilgameshWarning):
 
 class CacheIntegrityWarning(GilgameshWarning):
     """A cache entry did not match its digest; it was discarded and rebuilt from the registry."""
+
+
+class DeprecatedVersionWarning(GilgameshWarning):
+    """A deprecated version still imports; the message says what to use instead."""
+
+
+class EnvironmentMismatchWarning(GilgameshWarning):
+    """This environment differs (major or minor) from the one the version was validated in.
+
+    ``GILGAMESH_ENVIRONMENT_WARNINGS=0`` silences it (so does a ``warnings`` filter on this class).
+    """
+
+
+class UnlockedImportWarning(GilgameshWarning):
+    """A session lock is in force but does not cover this import; it resolved as usual."""
 
 
 # Frames in these directories (and importlib's) are skipped when a warning is attributed to a

@@ -6,14 +6,18 @@ on its own, with a filename naming the API, the version and the cell, so that li
 tracebacks are lines of the cell. ``from __future__`` imports carry over to later cells, as they
 do in a Jupyter kernel.
 
-The payload is a marshal-able tuple::
+The payload is a marshal-able dict, read by field name::
 
-    (name, version, sha256, source_root, summary, narrative,
-     cells: ((cell number, filename, source, code), ...),
-     docs:  ((cell number, (names defined in the cell), markdown above the cell), ...))
+    {"name", "version", "sha256", "dependencies": {name: exact version}, "source_root",
+     "summary", "narrative",
+     "cells": ((cell number, filename, source, code), ...),
+     "docs":  ((cell number, (names defined in the cell), markdown above the cell), ...)}
 
 ``source_root`` is the directory the cell files are written to (``""``: no files, the sources
-are registered in ``linecache`` instead).
+are registered in ``linecache`` instead). ``dependencies`` are the versions recorded at publish:
+every ``gilgamesh.api`` mention whose spec chooses a recorded version is rewritten to that exact
+version (:func:`~gilgamesh.spelling.pin_api_references`), so a published version runs with what
+it was validated with, transitively, whatever newer compatible versions exist.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ import os
 from types import CodeType
 
 from gilgamesh.notebook import parse_notebook
-from gilgamesh.spelling import rewrite_at_spelling
+from gilgamesh.spelling import pin_api_references, rewrite_at_spelling
 
-__all__ = ["compile_notebook", "cell_basename", "cell_filename", "source_files"]
+__all__ = ["compile_notebook", "dependency_pin", "cell_basename", "cell_filename", "source_files"]
 
 _FUTURE_FLAGS = 0
 for _feature in __future__.all_feature_names:
@@ -64,14 +68,41 @@ def _undocumented_names(code: CodeType) -> tuple[str, ...]:
     return tuple(names)
 
 
-def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_root: str) -> tuple:
+def dependency_pin(dependencies: dict):
+    """``pin(name, part)``: the exact module part of the recorded version a spec chooses, or None."""
+    from gilgamesh.errors import GilgameshError
+    from gilgamesh.versions import Version, spec_from_module_part
+
+    def pin(name: str, part: str):
+        recorded = dependencies.get(name)
+        if not isinstance(recorded, str):
+            return None
+        try:
+            spec, version = spec_from_module_part(part), Version(recorded)
+        except GilgameshError:
+            return None
+        if spec.exact is not None:
+            chosen = spec.exact == version
+        else:
+            chosen = not version.is_prerelease and version.release[:len(spec.parts)] == spec.parts
+        return "v" + recorded.replace(".", "_") if chosen else None
+
+    return pin
+
+
+def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_root: str,
+                     dependencies: dict | None = None) -> dict:
     """Compile the import cells of a notebook; see the module docstring for the payload."""
     nb = parse_notebook(data)
+    dependencies = dict(dependencies or {})
+    pin = dependency_pin(dependencies)
     flags = 0
     cells = []
     docs = []
     for cell in nb.import_cells():
         source = rewrite_at_spelling(cell.source)
+        if dependencies:
+            source = pin_api_references(source, pin)
         filename = cell_filename(source_root, name, version, cell.number)
         code = compile(source, filename, "exec", flags, dont_inherit=True)
         flags |= code.co_flags & _FUTURE_FLAGS
@@ -87,10 +118,14 @@ def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_r
         docs[i] = (number, tuple(n for n in names if n not in later), markdown)
     docs = [d for d in docs if d[1]]
     summary = nb.metadata.get("summary") if isinstance(nb.metadata.get("summary"), str) else ""
-    return (name, version, sha256, source_root, summary.strip(), nb.narrative(), tuple(cells), tuple(docs))
+    return {
+        "name": name, "version": version, "sha256": sha256, "dependencies": dependencies,
+        "source_root": source_root, "summary": summary.strip(), "narrative": nb.narrative(),
+        "cells": tuple(cells), "docs": tuple(docs),
+    }
 
 
-def source_files(payload: tuple) -> list[tuple[str, str]]:
+def source_files(payload: dict) -> list[tuple[str, str]]:
     """``(basename, source)`` of each compiled cell: the files tracebacks read."""
-    name, version = payload[0], payload[1]
-    return [(cell_basename(name, version, number), source) for number, _, source, _ in payload[6]]
+    name, version = payload["name"], payload["version"]
+    return [(cell_basename(name, version, number), source) for number, _, source, _ in payload["cells"]]

@@ -71,17 +71,11 @@ def _signature(obj, module_name: str) -> str:
     return str(sig).replace(module_name + ".", "")
 
 
-def from_module(module) -> DocModel:
+def from_module(module, summary: str = "") -> DocModel:
     """The documentation of an imported API module (its objects as they are)."""
     state = getattr(getattr(module, "__spec__", None), "loader_state", None)
     name = state.name if state is not None else module.__name__
     version = state.version if state is not None else getattr(module, "__version__", "")
-    summary = ""
-    if state is not None:
-        try:
-            summary = state.index.versions()[state.version].get("summary", "") or ""
-        except Exception:  # an index without summaries still documents
-            summary = ""
     members = []
     namespace = vars(module)
     for attr in _public_names(namespace):
@@ -322,29 +316,22 @@ class Documentation:
         return f"<Documentation of {self.model.name}@{self.model.version}: print() it, or display it in Jupyter>"
 
 
-def docs(target) -> Documentation:
-    """The documentation of ``"name@spec"`` (imported as ``gilgamesh.use`` would) or of a module."""
-    if isinstance(target, str):
-        from .finder import use
-
-        target = use(target)
-    elif not isinstance(target, ModuleType):
-        raise TypeError(f"docs() takes a string such as 'langmuir@1.2' or an API module, not {type(target).__name__}")
-    return Documentation(from_module(target))
+def docs(module, summary: str = "") -> Documentation:
+    """The documentation of an imported API module (``gilgamesh.docs`` imports it first)."""
+    if not isinstance(module, ModuleType):
+        raise TypeError(f"docs() takes a string such as 'langmuir@1.2' or an API module, not {type(module).__name__}")
+    return Documentation(from_module(module, summary))
 
 
-def module_markdown(module) -> str:
+def module_markdown(module, summary: str = "") -> str:
     """What Jupyter shows for an API module."""
-    return to_markdown(from_module(module))
+    return to_markdown(from_module(module, summary))
 
 
-def handle_markdown(name: str) -> str:
-    """What Jupyter shows for a bare handle: the published versions, no code run."""
-    from .finder import session
-
-    idx = session().index(name)
+def handle_markdown(name: str, versions: dict) -> str:
+    """What Jupyter shows for a bare handle: the published ``versions`` (index entries), no code run."""
     rows = ["| version | published | |", "|---|---|---|"]
-    for version, entry in sorted(idx.versions().items(), key=lambda kv: _version_key(kv[0]), reverse=True):
+    for version, entry in sorted(versions.items(), key=lambda kv: _version_key(kv[0]), reverse=True):
         flag = f"yanked: {entry.get('yank_reason') or ''}" if entry.get("yanked") else ""
         rows.append(f"| `{version}` | {entry.get('published_at') or ''} | {flag} |")
     return f"**{name}**: import a version, e.g. `gilgamesh.api.{name}.v1_2`\n\n" + "\n".join(rows) + "\n"

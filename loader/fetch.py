@@ -4,68 +4,83 @@
 this index (choose with :class:`~gilgamesh.versions.VersionSet`), an index seen for the first time
 (remember it for offline use), an HTTP registry, an unreachable registry (fall back on the index
 last seen, with a warning), a version not compiled yet (fetch the notebook, verify its sha256,
-compile it, write the caches). The cache layout and the sealed-file format are described in
-:mod:`gilgamesh.loader.finder`, which reads them.
+compile it with its dependencies pinned, write the caches), a session lock not parsed yet, an
+environment not compared yet. The finder hands over what each step needs (names, entries, paths,
+a reader factory) and gets plain values back: this module does not import the finder. The cache
+layout and the sealed file format are :mod:`gilgamesh.loader.cache`'s.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from _thread import get_ident as _get_ident
 
 from gilgamesh.config import cache_dir, is_url
 
 from . import CacheIntegrityWarning, OfflineWarning, warn
-from .finder import (
-    CODE_TAG, DIGEST_SIZE, MEMO_TAG, ApiIndex, Resolved, Session, digest, fresh_index, notebook_path, read_memo,
-    read_memo_quietly,
+from .cache import (
+    ENTRY_FIELDS, is_key, notebook_path, read_memo, read_memo_quietly, read_notebook, remove_tree, sha256_hex,
+    unlink_quietly, write_code, write_memo, write_notebook, write_sources,
 )
 
 __all__ = [
     "load_index",
     "remember_index",
     "resolve_anew",
+    "resolution_entry",
     "notebook_bytes",
     "compile_and_cache",
     "register_in_linecache",
-    "sha256_hex",
-    "seal",
-    "atomic_write",
-    "write_code",
-    "write_memo",
-    "read_notebook",
-    "write_notebook",
-    "write_sources",
-    "remove_tree",
+    "environment_mismatch",
+    "parse_session_lock",
 ]
 
 
 # -- resolving --------------------------------------------------------------------------------
-def resolve_anew(idx: ApiIndex, part: str) -> tuple:
-    """Choose the version ``part`` names in the index; remember the choice in a memo."""
-    from gilgamesh.versions import Spec, VersionSet, spec_from_module_part
-
-    spec = Spec("") if part == "" else spec_from_module_part(part)
-    versions = idx.versions()
-    chosen = VersionSet(
-        idx.name, ((v, e.get("yanked", False), e.get("yank_reason")) for v, e in versions.items())
-    ).resolve(spec)
-    entry = (chosen.version, versions[chosen.version]["sha256"], chosen.yanked, chosen.yank_reason, chosen.warning)
-    write_memo(idx.memo_path(part), entry)
+def resolution_entry(version: str, index_entry: dict, yanked: bool, yank_reason, warning) -> dict:
+    """A resolution entry (:data:`~gilgamesh.loader.cache.ENTRY_FIELDS`) from an index entry."""
+    entry = {
+        "version": version,
+        "sha256": index_entry["sha256"],
+        "yanked": yanked,
+        "yank_reason": yank_reason,
+        "warning": warning,
+        "dependencies": dict(index_entry.get("dependencies") or {}),
+        "environment": index_entry.get("environment") or None,
+        "deprecated": (index_entry.get("deprecation_message") or "no message given") if index_entry.get("deprecated")
+        else None,
+    }
+    assert tuple(entry) == ENTRY_FIELDS
     return entry
 
 
-def load_index(session: Session, location: str, name: str, directory: str) -> ApiIndex:
+def resolve_anew(name: str, versions: dict, part: str, memo_path: str) -> dict:
+    """Choose the version ``part`` names among ``versions`` (the index); remember it in a memo."""
+    from gilgamesh.versions import Spec, VersionSet, spec_from_module_part
+
+    spec = Spec("") if part == "" else spec_from_module_part(part)
+    chosen = VersionSet(
+        name, ((v, e.get("yanked", False), e.get("yank_reason")) for v, e in versions.items())
+    ).resolve(spec)
+    entry = resolution_entry(chosen.version, versions[chosen.version], chosen.yanked, chosen.yank_reason,
+                             chosen.warning)
+    write_memo(memo_path, entry)
+    return entry
+
+
+def load_index(reader_for, location: str, name: str, directory: str) -> tuple:
     """The index of ``name`` when the warm path could not read it: over HTTP, after settling a
-    local registry's journal, or (registry unreachable) the copy last seen."""
+    local registry's journal, or (registry unreachable) the copy last seen.
+
+    Returns ``(data, offline, key, fetched_at)``; ``key`` and ``fetched_at`` only for an offline copy.
+    """
     try:
-        data = _http_index(session, location, name) if is_url(location) else _local_index(location, name)
+        data = _http_index(reader_for, location, name) if is_url(location) else _local_index(location, name)
     except Exception as e:
         if not _unavailable(e):
             raise
         return _offline_index(location, name, directory, e)
-    return fresh_index(location, name, directory, data)
+    return data, False, None, None
 
 
 def remember_index(location: str, name: str, directory: str, key: str, data: bytes) -> float:
@@ -73,16 +88,12 @@ def remember_index(location: str, name: str, directory: str, key: str, data: byt
     fetched_at = time.time()
     latest_path = os.path.join(directory, "latest")
     previous = read_memo_quietly(latest_path)
-    write_memo(os.path.join(directory, key, "index"), (location, name, fetched_at, data))
-    if write_memo(latest_path, (location, name, key, fetched_at)) and isinstance(previous, tuple) \
-            and len(previous) == 4 and _is_key(previous[2]) and previous[2] != key:
-        remove_tree(os.path.join(directory, previous[2]))  # never used again: keep the cache small
+    write_memo(os.path.join(directory, key, "index"),
+               {"location": location, "name": name, "fetched_at": fetched_at, "data": data})
+    if write_memo(latest_path, {"location": location, "name": name, "key": key, "fetched_at": fetched_at}) \
+            and isinstance(previous, dict) and is_key(previous.get("key")) and previous["key"] != key:
+        remove_tree(os.path.join(directory, previous["key"]))  # never used again: keep the cache small
     return fetched_at
-
-
-def _is_key(key) -> bool:
-    """A memo directory name as :func:`digest` makes them (never a path of another shape)."""
-    return isinstance(key, str) and len(key) == 2 * DIGEST_SIZE and all(c in "0123456789abcdef" for c in key)
 
 
 def _unavailable(e: BaseException) -> bool:
@@ -91,21 +102,25 @@ def _unavailable(e: BaseException) -> bool:
     return isinstance(e, (RegistryUnavailable, OSError))
 
 
-def _http_index(session: Session, location: str, name: str) -> bytes:
+def _http_index(reader_for, location: str, name: str) -> bytes:
     import json
 
-    index = session.reader(location).api_index(name)
+    index = reader_for(location).api_index(name)
     return json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _local_index(location: str, name: str) -> bytes:
     """The index file, once the reader has said why the warm path could not read it: no registry
-    (RegistryUnavailable), no such API, or a journal left by a writer that died (settled first)."""
+    (RegistryUnavailable), no such API, or a write in progress (then the reader reads the refs)."""
     from gilgamesh.errors import ApiNotFound, RegistryUnavailable
     from gilgamesh.registry.layout import Layout
     from gilgamesh.registry.reader import LocalReader
 
-    LocalReader(location)
+    reader = LocalReader(location)
+    if os.path.exists(Layout(location).journal_file):
+        import json
+
+        return json.dumps(reader.api_index(name), sort_keys=True, indent=1).encode()
     try:
         with open(Layout(location).index_file(name), "rb") as f:
             return f.read()
@@ -118,27 +133,29 @@ def _local_index(location: str, name: str) -> bytes:
         raise RegistryUnavailable(f"cannot read the registry at {location}: {e}") from None
 
 
-def _offline_index(location: str, name: str, directory: str, error: BaseException) -> ApiIndex:
+def _offline_index(location: str, name: str, directory: str, error: BaseException) -> tuple:
     from gilgamesh.errors import RegistryUnavailable
 
     reason = getattr(error, "message", None) or str(error)
     # An altered memo raises IntegrityError here: offline there is nothing else to trust.
     latest = read_memo(os.path.join(directory, "latest"))
     copy = None
-    if isinstance(latest, tuple) and len(latest) == 4 and latest[:2] == (location, name) and _is_key(latest[2]):
-        copy = read_memo(os.path.join(directory, latest[2], "index"))
-    if not (isinstance(copy, tuple) and len(copy) == 4 and copy[:2] == (location, name)):
+    if isinstance(latest, dict) and latest.get("location") == location and latest.get("name") == name \
+            and is_key(latest.get("key")):
+        copy = read_memo(os.path.join(directory, latest["key"], "index"))
+    if not (isinstance(copy, dict) and copy.get("location") == location and copy.get("name") == name
+            and isinstance(copy.get("data"), bytes)):
         raise RegistryUnavailable(
             f"{reason}; {name} was never imported from {location} on this machine, "
             "so nothing is cached to import offline"
         ) from None
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(copy[2]))
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(copy["fetched_at"]))
     warn(f"{reason}; {name} resolves offline from its index as seen on {when}", OfflineWarning)
-    return ApiIndex(name, location, copy[3], latest[2], directory, True, copy[2])
+    return copy["data"], True, latest["key"], copy["fetched_at"]
 
 
 # -- content ----------------------------------------------------------------------------------
-def notebook_bytes(session: Session, r: Resolved) -> bytes:
+def notebook_bytes(r, reader_for) -> bytes:
     """The notebook ``r`` names: from the cache, else from the registry (then cached)."""
     from gilgamesh.errors import IntegrityError, RegistryUnavailable
 
@@ -158,7 +175,7 @@ def notebook_bytes(session: Session, r: Resolved) -> bytes:
         if r.index.offline:
             raise RegistryUnavailable(f"the registry at {location} is unreachable")
         if is_url(location):
-            data = session.reader(location).notebook_bytes(r.name, r.version)
+            data = reader_for(location).notebook_bytes(r.name, r.version)
         else:
             data = _local_blob(location, r.sha256, f"{r.name}@{r.version}")
     except Exception as e:
@@ -190,15 +207,16 @@ def _local_blob(location: str, sha256: str, label: str) -> bytes:
         raise IntegrityError(f"the registry at {location} lacks the content of {label}") from None
 
 
-def compile_and_cache(session: Session, r: Resolved, path: str, source_root: str) -> tuple:
-    """Compile the notebook of ``r`` and cache the result (cell files first, then the code)."""
+def compile_and_cache(r, path: str, source_root: str, reader_for) -> dict:
+    """Compile the notebook of ``r`` (its dependency imports pinned to ``r.dependencies``) and
+    cache the result (cell files first, then the code)."""
     from .compiler import compile_notebook, source_files
 
-    data = notebook_bytes(session, r)
-    payload = compile_notebook(data, r.name, r.version, r.sha256, source_root)
+    data = notebook_bytes(r, reader_for)
+    payload = compile_notebook(data, r.name, r.version, r.sha256, source_root, r.dependencies)
     if not write_sources(source_root, source_files(payload)):
         # No cell files (read-only cache): compile with <...> names kept in linecache instead.
-        payload = compile_notebook(data, r.name, r.version, r.sha256, "")
+        payload = compile_notebook(data, r.name, r.version, r.sha256, "", r.dependencies)
     write_code(path, payload)
     return payload
 
@@ -211,97 +229,22 @@ def register_in_linecache(cells: tuple) -> None:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
 
 
-# -- writing the caches -----------------------------------------------------------------------
-def sha256_hex(data: bytes) -> str:
-    """The hex sha256 of ``data`` (the identity of a notebook)."""
-    from hashlib import sha256
+# -- environments -------------------------------------------------------------------------------
+def environment_mismatch(name: str, version: str, environment: dict, memo_path: str) -> str:
+    """The warning for this environment against the one ``name@version`` was validated in
+    ("" when they agree in major and minor version); remembered at ``memo_path``."""
+    from gilgamesh.environment import compare_environment
 
-    return sha256(data).hexdigest()
-
-
-def seal(tag: bytes, payload: bytes) -> bytes:
-    """``tag + digest(tag + payload) + payload`` (see :func:`gilgamesh.loader.finder.unseal`)."""
-    return tag + digest(tag + payload) + payload
+    message = compare_environment(name, version, environment)
+    write_memo(memo_path, message)
+    return message
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o644) -> bool:
-    """Write ``data`` to ``path`` (readers see the old file or the new one); False if impossible."""
-    tmp = f"{path}.{os.getpid()}-{_get_ident()}.tmp"  # unique per writer: process and thread
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        return True
-    except OSError:
-        unlink_quietly(tmp)
-        return False
+# -- session locks ------------------------------------------------------------------------------
+def parse_session_lock(data: bytes, path: str, memo_path: str) -> dict:
+    """``{"pins": {"name.part": (exact part, sha256)}}`` of a lock file's bytes; remembered."""
+    from gilgamesh.lockfile import parse_lock, spelling_pins
 
-
-def write_code(path: str, payload: tuple) -> bool:
-    import marshal
-
-    return atomic_write(path, seal(CODE_TAG, marshal.dumps(payload)))
-
-
-def write_memo(path: str, value) -> bool:
-    import marshal
-
-    return atomic_write(path, seal(MEMO_TAG, marshal.dumps(value)))
-
-
-def read_notebook(root: str, sha256: str) -> bytes | None:
-    """Cached notebook bytes, None if absent; IntegrityError if they do not hash to ``sha256``."""
-    path = notebook_path(root, sha256)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if sha256_hex(data) != sha256:
-        from gilgamesh.errors import IntegrityError
-
-        raise IntegrityError(
-            f"integrity check failed for the cached notebook {path}: expected sha256 {sha256}, "
-            f"got {sha256_hex(data)} (the file was altered or damaged)"
-        )
-    return data
-
-
-def write_notebook(root: str, sha256: str, data: bytes) -> bool:
-    path = notebook_path(root, sha256)
-    return os.path.exists(path) or atomic_write(path, data)
-
-
-def write_sources(directory: str, files: list[tuple[str, str]]) -> bool:
-    """Write ``(basename, text)`` files as one directory, all at once (read-only: display copies)."""
-    if os.path.isdir(directory):
-        return True
-    tmp = os.path.join(os.path.dirname(directory), f".tmp-{os.path.basename(directory)}-{os.getpid()}-{_get_ident()}")
-    try:
-        os.makedirs(tmp, exist_ok=True)
-        for basename, text in files:
-            with open(os.open(os.path.join(tmp, basename), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444), "wb") as f:
-                f.write(text.encode("utf-8"))
-        os.rename(tmp, directory)
-        return True
-    except OSError:
-        remove_tree(tmp)
-        return os.path.isdir(directory)  # another process may have won the race
-
-
-def remove_tree(path: str) -> None:
-    """Remove a directory of files (one level), quietly: caches are best effort."""
-    try:
-        for entry in os.listdir(path):
-            os.unlink(os.path.join(path, entry))
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    parsed = {"pins": spelling_pins(parse_lock(data, path))}
+    write_memo(memo_path, parsed)
+    return parsed

@@ -7,7 +7,7 @@ on-disk caches. They share a module because every module a fresh process loads c
 (``bench/bench_import.py``). What the caches do not hold yet (a new spec, a new index, an HTTP or
 unreachable registry, a version to compile) is :mod:`gilgamesh.loader.fetch`, imported on demand,
 as are the compiler, the documentation and the errors. Only built-in or always-loaded modules
-are imported here (``os``, ``sys``, ``marshal``, ``_imp``, ``_thread``): not
+are imported here (``os``, ``sys``, ``_thread``, and :mod:`gilgamesh.loader.cache`): not
 ``importlib.machinery``, ``types``, ``json`` or ``re``.
 
 **Names the finder owns**, and what they become:
@@ -33,62 +33,42 @@ that hash: no ``json``, no version parsing. Anything else (a new spec, a changed
 through :class:`~gilgamesh.versions.VersionSet` and adds a memo. When the registry is
 unreachable, the copy of the index last seen stands in for it, with a warning.
 
-**The caches**, keyed by content and verified on every read::
+**Session locks.** A ``gilgamesh.lock`` in the working directory (or the file ``GILGAMESH_LOCK``
+names) maps every spelling a locked version satisfies to that version: the spelling then
+resolves as the exact pin would, and the sha256 the registry publishes for it must be the locked
+one (else the import is refused). A spelling the lock does not cover resolves as usual, with a
+warning. The parsed lock is a memo too, under the digest of the file's bytes.
 
-    <cache_dir()>/
-      notebooks/<sha256>.ipynb             notebook bytes; the name is the digest of the content
-      code/<sha256>-<magic>-<format>.code  compiled cells and documentation data (sealed)
-      source/<sha256[:16]>/<name>@<version> cell <n>.py
-                                           the cell sources that tracebacks and debuggers show
-      index-<format>/<registry key>/<name>/
-                                           per API of one registry (sealed; key: digest of the location)
-          latest                           which index was seen last: (location, name, key, fetched_at)
-          <key>/index                      a copy of that index: (location, name, fetched_at, bytes)
-          <key>/<module part>              a spec resolved against it: (version, sha256, yanked, reason, warning)
-          <key>/@unpinned                  the same for an import without a spec
+**Inside a published version** every ``gilgamesh.api`` mention was pinned by the compiler to the
+dependency versions recorded at its publish (:mod:`gilgamesh.loader.compiler`), so its imports
+are exact spellings whatever newer compatible versions exist, transitively; a process may hold
+several versions of one API side by side. Running a version also compares the environment it was
+validated in with this one (once per environment and version, remembered in the cache).
 
-``<key>`` is the digest of the index bytes: a resolution is only ever reused against the very
-index it was made from. A *sealed* file is ``tag + digest(tag + payload) + payload``: the tag
-names the kind, the format and (for code) the Python magic number, so a file written by another
-Python or another format is refused, and a file altered after it was written fails its digest.
-The digest is the keyed SipHash that hash-based ``.pyc`` files use (``importlib.util.source_hash``):
-it is built into the interpreter, where sha256 would cost every warm import a module load. A
-digest stored next to its payload guards against damage and edits, not against someone who
-rewrites the whole file (who could recompute any digest stored there, sha256 included); what *is*
-trusted, the notebook, is verified against the sha256 the registry published. Published content
-never changes, so nothing here expires.
-
-Writes are atomic (a temporary file renamed over the target) but not fsynced: after a crash a torn
-entry fails its digest and is rebuilt, which is all a cache needs. A cache that cannot be written
-(read-only home, full disk) makes imports slower, never failing.
+The cache layout and the sealed file format are :mod:`gilgamesh.loader.cache`'s.
 """
 
-import marshal
 import os
 import sys
-from _imp import source_hash as _source_hash
 from _thread import RLock
 
-try:
-    # The import system itself, always loaded; importlib.util would cost a fresh process
-    # importlib, warnings and contextlib.
-    from _frozen_importlib_external import MAGIC_NUMBER
-except ImportError:  # pragma: no cover - other implementations
-    from importlib.util import MAGIC_NUMBER
+from gilgamesh.config import cache_dir, environment_warnings, is_url, lock_file, registry_location
 
-from gilgamesh.config import cache_dir, is_url, registry_location
-
-from . import CacheIntegrityWarning, UnpinnedImportWarning, YankedVersionWarning, warn
+from . import (
+    CacheIntegrityWarning, DeprecatedVersionWarning, EnvironmentMismatchWarning, UnlockedImportWarning,
+    UnpinnedImportWarning, YankedVersionWarning, warn,
+)
+from .cache import (
+    code_path, digest, environment_memo_path, lock_memo_path, memo_dir, pins_key,
+    read_code, read_memo_quietly, source_dir,
+)
 
 __all__ = [
     # the import system
-    "ApiFinder", "ApiHandle", "ApiModule", "VersionLoader", "AliasLoader", "execute", "compiled",
+    "ApiFinder", "ApiHandle", "ApiModule", "VersionLoader", "AliasLoader", "execute", "compiled", "summary_of",
     "install", "uninstall", "use", "latest", "refresh", "PREFIX",
     # resolution
     "Resolved", "ApiIndex", "Session", "session", "reset",
-    # reading the caches (gilgamesh.loader.fetch writes them)
-    "CODE_FORMAT", "CODE_TAG", "MEMO_TAG", "DIGEST_SIZE", "MAGIC_NUMBER", "digest", "unseal", "code_path",
-    "notebook_path", "source_dir", "memo_dir", "read_code", "read_memo", "read_memo_quietly",
 ]
 
 
@@ -183,7 +163,8 @@ class ApiHandle(ModuleType):
     def _repr_markdown_(self) -> str:
         from .docs import handle_markdown
 
-        return handle_markdown(self.__name__[len(PREFIX):])
+        name = self.__name__[len(PREFIX):]
+        return handle_markdown(name, session().index(name).versions())
 
 
 class VersionLoader:
@@ -199,6 +180,10 @@ class VersionLoader:
         r = self.resolved
         if r.warning:  # an exact pin of a yanked version (ranges skip yanked versions)
             warn(r.warning, YankedVersionWarning)
+        if r.deprecated:
+            warn(f"{r.name}@{r.version} is deprecated: {r.deprecated}", DeprecatedVersionWarning)
+        if r.environment and environment_warnings():
+            _check_environment(r)
         execute(module, compiled(r))
 
     def is_package(self, fullname) -> bool:
@@ -206,7 +191,7 @@ class VersionLoader:
 
     def get_source(self, fullname) -> str:
         """The import cells, one after the other (each cell's own file is what tracebacks show)."""
-        return "\n\n".join(source for _, _, source, _ in compiled(self.resolved)[6])
+        return "\n\n".join(source for _, _, source, _ in compiled(self.resolved)["cells"])
 
 
 class AliasLoader:
@@ -227,11 +212,12 @@ class AliasLoader:
         module.__spec__ = self._spec
 
 
-def compiled(r: "Resolved") -> tuple:
+def compiled(r: "Resolved") -> dict:
     """The compiled payload of an exact version: from the code cache, else compiled (and cached)."""
     root = cache_dir()
-    path = code_path(root, r.sha256)
-    source_root = source_dir(root, r.sha256)
+    pins = pins_key(r.dependencies)
+    path = code_path(root, r.sha256, pins)
+    source_root = source_dir(root, r.sha256, pins)
     try:
         payload = read_code(path, r.sha256)
     except Exception as e:  # IntegrityError: never run altered code, rebuild from the notebook
@@ -241,11 +227,36 @@ def compiled(r: "Resolved") -> tuple:
             raise
         warn(f"{e}; discarded, {r.name}@{r.version} is compiled again from its notebook", CacheIntegrityWarning)
         payload = None
-    if payload is not None and payload[0] == r.name and payload[1] == r.version and payload[3] in (source_root, ""):
+    if payload is not None and payload.get("name") == r.name and payload.get("version") == r.version \
+            and payload.get("source_root") in (source_root, "") and payload.get("dependencies") == r.dependencies:
         return payload
     from .fetch import compile_and_cache
 
-    return compile_and_cache(session(), r, path, source_root)
+    return compile_and_cache(r, path, source_root, session().reader)
+
+
+def _environment_key() -> str:
+    """Names this environment: the Python, and each ``sys.path`` entry with its modification time
+    (installing or removing a distribution changes its directory's)."""
+    parts = [sys.version]
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except (OSError, ValueError):
+            parts.append(entry)
+    return digest("\0".join(parts).encode("utf-8", "surrogateescape")).hex()
+
+
+def _check_environment(r: "Resolved") -> None:
+    """Warn when this environment differs from the one ``r`` was validated in (major or minor)."""
+    path = environment_memo_path(cache_dir(), _environment_key(), r.sha256)
+    message = read_memo_quietly(path)
+    if not isinstance(message, str):
+        from .fetch import environment_mismatch
+
+        message = environment_mismatch(r.name, r.version, r.environment, path)
+    if message:
+        warn(message, EnvironmentMismatchWarning)
 
 
 # -- the API module and running its cells ----------------------------------------------------
@@ -260,16 +271,28 @@ class ApiModule(ModuleType):
     def _repr_markdown_(self) -> str:
         from .docs import module_markdown
 
-        return module_markdown(self)
+        return module_markdown(self, summary_of(self))
 
 
-def execute(module: ModuleType, payload: tuple) -> None:
+def summary_of(module) -> str:
+    """The one-line summary of an API module's version, from the index it was resolved against."""
+    state = getattr(getattr(module, "__spec__", None), "loader_state", None)
+    if state is None:
+        return ""
+    try:
+        return state.index.versions()[state.version].get("summary", "") or ""
+    except Exception:  # an index without summaries still documents
+        return ""
+
+
+def execute(module: ModuleType, payload: dict) -> None:
     """Run the compiled cells of ``payload`` into ``module`` and attach the documentation."""
-    name, version, _, source_root, _, narrative, cells, docs = payload
+    name, version, source_root = payload["name"], payload["version"], payload["source_root"]
+    narrative, cells, docs = payload["narrative"], payload["cells"], payload["docs"]
     if source_root:
         if not os.path.isdir(source_root):  # cleaned from the cache: tracebacks need the files
+            from .cache import write_sources
             from .compiler import source_files
-            from .fetch import write_sources
 
             write_sources(source_root, source_files(payload))
     else:
@@ -320,7 +343,8 @@ def latest(name: str) -> ModuleType:
         raise _as_import_error(e, PREFIX + name) from None
     if (name, "") not in current.warned:
         current.warned.add((name, ""))
-        warn(r.warning, UnpinnedImportWarning)
+        if not r.locked:  # the session lock covers an unpinned import (its yank warning stays)
+            warn(r.warning, UnpinnedImportWarning)
     __import__(r.module_name)
     return sys.modules[r.module_name]
 
@@ -378,19 +402,27 @@ def uninstall() -> None:
 
 # == resolution ====================================================================================
 class Resolved:
-    """What one spelling (``name``, module ``part``) resolved to in this process."""
+    """What one spelling (``name``, module ``part``) resolved to in this process.
 
-    __slots__ = ("name", "part", "version", "sha256", "yanked", "yank_reason", "warning", "index")
+    Its fields are the resolution entry's (:data:`gilgamesh.loader.cache.ENTRY_FIELDS`), read by name.
+    """
 
-    def __init__(self, name, part, version, sha256, yanked, yank_reason, warning, index):
+    __slots__ = ("name", "part", "index", "locked", "version", "sha256", "yanked", "yank_reason", "warning",
+                 "dependencies", "environment", "deprecated")
+
+    def __init__(self, name: str, part: str, entry: dict, index: "ApiIndex", locked: bool = False):
         self.name = name
         self.part = part  # "v1_2", or "" for an unpinned import
-        self.version = version
-        self.sha256 = sha256
-        self.yanked = yanked
-        self.yank_reason = yank_reason
-        self.warning = warning
         self.index = index  # the ApiIndex it was resolved against
+        self.locked = locked  # True: chosen by the session lock
+        self.version = entry["version"]
+        self.sha256 = entry["sha256"]
+        self.yanked = entry["yanked"]
+        self.yank_reason = entry["yank_reason"]
+        self.warning = entry["warning"]
+        self.dependencies = entry["dependencies"]  # {name: exact version} recorded at publish
+        self.environment = entry["environment"]  # {"python", "packages"} recorded at validation
+        self.deprecated = entry["deprecated"]  # the deprecation message, or None
 
     @property
     def module_name(self) -> str:
@@ -399,6 +431,11 @@ class Resolved:
 
     def __repr__(self) -> str:
         return f"Resolved({self.name}@{self.version}, part={self.part!r})"
+
+
+def _is_entry(entry) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("version"), str) and isinstance(entry.get("sha256"), str) \
+        and "deprecated" in entry
 
 
 class ApiIndex:
@@ -414,24 +451,24 @@ class ApiIndex:
         self.memo_dir = memo_dir
         self.offline = offline  # True: the registry was unreachable, this is the cached copy
         self.fetched_at = fetched_at  # when this index was first seen (None: not read on the warm path)
-        self.resolutions: dict = {}  # part -> (version, sha256, yanked, yank_reason, warning)
+        self.resolutions: dict = {}  # part -> resolution entry (a dict of ENTRY_FIELDS)
         self._versions = None
 
     def memo_path(self, part: str) -> str:
         """The memo of a module part resolved against this index (no part can be "@unpinned")."""
         return os.path.join(self.memo_dir, self.key, part or "@unpinned")
 
-    def resolve(self, part: str) -> tuple:
-        """``(version, sha256, yanked, yank_reason, warning)`` for a module part (``""``: unpinned)."""
+    def resolve(self, part: str) -> dict:
+        """The resolution entry of a module part (``""``: unpinned); see ``Resolved``."""
         entry = self.resolutions.get(part)
         if entry is None:
             # Only a well-formed part names a memo file; anything else gets its error below.
             if part == "" or (part.isascii() and part.isidentifier()):
                 entry = read_memo_quietly(self.memo_path(part))
-            if not (isinstance(entry, tuple) and len(entry) == 5):
+            if not _is_entry(entry):
                 from .fetch import resolve_anew
 
-                entry = resolve_anew(self, part)
+                entry = resolve_anew(self.name, self.versions(), part, self.memo_path(part))
             self.resolutions[part] = entry
         return entry
 
@@ -464,6 +501,7 @@ class Session:
         self.warned: set = set()  # (name, part) whose resolution warning was shown
         self._readers: dict = {}
         self._lock = RLock()
+        self._session_lock = False  # not read yet; then None (no lock file) or its parsed form
 
     def index(self, name: str) -> ApiIndex:
         """The index of API ``name`` (read once per session); raise if it does not exist."""
@@ -483,9 +521,41 @@ class Session:
             with self._lock:
                 r = self.resolved.get(key)
                 if r is None:
-                    idx = self.index(name)
-                    r = self.resolved[key] = Resolved(name, part, *idx.resolve(part), idx)
+                    r = self.resolved[key] = self._resolve(name, part)
         return r
+
+    def _resolve(self, name: str, part: str) -> Resolved:
+        idx = self.index(name)
+        lock = self.session_lock()
+        if lock is None:
+            return Resolved(name, part, idx.resolve(part), idx)
+        pinned = lock["pins"].get(f"{name}.{part}")
+        if pinned is None:
+            r = Resolved(name, part, idx.resolve(part), idx)
+            warn(f"{name}{'.' + part if part else ''} is not covered by the session lock {lock['path']}; "
+                 f"it resolved to {r.version} (run 'gilgamesh lock' to add it)", UnlockedImportWarning)
+            return r
+        exact, sha256 = pinned
+        entry = idx.resolve(exact)
+        if entry["sha256"] != sha256:
+            from gilgamesh.errors import IntegrityError
+
+            raise IntegrityError(
+                f"{name}@{entry['version']} is locked with sha256 {sha256} in {lock['path']}, but the "
+                f"registry at {idx.location} publishes sha256 {entry['sha256']}: refused "
+                "(a lock made against another registry? re-resolve with 'gilgamesh lock --upgrade')"
+            )
+        return Resolved(name, part, entry, idx, locked=True)
+
+    def session_lock(self):
+        """The session lock of this process, read once: None, or ``{"path", "pins"}``."""
+        lock = self._session_lock
+        if lock is False:
+            with self._lock:
+                lock = self._session_lock
+                if lock is False:
+                    lock = self._session_lock = _read_session_lock()
+        return lock
 
     def _load_index(self, name: str) -> ApiIndex:
         location = registry_location()
@@ -494,7 +564,9 @@ class Session:
         if data is None:
             from .fetch import load_index
 
-            return load_index(self, location, name, directory)
+            data, offline, key, fetched_at = load_index(self.reader, location, name, directory)
+            if offline:
+                return ApiIndex(name, location, data, key, directory, True, fetched_at)
         return fresh_index(location, name, directory, data)
 
     def reader(self, location: str):
@@ -505,6 +577,27 @@ class Session:
 
             reader = self._readers[location] = open_reader(location)
         return reader
+
+
+def _read_session_lock():
+    """``{"path", "pins": {"name.part": (exact part, sha256)}}`` of the lock file, or None."""
+    path = lock_file()
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        from gilgamesh.errors import LockError
+
+        raise LockError(f"cannot read the session lock {path}: {e.strerror or e}") from None
+    memo = lock_memo_path(cache_dir(), data)
+    parsed = read_memo_quietly(memo)
+    if not (isinstance(parsed, dict) and isinstance(parsed.get("pins"), dict)):
+        from .fetch import parse_session_lock
+
+        parsed = parse_session_lock(data, path, memo)
+    return {"path": path, "pins": parsed["pins"]}
 
 
 # The registry directory layout (registry/layout.py, checked by the tests): spelled out here
@@ -519,7 +612,7 @@ def _journal_file(location: str) -> str:
 
 def _read_local_index(location: str, name: str) -> bytes | None:
     """The index file of ``name`` in a registry directory (bytes, unparsed); None if the cold path
-    must say why it is not there, or settle a journal left by a writer that died."""
+    must say why it is not there, or read around a write in progress (a journal)."""
     if os.path.exists(_journal_file(location)):
         return None
     try:
@@ -543,116 +636,3 @@ def reset() -> None:
     _session = Session()
 
 
-# == the caches ====================================================================================
-# Bump when what the compiler (compiler.py) produces changes: entries of another format are
-# then simply not found (it is part of the file name), never mistaken for altered ones.
-CODE_FORMAT = 2
-MEMO_FORMAT = 1  # likewise, part of the directory name
-CODE_TAG = b"GILGAMESH CODE %d " % CODE_FORMAT + MAGIC_NUMBER
-MEMO_TAG = b"GILGAMESH INDEX %d " % MEMO_FORMAT
-DIGEST_SIZE = 8
-_DIGEST_KEY = int.from_bytes(b"gilgames", "little")  # any fixed 63-bit key
-
-
-def digest(data: bytes) -> bytes:
-    """The 8-byte keyed SipHash of ``data`` (what seals the cache files)."""
-    return _source_hash(_DIGEST_KEY, data)
-
-
-def _integrity_error(message: str):
-    from gilgamesh.errors import IntegrityError
-
-    return IntegrityError(message)
-
-
-def unseal(tag: bytes, data: bytes, path: str) -> bytes:
-    """The payload of a sealed file; raise :class:`IntegrityError` if it was altered."""
-    n = len(tag)
-    if data[:n] != tag:
-        raise _integrity_error(f"integrity check failed for the cache file {path}: unknown header")
-    payload = data[n + DIGEST_SIZE:]
-    if digest(data[:n] + payload) != data[n:n + DIGEST_SIZE]:
-        raise _integrity_error(
-            f"integrity check failed for the cache file {path}: its content does not match its "
-            "digest (the file was altered or damaged)"
-        )
-    return payload
-
-
-def _read(path: str) -> bytes | None:
-    """The file's bytes, or None if there is none (or no readable cache at all)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-# -- paths ------------------------------------------------------------------------------------
-def code_path(root: str, sha256: str) -> str:
-    return os.path.join(root, "code", f"{sha256}-{MAGIC_NUMBER.hex()}-{CODE_FORMAT}.code")
-
-
-def notebook_path(root: str, sha256: str) -> str:
-    return os.path.join(root, "notebooks", sha256 + ".ipynb")
-
-
-def source_dir(root: str, sha256: str) -> str:
-    return os.path.join(root, "source", sha256[:16])
-
-
-def memo_dir(root: str, location: str, name: str) -> str:
-    """Where the index memos of API ``name`` of the registry at ``location`` live."""
-    return os.path.join(root, f"index-{MEMO_FORMAT}", digest(location.encode()).hex(), name)
-
-
-# -- compiled code ----------------------------------------------------------------------------
-def read_code(path: str, sha256: str) -> tuple | None:
-    """The compiled payload for the notebook ``sha256``, None if absent; IntegrityError if altered.
-
-    The payload is ``(name, version, sha256, source_root, summary, narrative, cells, docs)``,
-    see :mod:`gilgamesh.loader.compiler`.
-    """
-    data = _read(path)
-    if data is None:
-        return None
-    try:
-        payload = marshal.loads(unseal(CODE_TAG, data, path))
-    except (ValueError, EOFError, TypeError):
-        raise _integrity_error(f"integrity check failed for the cache file {path}: unreadable") from None
-    if not isinstance(payload, tuple) or len(payload) != 8 or payload[2] != sha256:
-        raise _integrity_error(
-            f"integrity check failed for the cache file {path}: it holds the code of another notebook"
-        )
-    return payload
-
-
-# -- index memos ------------------------------------------------------------------------------
-def read_memo(path: str):
-    """A sealed marshal value (an index memo, see the module docstring), None if absent.
-
-    Raises :class:`IntegrityError` if the file was altered or is unreadable.
-    """
-    data = _read(path)
-    if data is None:
-        return None
-    try:
-        return marshal.loads(unseal(MEMO_TAG, data, path))
-    except (ValueError, EOFError, TypeError):
-        raise _integrity_error(f"integrity check failed for the cache file {path}: unreadable") from None
-
-
-def read_memo_quietly(path: str):
-    """A memo's value; None if absent, or if altered (then discarded, with a warning)."""
-    try:
-        return read_memo(path)
-    except Exception as e:
-        from gilgamesh.errors import IntegrityError
-
-        if not isinstance(e, IntegrityError):
-            raise
-        from .fetch import unlink_quietly
-
-        warn(f"{e}; discarded (it is rebuilt from the registry)", CacheIntegrityWarning)
-        unlink_quietly(path)
-        return None

@@ -25,7 +25,8 @@ from gilgamesh.errors import GilgameshError, Problem, RegistryUnavailable
 
 from .reader import RegistryReader, verify_sha256
 
-__all__ = ["HttpReader", "publish_over_http", "yank_over_http", "unyank_over_http", "error_from_envelope"]
+__all__ = ["HttpReader", "publish_over_http", "yank_over_http", "unyank_over_http", "deprecate_over_http",
+           "error_from_envelope"]
 
 DEFAULT_TIMEOUT = 30.0  # seconds; a publish runs validation server-side, so it gets longer
 PUBLISH_TIMEOUT = 900.0
@@ -170,6 +171,12 @@ class HttpReader(RegistryReader):
         return self._get_json(f"/api/notebooks/{_quote(name)}/{_quote(spec)}", f"resolving {name}@{spec}",
                               {404: errors.VersionNotFound})
 
+    def dependents(self, name: str, spec) -> dict:
+        """``GET /api/notebooks/{name}/{spec}/dependents``."""
+        text = spec.text if hasattr(spec, "text") else spec
+        return self._get_json(f"/api/notebooks/{_quote(name)}/{_quote(text)}/dependents",
+                              f"listing the dependents of {name}@{text}", {404: errors.ApiNotFound})
+
 
 def publish_over_http(url: str, data: bytes, token: str | None, dry_run: bool = False) -> dict:
     """Publish notebook bytes to the service at ``url``; return the outcome (``PublishOutcome.to_dict``).
@@ -201,3 +208,13 @@ def yank_over_http(url: str, name: str, version: str, reason: str | None, token:
 def unyank_over_http(url: str, name: str, version: str, token: str | None) -> dict:
     """Withdraw the yank of a version; return its index entry."""
     return _yank_request("DELETE", url, name, version, None, token)
+
+
+def deprecate_over_http(url: str, name: str, version: str, message: str | None, token: str | None) -> dict:
+    """Deprecate (``message`` given) or undeprecate (None) a version; return its index entry."""
+    path = f"/api/notebooks/{_quote(name)}/{_quote(version)}/deprecate"
+    body = None if message is None else json.dumps({"message": message}).encode()
+    what = f"changing the deprecation of {name}@{version}"
+    out, _ = _request("DELETE" if message is None else "POST", url.rstrip("/") + path, body=body,
+                      token=_token(token), what=what, classes={404: errors.VersionNotFound})
+    return _json_answer(out, url, what)

@@ -13,8 +13,10 @@ directory, and kills its whole tree if it overruns. This process:
   of every cell run so far with the stored ones (:mod:`gilgamesh.registry.nbval_compare`);
 * kills the kernel's process group, then whatever the notebook left running outside it, and
   names the cell that started it;
+* asks the kernel, before the first cell and after the last, which modules it holds, and reports
+  the Python and the distributions the notebook imported (:mod:`gilgamesh.environment`);
 * prints one JSON object on stdout: ``{"problems": [{"message", "cell"}], "cells": n,
-  "compared": n, "seconds": s}``.
+  "compared": n, "seconds": s, "environment": {"python", "packages"}}``.
 
 The kernel's own stdout and stderr go to a log file in the scratch directory, never to the
 runner's stdout, so nothing the notebook prints can pass for the runner's report.
@@ -112,6 +114,7 @@ async def run_job(job: dict) -> dict:
     started_by: dict[int, int] = {}  # pid -> number of the cell after which it was first seen
     log = open(job["log"], "ab")
     ran = compared = 0
+    environment = None
     kernel_pgid = last_cell = None
     kernel_command: list[str] = []
     report_extra: dict = {}  # what the kernel probe found: the live surface
@@ -157,6 +160,8 @@ async def run_job(job: dict) -> dict:
             ))
             return _report(problems, ran, compared, started)
 
+        await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)",
+                        deadline)
         for index, cell in enumerate(nb.cells):
             number = index + 1
             if cell.cell_type != "code":
@@ -207,6 +212,8 @@ async def run_job(job: dict) -> dict:
             if not await km.is_alive():
                 problems.append(_death_problem(km, job, number))
                 break
+        else:
+            environment = await _environment(client.kc, deadline)
         if not problems and job.get("probe"):
             report_extra.update(await _probe(client, job["probe"], deadline))
     finally:
@@ -214,7 +221,7 @@ async def run_job(job: dict) -> dict:
         if kernel_pgid is not None:
             problems += _end_leftovers(kernel_pgid, kernel_command, started_by, last_cell)
         log.close()
-    return {**_report(problems, ran, compared, started), **report_extra}
+    return {**_report(problems, ran, compared, started, environment), **report_extra}
 
 
 async def _probe(client, probe: dict, deadline: float) -> dict:
@@ -236,6 +243,36 @@ async def _probe(client, probe: dict, deadline: float) -> dict:
     return found
 
 
+_CAPTURE = ("__import__('json').dumps(__import__('gilgamesh.environment', fromlist=['_'])"
+            ".capture_environment(getattr(get_ipython(), 'gilgamesh_modules_before', frozenset())))")
+
+
+async def _silently(kc, code: str, deadline: float, user_expressions: dict | None = None) -> dict:
+    """Run ``code`` in the kernel without history, outputs or an execution count; {} on failure."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return {}
+    try:
+        reply = await kc.execute_interactive(code, silent=True, store_history=False, user_expressions=user_expressions,
+                                             timeout=min(remaining, 60.0), output_hook=lambda msg: None)
+    except Exception:  # noqa: BLE001 - a kernel that cannot answer records no environment
+        return {}
+    return reply.get("content", {}) if isinstance(reply, dict) else {}
+
+
+async def _environment(kc, deadline: float) -> dict | None:
+    """The Python and the distributions the notebook imported, as the kernel reports them."""
+    import ast
+
+    content = await _silently(kc, "", deadline, {"environment": _CAPTURE})
+    value = content.get("user_expressions", {}).get("environment", {})
+    try:
+        environment = json.loads(ast.literal_eval(value["data"]["text/plain"]))
+    except (KeyError, TypeError, ValueError, SyntaxError):
+        return None
+    return environment if isinstance(environment, dict) else None
+
+
 def _note_progress(job: dict, cell: int) -> None:
     """Tell the parent which cell runs now, for when this process does not live to report."""
     path = job.get("progress")
@@ -244,9 +281,9 @@ def _note_progress(job: dict, cell: int) -> None:
             f.write(str(cell))
 
 
-def _report(problems: list[dict], ran: int, compared: int, started: float) -> dict:
+def _report(problems: list[dict], ran: int, compared: int, started: float, environment: dict | None = None) -> dict:
     return {"problems": problems, "cells": ran, "compared": compared,
-            "seconds": round(time.monotonic() - started, 3)}
+            "seconds": round(time.monotonic() - started, 3), "environment": environment}
 
 
 def _timeout_problem(job: dict, cell: int) -> dict:

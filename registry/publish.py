@@ -239,6 +239,7 @@ def publish(
         "publisher": publisher or default_publisher(),
         "published_at": _now(),
         "validation": validation,
+        "environment": (validation or {}).get("environment"),
         "predecessor": predecessor,
     }
     if dry_run:

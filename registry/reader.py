@@ -2,6 +2,10 @@
 
 This is the import path of ``gilgamesh.api`` for a registry given as a directory, so it imports
 nothing heavy (``json``, ``hashlib``). Every blob is verified against its sha256 on read.
+
+Reads never write. While a ``journal.json`` says a write is in progress (or a writer died in one;
+the next writer settles it), the API it names is read from the git refs instead of its index file
+(registry/derive.py, the only time a read needs git).
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ class RegistryReader:
     def resolve(self, name: str, spec: Spec | str | None) -> Resolution:
         return self.version_set(name).resolve(spec)
 
+    def dependents(self, name: str, spec: Spec | str | None) -> dict:
+        """The published versions whose recorded dependencies include a version ``spec`` chooses."""
+        from .dependents import find_dependents
+
+        return find_dependents(self, name, Spec(spec) if not isinstance(spec, Spec) else spec)
+
     def entry(self, name: str, version: str) -> dict:
         """The index entry of one exact version."""
         versions = self.api_index(name)["versions"]
@@ -64,6 +74,14 @@ def verify_sha256(data: bytes, sha256: str, what: str) -> bytes:
     return data
 
 
+class _suppress_not_found:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        return kind is not None and issubclass(kind, ApiNotFound)
+
+
 class LocalReader(RegistryReader):
     """A registry directory on this machine."""
 
@@ -74,21 +92,48 @@ class LocalReader(RegistryReader):
             raise RegistryUnavailable(
                 f"no registry at {root} (create one with 'gilgamesh init --registry {root}')"
             )
-        if os.path.exists(self.layout.journal_file):
-            # A writer died mid-write (or is writing now): let the store settle it.
-            from .store import recover_if_abandoned
 
-            recover_if_abandoned(root)
+    def _journal(self) -> dict | None:
+        """The write in progress (or abandoned), if any: ``{"op", "name"?, ...}``."""
+        try:
+            with open(self.layout.journal_file, "rb") as f:
+                journal = json.loads(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"op": "unknown"}
+        return journal if isinstance(journal, dict) else {"op": "unknown"}
+
+    def _in_flux(self, name: str) -> bool:
+        journal = self._journal()
+        if journal is None:
+            return False
+        names = journal.get("names", [journal.get("name")])
+        return not isinstance(names, list) or name in names or None in names
 
     def names(self) -> list[str]:
         try:
             files = os.listdir(self.layout.index_dir)
         except FileNotFoundError:
             return []
-        return sorted(f[:-5] for f in files if f.endswith(".json") and not f.startswith("."))
+        names = {f[:-5] for f in files if f.endswith(".json") and not f.startswith(".")}
+        journal = self._journal() or {}
+        for name in journal.get("names", [journal.get("name")]) if isinstance(journal.get("names", []), list) else []:
+            if isinstance(name, str) and name not in names:
+                with _suppress_not_found():
+                    self.api_index(name)
+                    names.add(name)
+        return sorted(names)
 
     def api_index(self, name: str) -> dict:
         check_name(name)
+        if self._in_flux(name):
+            from .derive import derive_index
+
+            index = derive_index(self.layout.git_dir, name)
+            if index is None:
+                raise ApiNotFound(f"no API named {name!r} in the registry at {self.location}")
+            return index
         try:
             with open(self.layout.index_file(name), "rb") as f:
                 return json.loads(f.read())
@@ -101,5 +146,13 @@ class LocalReader(RegistryReader):
             with open(self.layout.blob_file(sha), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            raise IntegrityError(f"the registry at {self.location} lacks the content of {name}@{version}") from None
+            if not self._in_flux(name):
+                raise IntegrityError(f"the registry at {self.location} lacks the content of {name}@{version}") from None
+            data = self._notebook_from_git(name, version)
         return verify_sha256(data, sha, f"{name}@{version}")
+
+    def _notebook_from_git(self, name: str, version: str) -> bytes:
+        import subprocess
+
+        return subprocess.run(["git", "--git-dir", self.layout.git_dir, "show", f"refs/tags/{name}/v{version}:notebook.ipynb"],
+                              capture_output=True, check=True).stdout

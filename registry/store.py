@@ -1,15 +1,17 @@
-"""The git-backed store: immutable versions as create-only tags, yanks, the derived index.
+"""The git-backed store: immutable versions as create-only tags, the record log, the derived index.
 
 Every published version is a commit whose tree holds ``notebook.ipynb`` and ``gilgamesh.json``
 (the derived metadata), pointed at by the tag ``<name>/v<version>`` and chained on the branch
 ``api/<name>`` so that ``git log api/langmuir`` and ``git diff langmuir/v1.1.0 langmuir/v1.2.0``
-read as history. Yanks live on the branch ``meta/yanks`` (one commit per change, nothing deleted).
+read as history. Yanks and deprecations are records on ``refs/records/log`` (registry/records.py),
+a log that sites merge and never overwrite.
 
 Writers hold ``write.lock`` (``flock``, so it dies with its holder). A write first records its
 intent in ``journal.json``; git objects are written before any ref moves, the tag is created with
-``update-ref <tag> <new> <zero>`` (atomic and create-only), and the index is replaced atomically.
-A journal found with no live writer is settled by rebuilding that API's index from the refs, so
-a crash at any point leaves either the whole version or nothing.
+``update-ref <tag> <new> <zero>`` (atomic and create-only), and each index file is replaced
+atomically inside ``index/`` (never the directory itself: sandboxed workers bind-mount it). A
+journal found by the next writer is settled by reconciling the index with the refs, so a crash at
+any point leaves either the whole version or nothing. Readers never settle it: they read around it.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ from git.objects.fun import tree_to_stream
 from gitdb import IStream
 
 from gilgamesh.errors import Conflict, RegistryUnavailable, VersionNotFound
+from gilgamesh.versions import Version
 
+from . import records
+from .derive import TAGS, index_entry, is_version_tag, metadata_of, record_fields, version_tags
+from .hooks import install_hooks
 from .layout import Layout
 from .reader import LocalReader
 from .settings import DEFAULT_SETTINGS, read_settings
 
-__all__ = ["Store", "init_registry", "writer_lock", "recover_if_abandoned", "atomic_write"]
+__all__ = ["Store", "init_registry", "writer_lock", "atomic_write", "is_version_tag"]
 
 ZERO = "0" * 40
-YANKS_REF = "refs/heads/meta/yanks"
 
 
 def atomic_write(path: str, data: bytes) -> None:
@@ -74,37 +79,36 @@ def writer_lock(root: str, blocking: bool = True):
 
 
 def init_registry(root: str) -> "Store":
-    """Create a registry at ``root`` (a no-op on an existing one) and return its store.
+    """Create a registry at ``root``, or adopt the one there, and return its store.
 
     A directory holding only ``store.git`` (a mirror made with ``git clone --mirror``, say) is
-    adopted: the rest of the registry is derived from its refs.
+    adopted: the rest of the registry is derived from its refs. An existing registry is brought up
+    to date with its refs (versions pushed or fetched into it with plain git). Either way the hook
+    refusing a push that moves or deletes a version tag is (re)installed. ``store.adopted`` says
+    what was found: :meth:`Store.reconcile`'s report, or None for a new registry.
     """
     layout = Layout(root)
     if os.path.exists(root) and not os.path.isdir(root):
         raise RegistryUnavailable(f"cannot create a registry at {root}: it is a file")
-    adopting = os.path.isdir(layout.git_dir) and not os.path.isdir(layout.index_dir)
-    if os.path.isdir(root) and os.listdir(root) and not layout.exists() and not adopting:
+    had_store = os.path.isdir(layout.git_dir)
+    if os.path.isdir(root) and os.listdir(root) and not layout.exists() and not had_store:
         raise RegistryUnavailable(
             f"cannot create a registry at {root}: the directory is not empty and holds no registry"
         )
     os.makedirs(layout.index_dir, exist_ok=True)
     os.makedirs(layout.blobs_dir, exist_ok=True)
-    if not os.path.isdir(layout.git_dir):
+    if not had_store:
         git.Repo.init(layout.git_dir, bare=True, mkdir=True, initial_branch="main")
+    install_hooks(layout.git_dir)
     if not os.path.exists(layout.settings_file):
         atomic_write(layout.settings_file, _json_bytes(DEFAULT_SETTINGS))
     store = Store(root)
-    if adopting:
+    store.adopted = None
+    if had_store:
         with writer_lock(root):
-            store.rebuild_index()
+            store.settle()
+            store.adopted = store.reconcile()
     return store
-
-
-def recover_if_abandoned(root: str) -> None:
-    """Settle a journal left by a writer that died; do nothing while a live writer holds the lock."""
-    with writer_lock(root, blocking=False) as acquired:
-        if acquired and os.path.exists(Layout(root).journal_file):
-            Store(root)._recover()
 
 
 class Store(LocalReader):
@@ -131,13 +135,7 @@ class Store(LocalReader):
 
     def tag_commits(self) -> dict[tuple[str, str], str]:
         """``{(name, version): commit sha}`` for every version tag."""
-        out = self.repo.git.for_each_ref("--format=%(refname) %(objectname)", "refs/tags")
-        tags = {}
-        for line in out.splitlines():
-            ref, sha = line.split()
-            name, _, v = ref[len("refs/tags/"):].partition("/v")
-            tags[(name, v)] = sha
-        return tags
+        return version_tags(self.repo)
 
     def read_metadata(self, name: str, version: str) -> dict:
         """The derived metadata stored with a version (``gilgamesh.json`` in its tree)."""
@@ -146,11 +144,9 @@ class Store(LocalReader):
             raise VersionNotFound(f"{name} has no version {version}")
         return json.loads(self.repo.commit(sha).tree["gilgamesh.json"].data_stream.read())
 
-    def _yanks(self) -> dict:
-        sha = self._ref_sha(YANKS_REF)
-        if sha is None:
-            return {}
-        return json.loads(self.repo.commit(sha).tree["yanks.json"].data_stream.read())
+    def record_state(self) -> records.RecordState:
+        """Every version's yank and deprecation, folded from the record log."""
+        return records.read_state(self.repo)
 
     # -- git writes -------------------------------------------------------------------------
     def _store_blob(self, data: bytes) -> bytes:
@@ -226,46 +222,63 @@ class Store(LocalReader):
         os.unlink(self.layout.journal_file)
         return True
 
-    # -- yanks ------------------------------------------------------------------------------
-    def set_yanked(self, name: str, version: str, reason: str | None, who: str) -> dict:
-        """Yank (``reason`` given) or unyank (``reason`` None) one version; the caller holds the lock."""
+    # -- records: yanks and deprecations ---------------------------------------------------------
+    def append_record(self, op: str, name: str, version: str, who: str, **detail) -> dict:
+        """Append a yank/unyank/deprecate/undeprecate record; the caller holds the writer lock.
+
+        A record that would change nothing (a second identical yank, an unyank of a version not
+        yanked) is not written. Returns the version's index entry.
+        """
         if self.existing_sha256(name, version) is None:
             raise VersionNotFound(f"{name} has no version {version}")
-        parent = self._ref_sha(YANKS_REF)
-        yanks = self._yanks()
-        key = f"{name}@{version}"
-        if reason is None:
-            if key not in yanks:
-                return self.entry(name, version)
-            del yanks[key]
-            message = f"unyank {key}"
-        else:
-            if yanks.get(key, {}).get("reason") == reason:
-                return self.entry(name, version)
-            yanks[key] = {"reason": reason, "by": who, "at": _now()}
-            message = f"yank {key}\n\n{reason}\n"
-        commit = self._commit({"yanks.json": _json_bytes(yanks)}, message, parent, who, _now())
-        atomic_write(self.layout.journal_file, _json_bytes({"op": "yank", "name": name, "version": version}))
-        if not self._update_ref(YANKS_REF, commit, parent):  # pragma: no cover - lock held
-            raise Conflict("the yank list changed meanwhile; try again")
+        field, sets = records.OPS[op]
+        current = self.record_state().of(name, version)[field]
+        text_key = "reason" if field == "yank" else "message"
+        unchanged = (current is None) if not sets else (current is not None and current.get(text_key) == detail.get(text_key))
+        if unchanged:
+            return self.entry(name, version)
+        atomic_write(self.layout.journal_file, _json_bytes({"op": op, "name": name, "version": version}))
+        records.append_record(self.repo, op, name, version, who, **detail)
         self._write_index(name)
         os.unlink(self.layout.journal_file)
         return self.entry(name, version)
 
+    def set_yanked(self, name: str, version: str, reason: str | None, who: str) -> dict:
+        """Yank (``reason`` given) or unyank (``reason`` None) one version; the caller holds the lock."""
+        if reason is None:
+            return self.append_record("unyank", name, version, who)
+        return self.append_record("yank", name, version, who, reason=reason)
+
+    def set_deprecated(self, name: str, version: str, message: str | None, who: str) -> dict:
+        """Deprecate (``message`` given) or undeprecate (None) one version; the caller holds the lock."""
+        if message is None:
+            return self.append_record("undeprecate", name, version, who)
+        return self.append_record("deprecate", name, version, who, message=message)
+
+    def deprecations(self) -> dict:
+        """``{"name@version": {"message", "by", "at"}}`` of every deprecated version."""
+        return {f"{n}@{v}": s["deprecation"] for (n, v), s in self.record_state().items() if s["deprecation"]}
+
     # -- the derived index ------------------------------------------------------------------
-    def _index_entries(self, name: str, tags: dict, yanks: dict) -> dict:
+    def _current_index(self, name: str) -> dict:
+        try:
+            with open(self.layout.index_file(name), "rb") as f:
+                return json.loads(f.read()).get("versions", {})
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _write_index(self, name: str, tags: dict | None = None, state: records.RecordState | None = None,
+                     known: dict | None = None) -> None:
+        """Write ``index/<name>.json`` from the refs; entries of ``known`` (version -> entry, read
+        from the current index) are reused for their metadata, since a version never changes."""
+        tags = self.tag_commits() if tags is None else tags
+        state = self.record_state() if state is None else state
+        known = known or {}
         versions = {}
         for (n, v), commit in tags.items():
-            if n != name:
-                continue
-            meta = json.loads(self.repo.commit(commit).tree["gilgamesh.json"].data_stream.read())
-            versions[v] = _index_entry(meta, yanks.get(f"{n}@{v}"))
-        return versions
-
-    def _write_index(self, name: str, tags: dict | None = None, yanks: dict | None = None) -> None:
-        tags = self.tag_commits() if tags is None else tags
-        yanks = self._yanks() if yanks is None else yanks
-        versions = self._index_entries(name, tags, yanks)
+            if n == name:
+                base = known.get(v) or index_entry(metadata_of(self.repo, commit))
+                versions[v] = {**base, **record_fields(state.of(n, v))}
         path = self.layout.index_file(name)
         if versions:
             atomic_write(path, _json_bytes({"name": name, "versions": versions}))
@@ -273,18 +286,79 @@ class Store(LocalReader):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
+    def reconcile(self, names: set[str] | None = None) -> dict:
+        """Bring the derived state up to the refs: every index file, missing blobs, the ``api/*``
+        branches (each holds every version of its API); the caller holds the writer lock.
+
+        Only what differs is rewritten, each index file atomically in place. ``names`` limits the
+        work to these APIs. Returns ``{"versions": {name: [versions added]}, "records": [name@version
+        whose yank or deprecation changed], "apis": [every API]}``.
+        """
+        tags = self.tag_commits()
+        state = self.record_state()
+        by_name: dict[str, dict[str, str]] = {}
+        for (n, v), commit in tags.items():
+            by_name.setdefault(n, {})[v] = commit
+        wanted = set(by_name) if names is None else set(names)
+        added, changed = {}, []
+        for name in sorted(wanted):
+            versions = by_name.get(name, {})
+            current = self._current_index(name)
+            new = sorted(set(versions) - set(current), key=Version)
+            stale = set(current) - set(versions)
+            flips = [v for v in versions if v in current and _differs(current[v], record_fields(state.of(name, v)))]
+            if new or stale or flips:
+                self._write_index(name, tags, state, {v: e for v, e in current.items() if v in versions})
+            if new:
+                added[name] = new
+                for v in new:
+                    self._ensure_blob(versions[v])
+                self._rebuild_branch(name, [versions[v] for v in new], tags)
+            changed += [f"{name}@{v}" for v in sorted(flips, key=Version)]
+        if names is None:
+            for stale in set(self.names()) - set(by_name):
+                os.unlink(self.layout.index_file(stale))
+        return {"versions": added, "records": changed, "apis": sorted(by_name)}
+
     def rebuild_index(self) -> list[str]:
         """Rebuild every index file (and missing blobs) from the git refs; return the API names."""
         tags = self.tag_commits()
-        yanks = self._yanks()
+        state = self.record_state()
         names = sorted({n for n, _ in tags})
         for name in names:
-            self._write_index(name, tags, yanks)
+            self._write_index(name, tags, state)
         for commit in tags.values():
             self._ensure_blob(commit)
         for stale in set(self.names()) - set(names):
             os.unlink(self.layout.index_file(stale))
         return names
+
+    def _rebuild_branch(self, name: str, commits: list[str], tags: dict) -> None:
+        """Make ``api/<name>`` hold ``commits`` (versions adopted from elsewhere) in its history.
+
+        A version's commit never changes, so versions published at two sites are two lines of
+        history: the branch moves to the one tip holding both, or to a merge of the tips whose
+        tree is the highest version's.
+        """
+        branch = f"refs/heads/api/{name}"
+        head = self._ref_sha(branch)
+        candidates = ([head] if head else []) + commits
+        tips = self.repo.git.merge_base("--independent", *candidates).split()
+        if tips == [head]:
+            return
+        if len(tips) == 1:
+            self._update_ref(branch, tips[0], head)
+            return
+        ordered = ([head] if head in tips else []) + [t for t in tips if t != head]
+        own = {c: v for (n, v), c in tags.items() if n == name}
+        top = max(own, key=lambda c: Version(own[c]))
+        subject = f"merge {name} versions {', '.join(sorted((own[t] for t in ordered if t in own), key=Version))}"
+        merge = git.Commit.create_from_tree(
+            self.repo, self.repo.commit(top).tree, subject + "\n",
+            parent_commits=[self.repo.commit(t) for t in ordered],
+            author=git.Actor("gilgamesh", "gilgamesh@gilgamesh"), committer=git.Actor("gilgamesh", "gilgamesh@gilgamesh"),
+        )
+        self._update_ref(branch, merge.hexsha, head)
 
     def _ensure_blob(self, commit: str) -> None:
         """Restore the fast-path copy of a version's notebook from git if it is missing."""
@@ -293,10 +367,12 @@ class Store(LocalReader):
         if not os.path.exists(self.layout.blob_file(sha)):
             atomic_write(self.layout.blob_file(sha), tree["notebook.ipynb"].data_stream.read())
 
-    def _recover_if_needed(self) -> None:
+    def settle(self) -> None:
         """Settle a journal left by a dead writer (the caller holds the lock)."""
         if os.path.exists(self.layout.journal_file):
             self._recover()
+
+    _recover_if_needed = settle
 
     def _remove_stale_ref_locks(self) -> None:
         """Delete the ``*.lock`` files of a git process killed mid ``update-ref``.
@@ -336,22 +412,12 @@ class Store(LocalReader):
                 if n == name:
                     self._ensure_blob(commit)
         else:
-            self.rebuild_index()
+            self.reconcile()
         os.unlink(self.layout.journal_file)
 
 
-def _index_entry(meta: dict, yank: dict | None) -> dict:
-    return {
-        "version": meta["version"],
-        "sha256": meta["sha256"],
-        "summary": meta.get("summary", ""),
-        "published_at": meta.get("published_at"),
-        "publisher": meta.get("publisher"),
-        "endpoints": meta.get("endpoints", {}),
-        "dependencies": meta.get("dependencies", {}),
-        "yanked": yank is not None,
-        "yank_reason": yank["reason"] if yank else None,
-    }
+def _differs(entry: dict, fields: dict) -> bool:
+    return any(entry.get(k) != v for k, v in fields.items())
 
 
 def _now() -> str:

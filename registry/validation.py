@@ -22,8 +22,8 @@ The subprocess gets:
   the cell the runner said it was running.
 
 The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
-sha256 together with the exact version and sha256 of every API it imports, transitively (as the
-loader would resolve them now), and :data:`VALIDATOR_VERSION`. Only passes are cached: a failure
+sha256 together with the exact version and sha256 of every API it imports, transitively (the
+versions recorded with each dependency, which is what the loader runs), and :data:`VALIDATOR_VERSION`. Only passes are cached: a failure
 may come from a limit, and is cheap to reproduce.
 """
 
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
-VALIDATOR_VERSION = 2  # part of the cache key: bump it when the verdict for the same input may change
+VALIDATOR_VERSION = 3  # part of the cache key: bump it when the verdict for the same input may change
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
 CACHE_DIRNAME = "validation-cache"
 MARKER_VARIABLE = "GILGAMESH_VALIDATION_RUN"  # names the run in the environment of all its processes
@@ -76,8 +76,8 @@ def cache_dir(root: str) -> str:
 def dependency_closure(reader, dependencies: dict[str, str]) -> dict[str, str]:
     """``{"name@version": sha256}`` of the dependencies and, transitively, theirs.
 
-    A dependency's own imports are resolved now, as the loader resolves them on import (a range
-    such as ``plasma@1`` follows the newest release), so a newer transitive release changes the key.
+    A published dependency runs its own recorded dependencies (the loader pins them), so the
+    closure follows the recorded versions, as an import of the notebook will.
     """
     closure: dict[str, str] = {}
     todo = list(dependencies.items())
@@ -87,19 +87,12 @@ def dependency_closure(reader, dependencies: dict[str, str]) -> dict[str, str]:
         if label in closure:
             continue
         try:
-            closure[label] = reader.entry(name, version)["sha256"]
-            nb = parse_notebook(reader.notebook_bytes(name, version))
+            entry = reader.entry(name, version)
         except GilgameshError:
             closure[label] = "unavailable"
             continue
-        for cell in nb.import_cells():
-            for ref in find_api_references(rewrite_at_spelling(cell.source)):
-                if ref.part is None:
-                    continue
-                try:
-                    todo.append((ref.name, reader.resolve(ref.name, spec_from_module_part(ref.part)).version))
-                except GilgameshError:
-                    closure[f"{ref.name}.{ref.part}"] = "unresolved"
+        closure[label] = entry["sha256"]
+        todo.extend((entry.get("dependencies") or {}).items())
     return closure
 
 
@@ -155,9 +148,11 @@ def validate_notebook(
     """Run and compare the notebook (or recall an earlier pass); return (record, problems).
 
     The record is stored with the version: ``{"passed", "seconds", "cells", "compared",
-    "tolerance", "cached"}``. With ``facts`` (:func:`gilgamesh.registry.surface.static_facts`)
-    the kernel also describes the module after the last cell: the record then carries
-    ``"surface"`` (the live description), which the caller takes out before storing it.
+    "tolerance", "cached", "environment"}``; ``environment`` is the Python and the distributions
+    the notebook imported (:mod:`gilgamesh.environment`). With ``facts``
+    (:func:`gilgamesh.registry.surface.static_facts`) the kernel also describes the module after
+    the last cell: the record then carries ``"surface"`` (the live description), which the caller
+    takes out before storing it.
     """
     from .reader import LocalReader
 
@@ -178,6 +173,7 @@ def validate_notebook(
         "compared": report.get("compared", 0),
         "tolerance": tolerance,
         "cached": False,
+        "environment": report.get("environment"),
     }
     if report.get("surface") is not None:
         record["surface"] = report["surface"]

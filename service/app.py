@@ -112,6 +112,14 @@ class ServiceContext:
             store._recover_if_needed()
             return store.set_yanked(name, version, reason, user)
 
+    def set_deprecated(self, name: str, version: str, message: str | None, user: str) -> dict:
+        from gilgamesh.registry.store import Store, writer_lock
+
+        with writer_lock(self.root):
+            store = Store(self.root)
+            store._recover_if_needed()
+            return store.set_deprecated(name, version, message, user)
+
     # -- auth -------------------------------------------------------------------------------------
     def verify_token(self, token: str) -> str | None:
         from gilgamesh.registry.tokens import verify_token
@@ -231,6 +239,8 @@ def make_app(
         (rf"/api/notebooks/{name}/?", handlers.ApiHandler, c),
         (rf"/api/notebooks/{name}/{name}/notebook", handlers.NotebookHandler, c),
         (rf"/api/notebooks/{name}/{name}/yank", handlers.YankHandler, c),
+        (rf"/api/notebooks/{name}/{name}/deprecate", handlers.DeprecateHandler, c),
+        (rf"/api/notebooks/{name}/{name}/dependents", handlers.DependentsHandler, c),
         (rf"/api/notebooks/{name}/{name}/?", handlers.ResolveHandler, c),
         (rf"/docs/{name}/{name}/?", pages.DocsPage, c),
         (rf"/ui/{name}/?", pages.ApiPage, c),

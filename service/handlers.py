@@ -17,7 +17,7 @@ import tornado.web
 
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
-from gilgamesh.versions import Version, check_name
+from gilgamesh.versions import Spec, Version, check_name
 
 __all__ = [
     "BaseHandler", "NotebooksHandler", "ApiHandler", "ResolveHandler", "NotebookHandler",
@@ -280,8 +280,39 @@ class ResolveHandler(BaseHandler):
             "publisher": entry.get("publisher"),
             "endpoints": entry.get("endpoints", {}),
             "dependencies": entry.get("dependencies", {}),
+            "environment": entry.get("environment"),
+            "deprecated": bool(entry.get("deprecated")),
+            "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
             "warning": resolved.warning,
         })
+
+
+class DependentsHandler(BaseHandler):
+    """``GET /api/notebooks/{name}/{spec}/dependents``: the published versions that depend on it."""
+
+    def get(self, name: str, spec: str) -> None:
+        self.ctx.view.api(name)  # 404 for an unknown API, before the spec is read
+        self.write_json(self.ctx.view.reader.dependents(name, Spec(spec)))
+
+
+class DeprecateHandler(BaseHandler):
+    """``POST /api/notebooks/{name}/{version}/deprecate`` (``{"message": ...}``); ``DELETE`` undoes it."""
+
+    async def post(self, name: str, version: str) -> None:
+        user = self.require_user(write=True)
+        name, version = check_name(name), str(Version(version))
+        body = self.json_body()
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, str) or not message.strip():
+            raise errors.UsageError('a deprecation needs a message: send {"message": "use 1.3 instead"}')
+        entry = await self.run_blocking(self.ctx.set_deprecated, name, version, message.strip(), user)
+        self.write_json({"name": name, **entry})
+
+    async def delete(self, name: str, version: str) -> None:
+        user = self.require_user(write=True)
+        name, version = check_name(name), str(Version(version))
+        entry = await self.run_blocking(self.ctx.set_deprecated, name, version, None, user)
+        self.write_json({"name": name, **entry})
 
 
 class NotebookHandler(BaseHandler):
@@ -324,7 +355,8 @@ class YankHandler(BaseHandler):
         if not isinstance(reason, str) or not reason.strip():
             raise errors.UsageError('a yank needs a reason: send {"reason": "why it is withdrawn"}')
         entry = await self.run_blocking(self.ctx.set_yanked, name, version, reason.strip(), user)
-        self.write_json({"name": name, **entry})
+        dependents = self.ctx.view.reader.dependents(name, Spec(version))["dependents"]
+        self.write_json({"name": name, **entry, "dependents": dependents})
 
     async def delete(self, name: str, version: str) -> None:
         user = self.require_user(write=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 
+from gilgamesh.environment import describe_environment
 from gilgamesh.errors import GilgameshError
 
 from .handlers import BaseHandler
@@ -37,7 +38,8 @@ class PageHandler(BaseHandler):
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
-        ns.update(ctx=self.ctx, json=json, esc=html.escape, katex=self.ctx.katex_available)
+        ns.update(ctx=self.ctx, json=json, esc=html.escape, katex=self.ctx.katex_available,
+                  describe_environment=describe_environment)
         return ns
 
 
@@ -100,8 +102,11 @@ class ApiPage(PageHandler):
                 "returns": binder.returns.description,
                 "url": f"/models/{name}/{current}/{function}",
             })
+        from gilgamesh.versions import Spec
+
+        used_by = view.reader.dependents(name, Spec(current))["dependents"]
         self.render("api.html", name=name, versions=versions, latest=latest, current=current,
-                     entry=entry, warning=warning, endpoints=endpoints)
+                     entry=entry, warning=warning, endpoints=endpoints, used_by=used_by)
 
 
 class DocsPage(PageHandler):

@@ -4,6 +4,10 @@ Any process may publish (another server process of ``--workers N``, the CLI, a c
 store replaces an index file atomically (a new inode), so a ``stat`` per request tells whether the
 cached parse is still current. That keeps a new version visible at once in every process, at the
 cost of one ``stat`` on the hot path of a model call.
+
+A service started with ``GILGAMESH_LOCK=path`` resolves as a locked session does: a spec a locked
+version satisfies gets that version (its sha256 must be the locked one), any other resolves as
+usual with a warning (the ``Gilgamesh-Warning`` header of a model call).
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from gilgamesh.errors import ApiNotFound, VersionNotFound
+from gilgamesh.errors import ApiNotFound, IntegrityError, VersionNotFound
 from gilgamesh.registry.reader import LocalReader
-from gilgamesh.versions import Resolution, Spec, VersionSet, check_name
+from gilgamesh.versions import Resolution, Spec, VersionSet, check_name, module_part_for
 
 __all__ = ["RegistryView", "ApiIndex", "Resolved"]
 
@@ -43,6 +47,7 @@ class RegistryView:
         self.reader = LocalReader(root)
         self._cache: dict[str, tuple[tuple, ApiIndex]] = {}
         self._resolutions: dict[tuple[str, str], tuple[ApiIndex, Resolution]] = {}
+        self._lock: tuple | None = None  # (path, signature, spelling pins) of GILGAMESH_LOCK
 
     def names(self) -> list[str]:
         return self.reader.names()
@@ -84,7 +89,47 @@ class RegistryView:
             if len(self._resolutions) > 4096:  # specs come from requests: keep the memo bounded
                 self._resolutions.clear()
             self._resolutions[(name, spec)] = (index, resolution)
+        pins = self._lock_pins()
+        if pins is not None:
+            return self._locked(index, spec, resolution, pins)
         return Resolved(name, resolution.version, index.versions[resolution.version], resolution.warning)
+
+    def _locked(self, index: ApiIndex, spec: str, usual: Resolution, pins: dict) -> Resolved:
+        name = index.name
+        pinned = pins.get(f"{name}.{module_part_for(spec) if spec else ''}")
+        if pinned is None:
+            warning = f"{name}@{spec or usual.version} is not covered by the session lock {self._lock[0]}"
+            if usual.warning:
+                warning = f"{usual.warning}; {warning}"
+            return Resolved(name, usual.version, index.versions[usual.version], warning)
+        exact, sha256 = pinned
+        resolution = index.version_set.resolve(Spec(exact[1:].replace("_", ".")))
+        entry = index.versions[resolution.version]
+        if entry["sha256"] != sha256:
+            raise IntegrityError(
+                f"{name}@{resolution.version} is locked with sha256 {sha256} in {self._lock[0]}, but this "
+                f"registry publishes sha256 {entry['sha256']}: refused"
+            )
+        return Resolved(name, resolution.version, entry, resolution.warning)
+
+    def _lock_pins(self) -> dict | None:
+        """The spelling pins of ``GILGAMESH_LOCK`` (re-read when the file changes), or None."""
+        path = os.environ.get("GILGAMESH_LOCK")
+        if not path:
+            return None
+        from gilgamesh.errors import LockError
+        from gilgamesh.lockfile import parse_lock, spelling_pins
+
+        path = os.path.abspath(path)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise LockError(f"cannot read the session lock {path}: {e.strerror or e}") from None
+        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._lock is None or self._lock[:2] != (path, signature):
+            with open(path, "rb") as f:
+                self._lock = (path, signature, spelling_pins(parse_lock(f.read(), path)))
+        return self._lock[2]
 
     def entry(self, name: str, version: str) -> dict:
         versions = self.api(name).versions

@@ -11,7 +11,7 @@ import nbfactory as f
 from support import registry_state, run_cli
 
 COMMANDS = ["init", "publish", "validate", "list", "versions", "resolve", "show", "fork", "diff",
-            "yank", "unyank", "serve", "token", "kernel"]
+            "sync", "yank", "unyank", "serve", "token", "kernel"]
 
 
 def test_help_names_every_command():

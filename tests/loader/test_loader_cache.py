@@ -12,7 +12,7 @@ import pytest
 
 import gilgamesh
 from gilgamesh.errors import IntegrityError
-from gilgamesh.loader import CacheIntegrityWarning, fetch, finder
+from gilgamesh.loader import CacheIntegrityWarning, cache
 from loader_kit import run_python
 
 # Run in a fresh process: which modules did the import need?
@@ -69,8 +69,8 @@ def test_code_cache_is_keyed_by_content_and_python(api_registry):
     import gilgamesh.api.langmuir.v1_2  # noqa: F401
 
     sha = _entry(api_registry, "1.2.1")["sha256"]
-    path = finder.code_path(_cache_root(), sha)
-    assert os.path.basename(path) == f"{sha}-{finder.MAGIC_NUMBER.hex()}-{finder.CODE_FORMAT}.code"
+    path = cache.code_path(_cache_root(), sha)
+    assert os.path.basename(path) == f"{sha}-{cache.MAGIC_NUMBER.hex()}-{cache.CODE_FORMAT}.code"
     assert os.path.exists(path)
     # Touching the registry (new mtimes, same bytes) changes nothing: the key is the content.
     for f in glob.glob(os.path.join(api_registry, "blobs", "*")) + glob.glob(os.path.join(api_registry, "index", "*")):
@@ -84,25 +84,25 @@ def test_notebook_cache_holds_verified_bytes(api_registry):
 
     sha = _entry(api_registry, "1.2.1")["sha256"]
     with open(os.path.join(api_registry, "blobs", sha + ".ipynb"), "rb") as f:
-        assert fetch.read_notebook(_cache_root(), sha) == f.read()
+        assert cache.read_notebook(_cache_root(), sha) == f.read()
 
 
 def test_tampered_code_cache_is_detected_and_never_run(api_registry):
     import gilgamesh.api.langmuir.v1_2 as original
 
     expected_t = original.analyze([0.0, 3.0], [1.0, 2.718281828459045])["T_e"]
-    path = finder.code_path(_cache_root(), _entry(api_registry, "1.2.1")["sha256"])
+    path = cache.code_path(_cache_root(), _entry(api_registry, "1.2.1")["sha256"])
     with open(path, "rb") as f:
         data = f.read()
     # Replace the payload by valid compiled code of an attacker's choosing, keeping the header.
-    header = data[:len(finder.CODE_TAG) + finder.DIGEST_SIZE]
+    header = data[:len(cache.CODE_TAG) + cache.DIGEST_SIZE]
     good = marshal.loads(data[len(header):])
-    evil = compile("PWNED = True\ndef analyze(*a, **k):\n    return {'T_e': -1.0}\n", good[6][-1][1], "exec")
-    tampered = (*good[:6], ((6, good[6][-1][1], "evil", evil),), good[7])
+    evil = compile("PWNED = True\ndef analyze(*a, **k):\n    return {'T_e': -1.0}\n", good["cells"][-1][1], "exec")
+    tampered = {**good, "cells": ((6, good["cells"][-1][1], "evil", evil),)}
     with open(path, "wb") as f:
         f.write(header + marshal.dumps(tampered))
     with pytest.raises(IntegrityError, match="does not match its digest"):
-        finder.read_code(path, _entry(api_registry, "1.2.1")["sha256"])
+        cache.read_code(path, _entry(api_registry, "1.2.1")["sha256"])
 
     _forget()
     with pytest.warns(CacheIntegrityWarning, match="does not match its digest.*compiled again"):
@@ -110,7 +110,7 @@ def test_tampered_code_cache_is_detected_and_never_run(api_registry):
     assert not hasattr(module, "PWNED")
     assert module.analyze([0.0, 3.0], [1.0, 2.718281828459045])["T_e"] == expected_t
     # The entry was rebuilt: the next session reads it without a warning.
-    assert finder.read_code(path, _entry(api_registry, "1.2.1")["sha256"])[1] == "1.2.1"
+    assert cache.read_code(path, _entry(api_registry, "1.2.1")["sha256"])["version"] == "1.2.1"
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "other header", "empty"])
@@ -118,7 +118,7 @@ def test_damaged_code_cache_raises_integrity_error(api_registry, damage):
     import gilgamesh.api.langmuir.v1_2  # noqa: F401
 
     sha = _entry(api_registry, "1.2.1")["sha256"]
-    path = finder.code_path(_cache_root(), sha)
+    path = cache.code_path(_cache_root(), sha)
     with open(path, "rb") as f:
         data = bytearray(f.read())
     if damage == "flip a byte":
@@ -132,7 +132,7 @@ def test_damaged_code_cache_raises_integrity_error(api_registry, damage):
     with open(path, "wb") as f:
         f.write(data)
     with pytest.raises(IntegrityError, match=f"integrity check failed for the cache file {path}"):
-        finder.read_code(path, sha)
+        cache.read_code(path, sha)
 
 
 def test_code_cache_of_another_notebook_is_refused(api_registry):
@@ -140,35 +140,35 @@ def test_code_cache_of_another_notebook_is_refused(api_registry):
 
     sha_121 = _entry(api_registry, "1.2.1")["sha256"]
     sha_120 = _entry(api_registry, "1.2.0")["sha256"]
-    os.replace(finder.code_path(_cache_root(), sha_121), finder.code_path(_cache_root(), sha_120))
+    os.replace(cache.code_path(_cache_root(), sha_121), cache.code_path(_cache_root(), sha_120))
     with pytest.raises(IntegrityError, match="holds the code of another notebook"):
-        finder.read_code(finder.code_path(_cache_root(), sha_120), sha_120)
+        cache.read_code(cache.code_path(_cache_root(), sha_120), sha_120)
 
 
 def test_tampered_notebook_cache_is_fetched_again(api_registry):
     import gilgamesh.api.langmuir.v1_2  # noqa: F401
 
     sha = _entry(api_registry, "1.2.1")["sha256"]
-    nb_path = finder.notebook_path(_cache_root(), sha)
+    nb_path = cache.notebook_path(_cache_root(), sha)
     with open(nb_path, "r+b") as f:
         f.write(b"{ tampered")
-    os.unlink(finder.code_path(_cache_root(), sha))
+    os.unlink(cache.code_path(_cache_root(), sha))
     with pytest.raises(IntegrityError, match=f"expected sha256 {sha}"):
-        fetch.read_notebook(_cache_root(), sha)
+        cache.read_notebook(_cache_root(), sha)
     _forget()
     with pytest.warns(CacheIntegrityWarning, match="fetching it again"):
         module = gilgamesh.use("langmuir@1.2")
     assert module.__version__ == "1.2.1"
-    assert fetch.sha256_hex(fetch.read_notebook(_cache_root(), sha)) == sha
+    assert cache.sha256_hex(cache.read_notebook(_cache_root(), sha)) == sha
 
 
 def test_tampered_notebook_cache_offline_is_an_integrity_error(own_registry, tmp_path):
     import gilgamesh.api.langmuir.v1_2  # noqa: F401
 
     sha = _entry(own_registry, "1.2.1")["sha256"]
-    with open(finder.notebook_path(_cache_root(), sha), "r+b") as f:
+    with open(cache.notebook_path(_cache_root(), sha), "r+b") as f:
         f.write(b"{ tampered")
-    os.unlink(finder.code_path(_cache_root(), sha))
+    os.unlink(cache.code_path(_cache_root(), sha))
     os.rename(own_registry, str(tmp_path / "moved-away"))
     result = run_python("import gilgamesh.api.langmuir.v1_2")
     assert result.returncode == 1
@@ -199,15 +199,15 @@ def test_cache_files_are_written_whole():
 
 
 def test_seal_round_trip_and_refusals(tmp_path):
-    sealed = fetch.seal(b"TAG", b"payload")
-    assert finder.unseal(b"TAG", sealed, "x") == b"payload"
+    sealed = cache.seal(b"TAG", b"payload")
+    assert cache.unseal(b"TAG", sealed, "x") == b"payload"
     with pytest.raises(IntegrityError, match="unknown header"):
-        finder.unseal(b"OTHER", sealed, "x")
+        cache.unseal(b"OTHER", sealed, "x")
     with pytest.raises(IntegrityError, match="does not match its digest"):
-        finder.unseal(b"TAG", sealed[:-1] + b"X", "x")
+        cache.unseal(b"TAG", sealed[:-1] + b"X", "x")
     path = str(tmp_path / "memo")
-    assert fetch.write_memo(path, ("a", 1, None)) and finder.read_memo(path) == ("a", 1, None)
-    assert finder.read_memo(str(tmp_path / "absent")) is None
+    assert cache.write_memo(path, ("a", 1, None)) and cache.read_memo(path) == ("a", 1, None)
+    assert cache.read_memo(str(tmp_path / "absent")) is None
 
 
 def test_memos_of_a_replaced_index_are_removed(own_registry):

@@ -24,7 +24,7 @@ def test_example_cells_do_not_run(capsys):
     # The example cell holds a magic: compiled on import, it would be a SyntaxError.
     import gilgamesh.loader.finder as finder
 
-    cells = finder.compiled(gilgamesh.api.langmuir.v1_2.__spec__.loader_state)[6]
+    cells = finder.compiled(gilgamesh.api.langmuir.v1_2.__spec__.loader_state)["cells"]
     assert [number for number, _, _, _ in cells] == [2, 4, 6]
 
 

@@ -132,7 +132,7 @@ def test_a_name_defined_again_later_takes_its_docs_from_there():
         f.markdown("First A."), f.code("class A:\n    pass\n\ndef g():\n    pass"),
         f.markdown("Second A."), f.code("class A:\n    \"\"\"Its own.\"\"\""),
     ]))
-    docs = compile_notebook(data, "twice", "1.0.0", "0" * 64, "")[7]
+    docs = compile_notebook(data, "twice", "1.0.0", "0" * 64, "")["docs"]
     assert docs == ((2, ("g",), "First A."),)
 
 

@@ -166,7 +166,7 @@ def test_yank_and_unyank_keep_history(registry):
     assert r.yanked and r.yank_reason == "wrong constant"
     store.set_yanked("demo", "1.0.1", None, "tester")
     assert LocalReader(registry).resolve("demo", "1").version == "1.0.1"
-    log = subprocess.run(["git", "-C", os.path.join(registry, "store.git"), "log", "--format=%s", "meta/yanks"],
+    log = subprocess.run(["git", "-C", os.path.join(registry, "store.git"), "log", "--format=%s", "refs/records/log"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert log == ["unyank demo@1.0.1", "yank demo@1.0.1"]
     with pytest.raises(VersionNotFound):
@@ -187,15 +187,22 @@ def test_index_rebuilds_from_the_refs(registry):
     assert registry_state(registry) == before
 
 
-def test_an_abandoned_journal_is_settled_by_the_next_reader(registry):
+def test_a_reader_reads_around_an_abandoned_journal_and_the_next_writer_settles_it(registry):
     _publish(registry, f.simple_api("demo", "1.0.0"))
     before = registry_state(registry)
     # What a writer killed between creating the tag and writing the index leaves behind.
     os.unlink(os.path.join(registry, "index", "demo.json"))
     with open(os.path.join(registry, "journal.json"), "w") as fh:
         json.dump({"op": "publish", "name": "demo", "version": "1.0.0"}, fh)
-    assert LocalReader(registry).resolve("demo", "1").version == "1.0.0"
-    assert registry_state(registry) == before
+    abandoned = registry_state(registry)
+    reader = LocalReader(registry)
+    assert reader.resolve("demo", "1").version == "1.0.0"
+    assert reader.names() == ["demo"]
+    assert reader.notebook_bytes("demo", "1.0.0") == f.simple_api("demo", "1.0.0")
+    assert registry_state(registry) == abandoned  # reads never write
+    _publish(registry, f.simple_api("other", "1.0.0"))  # the next writer settles it
+    assert registry_state(registry)["files"]["index/demo.json"] == before["files"]["index/demo.json"]
+    assert not os.path.exists(os.path.join(registry, "journal.json"))
 
 
 def test_init_refuses_a_non_empty_foreign_directory(tmp_path):

@@ -390,7 +390,12 @@ def test_the_cache_key_follows_the_dependency_closure(registry):
     publish(registry, dep("other", "1.0.0"), validate=False)
     assert validation_key(data, reader, {"mid": "1.0.0"}) == key  # unrelated: same key
     publish(registry, dep("base", "1.1.0", "def f(x):\n    return x\n\ndef h(x):\n    return x"), validate=False)
-    assert validation_key(data, reader, {"mid": "1.0.0"}) != key  # base@1 now means 1.1.0
+    # mid 1.0.0 runs the base it was published against (1.0.0), whatever base@1 means now.
+    assert validation_key(data, reader, {"mid": "1.0.0"}) == key
+    publish(registry, dep("mid", "1.0.1", "from gilgamesh.api.base@1 import f as g\ndef f(x):\n    return g(x)"),
+            validate=False)
+    assert validation.dependency_closure(reader, {"mid": "1.0.1"}) == {
+        "mid@1.0.1": reader.entry("mid", "1.0.1")["sha256"], "base@1.1.0": reader.entry("base", "1.1.0")["sha256"]}
     assert validation_key(data + b" ", reader, {"mid": "1.0.0"}) != validation_key(data, reader, {"mid": "1.0.0"})
 
 

@@ -47,8 +47,9 @@ def _index_files(root: str) -> dict[str, bytes]:
 def assert_registry_consistent(root: str, scratch: str, checked: dict | None = None) -> dict[tuple[str, str], str]:
     """Assert every invariant a crash or a race could break; return the tags.
 
-    A reader is opened first, as any user would (it settles a journal left by a dead writer).
-    Then: no journal is left; every tag's tree is exactly ``notebook.ipynb`` + ``gilgamesh.json``
+    A reader is asked first, as any user would: it must see every version whose index is
+    written, and write nothing. Then the next writer settles a journal left by a dead writer, and:
+    no journal is left; every tag's tree is exactly ``notebook.ipynb`` + ``gilgamesh.json``
     whose sha256, name and version match; every tag is in its API's branch history; ``git fsck
     --strict`` is clean; the index files equal an index rebuilt from the tags alone (in a copy);
     every version's content blob is present and verified; no git ref lock is left behind.
@@ -58,8 +59,17 @@ def assert_registry_consistent(root: str, scratch: str, checked: dict | None = N
     from gilgamesh.registry.reader import LocalReader
     from gilgamesh.registry.store import Store
 
+    from gilgamesh.registry.store import writer_lock
+
     reader = LocalReader(root)
-    assert not os.path.exists(os.path.join(root, "journal.json")), "a journal was left unsettled"
+    journal = os.path.join(root, "journal.json")
+    had_journal = os.path.exists(journal)
+    for name in reader.names():
+        reader.api_index(name)
+    assert os.path.exists(journal) == had_journal, "a read settled the journal: reads never write"
+    with writer_lock(root):
+        Store(root).settle()
+    assert not os.path.exists(journal), "a journal was left unsettled"
     tags = tag_commits(root)
     git_dir = os.path.join(root, "store.git")
     locks = [os.path.join(d, n) for d, _, files in os.walk(git_dir) for n in files if n.endswith(".lock")]

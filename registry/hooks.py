@@ -1,0 +1,89 @@
+"""The git hooks of a store: a plain ``git push`` may add versions, never move or delete one.
+
+``update`` runs for each ref a push would change, before it changes: it refuses a version tag
+(``refs/tags/<name>/v<version>``) that exists already (a move, even with ``--force``) or would be
+deleted, and a record log (``refs/records/*``) that would lose records (deleted, or not a
+fast-forward). ``post-receive`` then brings the registry's derived state (index, blobs, ``api/*``
+branches) up to the pushed refs, by running ``python -m gilgamesh.registry.hooks ROOT`` with the
+Python that installed it; without that Python the next ``sync`` or ``init`` does it.
+
+Run ``gilgamesh init`` on a store to (re)install them; they are plain ``sh``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+__all__ = ["install_hooks", "UPDATE_HOOK", "main"]
+
+UPDATE_HOOK = r"""#!/bin/sh
+# Installed by gilgamesh: published versions never change, so a push may not move or delete a
+# version tag, nor drop records from the record log.
+ref="$1" old="$2" new="$3"
+zero() { case "$1" in *[!0]*) return 1 ;; *) return 0 ;; esac; }
+case "$ref" in
+  refs/tags/*/v*)
+    if ! zero "$old"; then
+      if zero "$new"; then what="delete"; else what="move"; fi
+      echo "gilgamesh: refusing to $what the version tag ${ref#refs/tags/}: a published version never changes" >&2
+      echo "gilgamesh: publish a new version instead (use 'gilgamesh sync' to merge registries)" >&2
+      exit 1
+    fi ;;
+  refs/records/*)
+    if zero "$new"; then
+      echo "gilgamesh: refusing to delete $ref: yanks and deprecations are never dropped" >&2
+      exit 1
+    fi
+    if ! zero "$old" && ! git merge-base --is-ancestor "$old" "$new"; then
+      echo "gilgamesh: refusing to rewrite $ref: it would drop records; run 'gilgamesh sync' to merge them" >&2
+      exit 1
+    fi ;;
+esac
+exit 0
+"""
+
+POST_RECEIVE_HOOK = r"""#!/bin/sh
+# Installed by gilgamesh: bring the registry's index up to the versions just pushed.
+python=@PYTHON@
+root=$(cd .. && pwd)
+unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+if [ -x "$python" ] && [ -d "$root/index" ]; then
+  "$python" -m gilgamesh.registry.hooks "$root" >&2 || echo "gilgamesh: the index of $root is behind; run 'gilgamesh init' there" >&2
+fi
+exit 0
+"""
+
+
+def install_hooks(git_dir: str, python: str | None = None) -> None:
+    """Write the hooks into ``git_dir/hooks`` (replacing earlier ones of ours)."""
+    hooks = os.path.join(git_dir, "hooks")
+    os.makedirs(hooks, exist_ok=True)
+    post = POST_RECEIVE_HOOK.replace("@PYTHON@", shlex.quote(python or sys.executable))
+    for name, text in (("update", UPDATE_HOOK), ("post-receive", post)):
+        path = os.path.join(hooks, name)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``post-receive``: reconcile the registry at ROOT with its refs."""
+    from .store import Store, writer_lock
+
+    root = (argv or sys.argv[1:])[0]
+    with writer_lock(root):
+        store = Store(root)
+        store.settle()
+        report = store.reconcile()
+    added = sum(len(v) for v in report["versions"].values())
+    if added or report["records"]:
+        print(f"gilgamesh: {root}: {added} version(s) and {len(report['records'])} record change(s) adopted")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run by the post-receive hook
+    sys.exit(main())
