@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from .config import is_url, registry_location
@@ -180,7 +181,8 @@ def _publish_many(args, dry_run: bool) -> int:
         except GilgameshError as e:
             failed += 1
             results.append({"path": path, "ok": False, "error": e.to_dict()})
-            print(f"{path}: {e}", file=sys.stderr)
+            print(f"{path}: {e}".replace("gilgamesh run NOTEBOOK.ipynb", f"gilgamesh run {shlex.quote(path)}"),
+                  file=sys.stderr)
             continue
         results.append({"path": path, "ok": True, **outcome})
         if not args.json:
@@ -238,10 +240,13 @@ def cmd_versions(args) -> int:
         e = index["versions"][v.text]
         rows.append({"version": v.text, "sha256": e["sha256"], "published_at": e.get("published_at"),
                      "yanked": e.get("yanked", False), "yank_reason": e.get("yank_reason"),
+                     "deprecated": bool(e.get("deprecated")), "deprecation_message": e.get("deprecation_message"),
                      "prerelease": v.is_prerelease})
     lines = []
     for r in rows:
         flag = f"  YANKED: {r['yank_reason']}" if r["yanked"] else ("  (pre-release)" if r["prerelease"] else "")
+        if r["deprecated"]:
+            flag += f"  deprecated: {r['deprecation_message']}"
         lines.append(f"{r['version']:<14} {r['published_at'] or '':<26} {r['sha256'][:12]}{flag}")
     _emit(args, rows, "\n".join(lines))
     return 0

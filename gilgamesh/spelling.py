@@ -12,7 +12,7 @@ import io
 import re
 import tokenize
 
-__all__ = ["rewrite_at_spelling", "find_api_references", "pin_api_references", "ApiReference"]
+__all__ = ["rewrite_at_spelling", "find_api_references", "find_bad_specs", "bad_spec_message", "pin_api_references", "ApiReference"]
 
 _NUM = r"(?:0|[1-9][0-9]*)"
 _AT_RE = re.compile(
@@ -24,6 +24,8 @@ _REF_RE = re.compile(r"\bgilgamesh\.api\.([A-Za-z_][A-Za-z0-9_]*)(?:\.(v[0-9][0-
 _PROTECTED = {tokenize.STRING, tokenize.COMMENT} | {
     getattr(tokenize, t) for t in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, t)
 }
+# Any ``gilgamesh.api.NAME@...``: what follows the ``@`` up to a space, comma or bracket.
+_ANY_AT_RE = re.compile(r"\bgilgamesh\.api\.([a-z][a-z0-9_]*)@([^\s,()\[\]]*)")
 _FROM_API_RE = re.compile(r"^\s*from\s+gilgamesh\.api\s+import\s+(.+)$", re.M)
 
 
@@ -59,6 +61,25 @@ def rewrite_at_spelling(source: str) -> str:
         return f"gilgamesh.api.{m.group(1)}.v{m.group(2).replace('.', '_')}"
 
     return _AT_RE.sub(replace, source)
+
+
+def find_bad_specs(source: str) -> list[tuple[str, str]]:
+    """``(name, text after @)`` of every ``gilgamesh.api.NAME@X`` in code whose X is not a spec."""
+    if "@" not in source or "gilgamesh.api." not in source:
+        return []
+    spans = _protected_spans(source)
+    bad = []
+    for m in _ANY_AT_RE.finditer(source):
+        if _outside(spans, m.start()) and not _AT_RE.match(source, m.start()):
+            bad.append((m.group(1), m.group(2)))
+    return bad
+
+
+def bad_spec_message(name: str, spec: str) -> str:
+    """What is wrong with ``gilgamesh.api.NAME@SPEC`` and how a spec is written."""
+    shown = f"{spec!r} is not a version spec" if spec else "the '@' is not followed by a version spec"
+    return (f"gilgamesh.api.{name}@{spec}: {shown}; write MAJOR, MAJOR.MINOR or an exact version, "
+            f"e.g. gilgamesh.api.{name}@1.2 or gilgamesh.api.{name}@1.2.0")
 
 
 class ApiReference(tuple):

@@ -8,7 +8,7 @@ comments is left alone, and so is the matrix-multiplication ``@`` of ordinary co
 
 from __future__ import annotations
 
-from gilgamesh.spelling import rewrite_at_spelling
+from gilgamesh.spelling import bad_spec_message, find_bad_specs, rewrite_at_spelling
 
 __all__ = ["rewrite_cell_lines", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -16,6 +16,10 @@ __all__ = ["rewrite_cell_lines", "load_ipython_extension", "unload_ipython_exten
 def rewrite_cell_lines(lines: list[str]) -> list[str]:
     """An IPython ``input_transformers_post`` entry: the ``@`` spelling of a cell rewritten."""
     source = "".join(lines)
+    bad = find_bad_specs(source)
+    if bad:
+        # Else Python sees "gilgamesh.api.x@banana" and says only "invalid syntax".
+        raise SyntaxError(bad_spec_message(*bad[0]))
     rewritten = rewrite_at_spelling(source)
     if rewritten == source:
         return lines

@@ -11,7 +11,7 @@ import re
 from gilgamesh.errors import GilgameshError, Problem
 from gilgamesh.notebook import ParsedNotebook
 from gilgamesh.pyparse import parse_python
-from gilgamesh.spelling import find_api_references, rewrite_at_spelling
+from gilgamesh.spelling import bad_spec_message, find_api_references, find_bad_specs, rewrite_at_spelling
 from gilgamesh.versions import Version, check_name, spec_from_module_part
 
 from .endpoint_types import ENDPOINT_TYPES, endpoint_type_problem
@@ -22,6 +22,7 @@ __all__ = [
     "check_documentation",
     "check_endpoints",
     "check_dependencies",
+    "without_magics",
     "ENDPOINT_TYPES",
 ]
 
@@ -88,6 +89,9 @@ def check_import_cells(nb: ParsedNotebook) -> list[Problem]:
     """Cells that run on import must be plain Python: no magics, no ``!shell``, no syntax errors."""
     problems = []
     for cell in nb.import_cells():
+        problems += _import_markers(cell)
+        if find_bad_specs(cell.source):
+            continue  # named by check_dependencies; Python would only say "invalid syntax"
         source = rewrite_at_spelling(cell.source)
         try:
             parse_python(source)
@@ -103,6 +107,42 @@ def check_import_cells(nb: ParsedNotebook) -> list[Problem]:
                 ))
             else:
                 problems.append(Problem("structure", f"line {e.lineno}: syntax error: {e.msg}", cell.number))
+    return problems
+
+
+def without_magics(nb: ParsedNotebook) -> ParsedNotebook:
+    """The notebook with each magic or ``!shell`` line of an import cell replaced by ``pass``.
+
+    Such a line is refused by :func:`check_import_cells`; the other checks read the cell without
+    it, so that its definitions are still seen (no false "function removed" or "endpoint is not a
+    function" on top of the one true problem).
+    """
+    cells = []
+    for cell in nb.cells:
+        if cell.runs_on_import and any(_MAGIC_LINE.match(line) for line in cell.source.splitlines()):
+            lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in cell.source.split("\n")]
+            cell = cell._replace(source="\n".join(lines))
+        cells.append(cell)
+    return nb._replace(cells=cells)
+
+
+_IMPORT_BREAKING_TAGS = {"nbval-skip": "NBVAL_SKIP", "raises-exception": "NBVAL_RAISES_EXCEPTION"}
+_IMPORT_BREAKING_COMMENT = re.compile(r"^\s*#\s*(NBVAL_SKIP|NBVAL_RAISES_EXCEPTION)\s*$", re.M)
+
+
+def _import_markers(cell) -> list[Problem]:
+    """nbval markers that let validation pass a cell that every import still runs."""
+    found = [f"the tag {tag!r}" for tag in cell.tags if tag in _IMPORT_BREAKING_TAGS]
+    found += [f"the comment '# {m}'" for m in _IMPORT_BREAKING_COMMENT.findall(cell.source)]
+    problems = []
+    for marker in found:
+        what = "skip it" if "SKIP" in marker.upper().replace("-", "_") else "accept its error"
+        problems.append(Problem(
+            "structure",
+            f"the cell runs on import but carries {marker}: validation would {what}, yet every import "
+            "runs it and would fail; tag the cell 'example' (only validation runs it) or remove the marker",
+            cell.number,
+        ))
     return problems
 
 
@@ -167,8 +207,13 @@ def check_dependencies(nb: ParsedNotebook, own_name: str | None, reader) -> tupl
     for cell in nb.cells:
         if cell.kind != "code":
             continue
+        bad = find_bad_specs(cell.source)
+        for name, spec in bad:
+            problems.append(Problem("dependencies", bad_spec_message(name, spec), cell.number))
         for ref in find_api_references(rewrite_at_spelling(cell.source)):
             label = f"gilgamesh.api.{ref.name}"
+            if ref.part is None and any(ref.name == name for name, _ in bad):
+                continue  # the bad spec is the problem, not a missing pin
             if ref.part is None:
                 pin = _suggested_pin(reader, ref.name)
                 problems.append(Problem(

@@ -10,7 +10,9 @@ its semantics hold. Two things differ, both on purpose:
   compares floats with ``math.isclose(rel_tol=tolerance)``; integers and the text around the
   numbers must match exactly (only the padding next to a number may differ, as numpy's array
   printing pads columns to the widest value);
-* images (``image/png``, ``image/jpeg``) are never compared, as with nbval without ``--nbdime``.
+* images (``image/png``, ``image/jpeg``) are compared as decoded pixels (:mod:`.figures`), not as
+  bytes (nbval without ``--nbdime`` leaves them out): a PNG re-encoded with other metadata is the
+  same figure, a changed curve is not.
 
 Importing this module imports ``nbval.plugin`` (and so pytest): it runs in the validation runner,
 never on the import path of ``gilgamesh.api``.
@@ -83,9 +85,11 @@ def _numbers_match(a: str, b: str, tolerance: float) -> bool:
 
 
 def texts_match(expected: str, got: str, tolerance: float = DEFAULT_TOLERANCE) -> bool:
-    """Equal text, except that floats may differ by ``tolerance`` (relative)."""
+    """Equal text, except that floats may differ by ``tolerance`` (relative); 0 means exact text."""
     if expected == got:
         return True
+    if tolerance == 0:
+        return False  # the author asked for exact text: "1000" is not "1000.0"
     a, b = _NUMBER.split(expected), _NUMBER.split(got)
     if len(a) != len(b):
         return False
@@ -133,9 +137,12 @@ class Mismatch(NamedTuple):
     key: str  # the output key: a MIME type, a stream name ("stdout"), "ename", "evalue", ...
     expected: str | None  # None: the stored notebook has no such output
     got: str | None  # None: the new run produced no such output
+    note: str | None = None  # a whole sentence instead of expected/got (figures)
 
     def describe(self, limit: int = 300) -> str:
         """One line for the publish report: which output, expected what, got what."""
+        if self.note is not None:
+            return self.note
         if self.expected is None:
             return f"the new run produced {self.key} output {_clip(self.got, limit)} that the stored notebook does not have"
         if self.got is None:
@@ -207,11 +214,14 @@ def compare_outputs(reference: list, new: list, tolerance: float = DEFAULT_TOLER
 
     Both lists hold nbformat output nodes (attribute access, as nbval expects).
     """
+    from .figures import compare_figures
+
     reference = coalesce_streams(list(reference))
     new = coalesce_streams(list(new))
     cell = _NbvalCell(tolerance)
     if IPyNbCell.compare_outputs(cell, new, reference):
-        return None
+        note = compare_figures(reference, new)
+        return None if note is None else Mismatch("image", None, None, note)
     if cell.value_mismatch is not None:
         key, left, right = cell.value_mismatch
         return Mismatch(key, left, right)

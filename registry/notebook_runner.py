@@ -31,6 +31,8 @@ import re
 import sys
 import time
 
+from .validation import RUN_HINT
+
 __all__ = ["run_job", "main", "KERNEL_BOOTSTRAP"]
 
 # The kernel's command line: limit the address space first, then start ipykernel as
@@ -45,6 +47,9 @@ KERNEL_BOOTSTRAP = (
     "from ipykernel.kernelapp import launch_new_instance\n"
     "launch_new_instance()\n"
 )
+# What to do about a stored output that no longer matches.
+STALE_HINT = ("the stored output is not what the notebook computes now: if the new output is right, "
+              f"re-run the notebook with `{RUN_HINT}` and save it; if not, fix the code")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ARROW = re.compile(r"^\s*-+>\s*(\d+)\s(.*)$")  # IPython's marker of the failing line in a cell
 
@@ -93,7 +98,10 @@ async def run_job(job: dict) -> dict:
     from .process_tree import become_subreaper
 
     started = time.monotonic()
-    deadline = started + float(job["timeout"])
+    # The wall-clock budget counts from the moment the kernel answers: on a loaded machine its
+    # start alone may take long, and that has its own, generous limit.
+    startup = float(job.get("startup_timeout") or 120)
+    deadline = started + startup
     become_subreaper()
 
     from jupyter_client.manager import AsyncKernelManager
@@ -145,7 +153,7 @@ async def run_job(job: dict) -> dict:
             record_timing=False,
             skip_cells_with_tag="nbval-skip",
             interrupt_on_timeout=False,
-            startup_timeout=max(1, int(deadline - time.monotonic())),
+            startup_timeout=max(1, int(startup + 0.999)),
             on_cell_executed=remember_reply,
         )
         references = {i: (c.get("execution_count"), list(c.get("outputs", [])))
@@ -154,11 +162,9 @@ async def run_job(job: dict) -> dict:
         try:
             await asyncio.wait_for(client.async_start_new_kernel_client(), max(0.1, deadline - time.monotonic()))
         except (asyncio.TimeoutError, RuntimeError) as e:
-            tail = _log_tail(job["log"])
-            problems.append(_problem(
-                f"the kernel did not start ({e or 'timed out'})" + (f"; its log ends with:\n{tail}" if tail else "")
-            ))
+            problems.append(_startup_problem(job, startup, e))
             return _report(problems, ran, compared, started)
+        deadline = time.monotonic() + float(job["timeout"])
 
         await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)",
                         deadline)
@@ -203,7 +209,7 @@ async def run_job(job: dict) -> dict:
                 compared += 1
                 mismatch = compare_outputs(reference, cell.outputs, tolerance)
                 if mismatch is not None:
-                    problems.append(_problem(mismatch.describe(), number))
+                    problems.append(_problem(f"{mismatch.describe()}; {STALE_HINT}", number))
             payloads = replies.get(index, {}).get("content", {}).get("payload", [])
             if any(p.get("source") == "ask_exit" for p in payloads):
                 problems.append(_problem("the cell asked the kernel to exit (exit() or quit()); "
@@ -284,6 +290,20 @@ def _note_progress(job: dict, cell: int) -> None:
 def _report(problems: list[dict], ran: int, compared: int, started: float, environment: dict | None = None) -> dict:
     return {"problems": problems, "cells": ran, "compared": compared,
             "seconds": round(time.monotonic() - started, 3), "environment": environment}
+
+
+def _startup_problem(job: dict, startup: float, error: BaseException) -> dict:
+    """The kernel never answered: say which limit it ran into, or why it stopped."""
+    reason = str(error).strip()
+    if isinstance(error, asyncio.TimeoutError) or not reason:
+        message = (f"the kernel did not start within the kernel start limit of {startup:g} s "
+                   "(validation_startup_timeout in the registry's settings.json)")
+    else:
+        message = f"the kernel did not start: {reason}"
+    if job.get("memory_mb"):
+        message += f"; the kernel's memory limit is {job['memory_mb']} MB (validation_memory_mb), too low a limit stops it starting"
+    tail = _log_tail(job["log"])
+    return _problem(message + (f"; its log ends with:\n{tail}" if tail else ""))
 
 
 def _timeout_problem(job: dict, cell: int) -> dict:

@@ -198,28 +198,34 @@ def publish(
     from .store import Store, writer_lock  # git is needed from here on
 
     store = Store(root)
-    trees = parse_import_cells(nb)
+    readable = checks.without_magics(nb)  # a refused magic line hides no definitions from the checks below
+    trees = parse_import_cells(readable)
     dependencies, found = checks.check_dependencies(nb, name, store)
     problems += found
 
     validation = None
     live = None
-    runnable = not any(p.check in ("structure", "dependencies") for p in problems)
-    if validate and runnable:
+    unreadable = any(p.message.startswith(("nbformat must be", "not a valid nbformat")) for p in problems)
+    if validate and not unreadable:
+        # One report: validation runs whatever else the static checks found. An import cell whose
+        # dependency does not resolve fails in the kernel too; that follow-on is left out.
         from .validation import validate_notebook
 
-        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(nb, trees))
+        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(readable, trees))
         live = validation.pop("surface", None) if validation else None
-        problems += found
-    surface = _surface(nb, root, trees, live) if runnable else Surface(api_snapshot(nb, trees), 1, api_snapshot(nb, trees))
+        unresolved = {p.cell for p in problems if p.check == "dependencies" and p.cell is not None}
+        problems += [p for p in found if p.cell not in unresolved]
+    runnable = live is not None or not any(p.check in ("structure", "dependencies") for p in problems)
+    static = api_snapshot(readable, trees)
+    surface = _surface(readable, root, trees, live) if runnable else Surface(static, 1, static)
     snapshot = surface.api
     predecessor = None
     semver_problems: list[Problem] = []
     if identified:
         predecessor, semver_problems = _semver_problems(store, root, name, version, surface)
     problems = semver_problems + problems
-    problems += checks.check_documentation(nb, snapshot)
-    problems += checks.check_endpoints(nb, snapshot)
+    problems += checks.check_documentation(readable, snapshot)
+    problems += checks.check_endpoints(readable, snapshot)
 
     label = f"{name}@{version}" if identified else "the notebook"
     if problems:

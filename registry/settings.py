@@ -14,7 +14,8 @@ from .layout import Layout
 __all__ = ["DEFAULT_SETTINGS", "read_settings"]
 
 DEFAULT_SETTINGS = {
-    "validation_timeout": 300,  # seconds for a whole nbval run
+    "validation_timeout": 300,  # seconds for a whole nbval run, counted once the kernel answers
+    "validation_startup_timeout": 120,  # seconds for the validating kernel to start
     "validation_memory_mb": 2048,  # address-space limit of the validating kernel
     # Run notebook code (validation kernels, model workers) in a bubblewrap file-system sandbox
     # when bwrap is installed: read-only but its scratch, and no tokens.json.

@@ -12,7 +12,9 @@ The subprocess gets:
   extension (so the ``@`` spelling works), a private ``GILGAMESH_CACHE``, and
   ``GILGAMESH_REGISTRY`` set to the registry being published to; no ``GILGAMESH_TOKEN``;
 * the registry's limits (``settings.json``): ``validation_timeout`` seconds of wall clock for the
-  whole run, ``validation_memory_mb`` of address space for the kernel;
+  whole run, counted once the kernel answers (``validation_startup_timeout``, default 120 s, limits
+  its start: a loaded machine must not fail a notebook), ``validation_memory_mb`` of address
+  space for the kernel;
 * the file-system sandbox of :mod:`gilgamesh.registry.sandbox` when bubblewrap is installed
   (writable: the scratch directory only; no ``tokens.json``); ``settings.json`` ``sandbox``
   (default true) can turn it off, and the record stored with each version says whether it was on;
@@ -53,12 +55,17 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "VALIDATOR_VERSION",
     "GRACE_SECONDS",
+    "RUN_HINT",
+    "never_run",
 ]
 
 DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
 VALIDATOR_VERSION = 3  # part of the cache key: bump it when the verdict for the same input may change
+DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for the kernel to answer; not part of validation_timeout
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
 CACHE_DIRNAME = "validation-cache"
+# The command that re-runs a notebook and saves its outputs; the CLI puts the real path in.
+RUN_HINT = "gilgamesh run NOTEBOOK.ipynb"
 MARKER_VARIABLE = "GILGAMESH_VALIDATION_RUN"  # names the run in the environment of all its processes
 
 _IPYTHON_CONFIG = """\
@@ -137,6 +144,15 @@ def _tolerance(nb: ParsedNotebook) -> float:
     return DEFAULT_TOLERANCE
 
 
+def never_run(nb: ParsedNotebook) -> int:
+    """The number of code cells if none of them was ever run (no outputs, no execution count), else 0."""
+    cells = [c for c in nb.raw.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code"]
+    cells = [c for c in cells if "".join(c.get("source") or "").strip()]
+    if any(c.get("execution_count") is not None or c.get("outputs") for c in cells):
+        return 0
+    return len(cells)
+
+
 def validate_notebook(
     data: bytes,
     nb: ParsedNotebook,
@@ -156,6 +172,14 @@ def validate_notebook(
     """
     from .reader import LocalReader
 
+    unrun = never_run(nb)
+    if unrun:
+        return None, [Problem(
+            "validation",
+            f"the notebook was never run: none of its {unrun} code cells has stored outputs or an execution "
+            "count, so there is nothing to validate its results against (and its documentation would show "
+            f"none); run it and save its outputs with `{RUN_HINT}`, then publish again",
+        )]
     root = os.path.abspath(root)
     tolerance = _tolerance(nb)
     key = validation_key(data, LocalReader(root), dependencies)
@@ -208,6 +232,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     directory and every process of the run are gone when this returns.
     """
     timeout = float(settings.get("validation_timeout") or 300)
+    startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
     scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
     try:
         for sub in ("work", "runtime", "cache", "tmp", "matplotlib", os.path.join("ipython", "profile_default")):
@@ -223,6 +248,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "runtime_dir": os.path.join(scratch, "runtime"),
             "log": os.path.join(scratch, "kernel.log"),
             "timeout": timeout,
+            "startup_timeout": startup,
             "memory_mb": int(settings.get("validation_memory_mb") or 0),
             "tolerance": tolerance,
             "python": sys.executable,
@@ -254,7 +280,7 @@ def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
         cwd=scratch, env=env, start_new_session=True,
     )
     try:
-        out, err = proc.communicate(timeout=job["timeout"] + GRACE_SECONDS)
+        out, err = proc.communicate(timeout=job["startup_timeout"] + job["timeout"] + GRACE_SECONDS)
     except subprocess.TimeoutExpired:
         kill_tree(proc.pid)
         proc.communicate()

@@ -238,11 +238,14 @@ class NotebooksHandler(BaseHandler):
         self.write_json({"notebooks": self.ctx.view.listing()})
 
     async def post(self) -> None:
-        user = self.require_user(write=True)
+        dry_run = self.get_query_argument("dry_run", "0").lower() in ("1", "true", "yes")
+        if dry_run and self.bearer_token() is None and not self.ctx.private:
+            user = "anonymous"  # validating stores nothing: it needs no publish token
+        else:
+            user = self.require_user(write=True)
         data = self.body()
         if not data:
             raise errors.UsageError("the request body is empty: send the .ipynb file's bytes")
-        dry_run = self.get_query_argument("dry_run", "0").lower() in ("1", "true", "yes")
         outcome = await self.run_blocking(self.ctx.publish, data, user, dry_run)
         if outcome.created:
             self.set_header("Location", f"/api/notebooks/{outcome.name}/{outcome.version}")

@@ -15,8 +15,17 @@ def markdown(source: str) -> dict:
 
 
 def notebook(name: str, version: str, cells: list[dict], *, summary: str = "A test API.",
-             endpoints: list[str] | None = None, **extra_meta) -> dict:
+             endpoints: list[str] | None = None, executed: bool = True, **extra_meta) -> dict:
+    """A notebook; ``executed``: when none of its code cells ran, they are saved as run, without outputs.
+
+    (Publishing refuses a notebook that was never run; a fixture made of definitions is what
+    Jupyter saves after "Run All": execution counts and no outputs.)
+    """
     meta = {"name": name, "version": version, "summary": summary, **extra_meta}
+    code_cells = [c for c in cells if c["cell_type"] == "code"]
+    if executed and not any(c.get("execution_count") is not None or c.get("outputs") for c in code_cells):
+        counts = iter(range(1, len(code_cells) + 1))
+        cells = [dict(c, execution_count=next(counts)) if c["cell_type"] == "code" else c for c in cells]
     if endpoints is not None:
         meta["endpoints"] = endpoints
     return {

@@ -52,3 +52,15 @@ def test_publish_list_resolve_yank_over_http(remote, tmp_path):
 
     missing = run_cli("resolve", "nope@1", "--registry", remote.url, env=env)
     assert missing.returncode == 1 and "no API named 'nope'" in missing.stderr
+
+
+def test_validate_over_http_needs_no_publish_token(remote, tmp_path):
+    """Validating stores nothing: it asks for no token, and the unexecuted notebook's fix names the file."""
+    nb = tmp_path / "val.ipynb"
+    nb.write_bytes(apis.small("val", "1.0.0"))
+    out = run_cli("validate", "--registry", remote.url, str(nb), env={"GILGAMESH_TOKEN": ""})
+    assert out.returncode == 0, out.stderr
+    assert "val@1.0.0 is valid and can be published" in out.stdout
+    assert "token" not in out.stderr
+    listed = run_cli("versions", "val", "--registry", remote.url)
+    assert listed.returncode == 1  # nothing was stored

@@ -149,6 +149,10 @@ def test_deprecate_warns_on_import_resolve_and_model_calls(lab, lab_server, tmp_
     # The pages say so.
     page = http("GET", f"{lab_server.url}/ui/plasma/1.0.1", headers={"Accept": "text/html"})
     assert "This version is deprecated: use plasma 1.1" in page.body.decode()
+    assert 'badge deprecated' in page.body.decode()
+    listed = json.loads(_cli("versions", "plasma", "--json", "--registry", lab).stdout)
+    assert [(r["version"], r["deprecated"]) for r in listed] == [("1.0.0", False), ("1.0.1", True)]
+    assert "deprecated: use plasma 1.1" in _cli("versions", "plasma", "--registry", lab).stdout
     # Undeprecate: over HTTP, with a token.
     assert_error(http("DELETE", f"{lab_server.url}/api/notebooks/plasma/1.0.1/deprecate"), 401)
     undone = http("DELETE", f"{lab_server.url}/api/notebooks/plasma/1.0.1/deprecate", token=lab_server.token)
