@@ -214,7 +214,9 @@ def publish(
         validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(readable, trees))
         live = validation.pop("surface", None) if validation else None
         unresolved = {p.cell for p in problems if p.check == "dependencies" and p.cell is not None}
-        problems += [p for p in found if p.cell not in unresolved]
+        validation_problems = [p for p in found if p.cell not in unresolved]
+    else:
+        validation_problems = []
     runnable = live is not None or not any(p.check in ("structure", "dependencies") for p in problems)
     static = api_snapshot(readable, trees)
     surface = _surface(readable, root, trees, live) if runnable else Surface(static, 1, static)
@@ -226,6 +228,7 @@ def publish(
     problems = semver_problems + problems
     problems += checks.check_documentation(readable, snapshot)
     problems += checks.check_endpoints(readable, snapshot)
+    problems += validation_problems  # the report: static findings first, then what the run found
 
     label = f"{name}@{version}" if identified else "the notebook"
     if problems:
