@@ -225,25 +225,52 @@ def cmd_fork(args) -> int:
     return 0
 
 
+def _diff_side(reader, location: str, text: str):
+    """``(name, version, label, surface)`` of a published NAME@SPEC or a notebook path (a working copy)."""
+    from .registry.publish import notebook_surface, version_surface
+
+    if text.endswith(".ipynb") or os.path.sep in text or os.path.isfile(text):
+        from .notebook import parse_notebook
+
+        try:
+            with open(text, "rb") as f:
+                nb = parse_notebook(f.read())
+        except OSError as e:
+            raise GilgameshError(f"cannot read {text}: {e.strerror}") from None
+        name, version = nb.metadata.get("name"), nb.metadata.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise GilgameshError(f"{text}: metadata.gilgamesh needs a name and a version to be diffed")
+        check_name(name)
+        Version(version)
+        return name, version, text, notebook_surface(nb, location)
+    name, spec = parse_name_spec(text)
+    version = reader.resolve(name, spec).version
+    return name, version, version, version_surface(location, reader, name, version)
+
+
 def cmd_diff(args) -> int:
+    from .registry.publish import comparable
     from .registry.semver import bump_of, diff_snapshots, effective_bump, required_bump
 
-    registry = _registry(args)
-    snapshots = []
-    for text in (args.old, args.new):
-        name, spec = parse_name_spec(text)
-        version = registry.reader.resolve(name, spec).version
-        snapshots.append((name, version, registry.api_snapshot(name, version)))
-    (n1, v1, old), (n2, v2, new) = snapshots
+    reader = _registry(args).reader
+    location = _location(args)
+    n1, v1, label1, old = _diff_side(reader, location, args.old)
+    n2, v2, label2, new = _diff_side(reader, location, args.new)
     if n1 != n2:
         raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
-    changes = diff_snapshots(old, new)
+    changes = diff_snapshots(*comparable(old, new))
     required = required_bump(changes, v1)
     # Each change's bump as it applies over v1 (a 0.x line needs MINOR where 1.x needs MAJOR).
     rows = [{**c.to_dict(), "bump": effective_bump(c.bump, v1)} for c in changes]
     data = {"name": n1, "old": v1, "new": v2, "changes": rows,
             "required": required, "bump": bump_of(v1, v2) if Version(v2) > Version(v1) else None}
-    lines = [f"{n1} {v1} -> {v2}: requires a {required.upper()} bump"]
+    if label1 != v1:
+        data["old_path"] = label1
+    if label2 != v2:
+        data["new_path"] = label2
+    left = v1 if label1 == v1 else f"{v1} ({label1})"
+    right = v2 if label2 == v2 else f"{v2} ({label2})"
+    lines = [f"{n1} {left} -> {right}: requires a {required.upper()} bump"]
     lines += [f"  {r['bump'].upper():<5} {r['message']}" for r in rows] or ["  no API changes"]
     _emit(args, data, "\n".join(lines))
     return 0
@@ -460,9 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bump", choices=("patch", "minor", "major"), default="minor",
                    help="which version to name (default: minor, for new features)")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    p = add("diff", cmd_diff, "list the API changes between two versions and the bump they need")
+    p = add("diff", cmd_diff, "list the API changes between two versions (or a working copy, "
+                                 "NOTEBOOK.ipynb) and the bump they need")
     p.add_argument("old", metavar="NAME@A")
-    p.add_argument("new", metavar="NAME@B")
+    p.add_argument("new", metavar="NAME@B|PATH.ipynb")
     p = add("lock", cmd_lock, "write gilgamesh.lock beside notebooks or scripts: the exact versions they import")
     p.add_argument("paths", nargs="+", metavar="PATH", help="notebooks (.ipynb), scripts (.py) or directories")
     p.add_argument("--upgrade", action="store_true", help="re-resolve every spec (default: keep what is locked)")

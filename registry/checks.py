@@ -6,7 +6,6 @@ finding, so that one report can name every problem at once.
 
 from __future__ import annotations
 
-import ast
 import re
 
 from gilgamesh.errors import GilgameshError, Problem
@@ -14,6 +13,8 @@ from gilgamesh.notebook import ParsedNotebook
 from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import bad_spec_message, find_api_references, find_bad_specs, rewrite_at_spelling
 from gilgamesh.versions import Version, check_name, spec_from_module_part
+
+from .endpoint_types import ENDPOINT_TYPES, endpoint_type_problem
 
 __all__ = [
     "check_structure",
@@ -26,7 +27,6 @@ __all__ = [
 ]
 
 _MAGIC_LINE = re.compile(r"^\s*(%|!)")
-ENDPOINT_TYPES = "float, int, bool, str, list[...], dict[str, ...], numpy.ndarray, X | None"
 
 
 def check_structure(nb: ParsedNotebook) -> list[Problem]:
@@ -159,65 +159,39 @@ def check_documentation(nb: ParsedNotebook, snapshot: dict) -> list[Problem]:
     return problems
 
 
-def _annotation_problem(node: ast.AST | None) -> str | None:
-    """Why an annotation is not a JSON-compatible endpoint type, or None if it is."""
-    if node is None:
-        return "has no annotation"
-    if isinstance(node, ast.Constant) and node.value is None:
-        return None
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        try:
-            return _annotation_problem(parse_python(node.value, mode="eval").body)
-        except SyntaxError:
-            return f"has an unreadable annotation {node.value!r}"
-    if isinstance(node, ast.Name) and node.id in ("float", "int", "bool", "str", "ndarray"):
-        return None
-    if isinstance(node, ast.Attribute) and ast.unparse(node) in ("numpy.ndarray", "np.ndarray"):
-        return None
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return _annotation_problem(node.left) or _annotation_problem(node.right)
-    if isinstance(node, ast.Subscript):
-        base = ast.unparse(node.value)
-        if base in ("list", "List", "typing.List"):
-            return _annotation_problem(node.slice)
-        if base in ("dict", "Dict", "typing.Dict"):
-            if isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2:
-                key, value = node.slice.elts
-                if ast.unparse(key) != "str":
-                    return "has a dict whose keys are not str"
-                return _annotation_problem(value)
-            return "has a dict annotation without key and value types"
-        if base in ("Optional", "typing.Optional"):
-            return _annotation_problem(node.slice)
-    return f"has type {ast.unparse(node)!r}, which is not JSON-compatible ({ENDPOINT_TYPES})"
+def check_endpoints(nb: ParsedNotebook, snapshot: dict) -> list[Problem]:
+    """Every name in ``metadata.gilgamesh.endpoints`` is a public function, fully annotated.
 
-
-def check_endpoints(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]]) -> list[Problem]:
-    """Every name in ``metadata.gilgamesh.endpoints`` is a function, fully annotated."""
+    ``snapshot`` is the public surface (:mod:`gilgamesh.registry.surface`): an endpoint may be a
+    ``def``, a lambda, a partial or a decorated function, as long as callers reach it.
+    """
     endpoints = nb.metadata.get("endpoints", [])
     if not isinstance(endpoints, list):
         return []  # reported by check_structure
-    functions = {}
-    for cell, tree in trees:
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                functions[node.name] = (cell, node)
     problems = []
     for name in endpoints:
         if not isinstance(name, str):
             continue
-        if name not in functions:
-            problems.append(Problem("endpoints", f"endpoint {name!r} is not a function defined in a cell that runs on import"))
+        entry = snapshot.get(name)
+        if entry is None or entry.get("kind") != "function":
+            why = "no public name has it" if entry is None else f"it is a {entry.get('kind')}"
+            problems.append(Problem("endpoints", f"endpoint {name!r} is not a function defined in a cell that runs on "
+                                                 f"import and exported ({why})"))
             continue
-        cell, fn = functions[name]
-        a = fn.args
-        if a.vararg or a.kwarg:
+        cell = entry.get("cell")
+        params = entry.get("params")
+        if params is None:
+            problems.append(Problem("endpoints", f"endpoint {name!r} has no readable signature", cell))
+            continue
+        if any(p["kind"] in ("var_positional", "var_keyword") for p in params):
             problems.append(Problem("endpoints", f"endpoint {name!r} takes *args or **kwargs; endpoints need named parameters", cell))
-        for arg in a.posonlyargs + a.args + a.kwonlyargs:
-            why = _annotation_problem(arg.annotation)
+        for p in params:
+            if p["kind"] in ("var_positional", "var_keyword"):
+                continue
+            why = endpoint_type_problem(p.get("annotation"))
             if why:
-                problems.append(Problem("endpoints", f"endpoint {name!r}: parameter {arg.arg!r} {why}", cell))
-        why = _annotation_problem(fn.returns)
+                problems.append(Problem("endpoints", f"endpoint {name!r}: parameter {p['name']!r} {why}", cell))
+        why = endpoint_type_problem(entry.get("returns"))
         if why:
             problems.append(Problem("endpoints", f"endpoint {name!r}: the return {why}", cell))
     return problems

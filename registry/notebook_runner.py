@@ -125,6 +125,7 @@ async def run_job(job: dict) -> dict:
     environment = None
     kernel_pgid = last_cell = None
     kernel_command: list[str] = []
+    report_extra: dict = {}  # what the kernel probe found: the live surface
     try:
         # Start the kernel first; everything below until the client connects overlaps its boot.
         await km.start_kernel(cwd=job["workdir"], stdout=log, stderr=log)
@@ -219,12 +220,33 @@ async def run_job(job: dict) -> dict:
                 break
         else:
             environment = await _environment(client.kc, deadline)
+        if not problems and job.get("probe"):
+            report_extra.update(await _probe(client, job["probe"], deadline))
     finally:
         await _stop_kernel(km)
         if kernel_pgid is not None:
             problems += _end_leftovers(kernel_pgid, kernel_command, started_by, last_cell)
         log.close()
-    return _report(problems, ran, compared, started, environment)
+    return {**_report(problems, ran, compared, started, environment), **report_extra}
+
+
+async def _probe(client, probe: dict, deadline: float) -> dict:
+    """Ask the kernel, after the last cell, for the module's live surface (one silent round trip)."""
+    job_path = probe["out"] + ".job"
+    with open(job_path, "w", encoding="utf-8") as f:
+        json.dump(probe, f)
+    code = f"__import__('gilgamesh.registry.kernel_probe', fromlist=['run']).run(get_ipython(), {job_path!r})"
+    try:
+        reply = await client.kc.execute_interactive(code, silent=True, store_history=False,
+                                                    timeout=max(1.0, deadline - time.monotonic()),
+                                                    output_hook=lambda msg: None)
+        with open(probe["out"], encoding="utf-8") as f:
+            found = json.load(f)
+    except Exception as e:  # noqa: BLE001 - without it publish reads the surface another way
+        return {"probe_error": f"{type(e).__name__}: {e}"}
+    if reply.get("content", {}).get("status") != "ok":
+        return {"probe_error": reply.get("content", {}).get("evalue", "the probe failed")}
+    return found
 
 
 _CAPTURE = ("__import__('json').dumps(__import__('gilgamesh.environment', fromlist=['_'])"

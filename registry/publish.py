@@ -19,9 +19,10 @@ from gilgamesh.notebook import ParsedNotebook, parse_notebook
 
 from . import checks
 from .reader import LocalReader
-from .surface import api_snapshot, parse_import_cells
+from .surface import FORMAT, api_snapshot, merge_surface, parse_import_cells, probe_surface, static_facts
 
-__all__ = ["publish", "PublishOutcome", "default_publisher"]
+__all__ = ["publish", "PublishOutcome", "default_publisher", "Surface", "comparable_snapshots", "comparable",
+           "version_surface", "notebook_surface"]
 
 
 class PublishOutcome(NamedTuple):
@@ -74,7 +75,7 @@ def _already_published(reader: LocalReader, name: str, version: str, sha: str) -
     )
 
 
-def _semver_problems(store, name: str, version: str, snapshot: dict) -> tuple[str | None, list[Problem]]:
+def _semver_problems(store, root: str, name: str, version: str, surface: "Surface") -> tuple[str | None, list[Problem]]:
     """Step 3: compare with the predecessor; return (predecessor, problems)."""
     from .semver import bump_problems
 
@@ -84,8 +85,86 @@ def _semver_problems(store, name: str, version: str, snapshot: dict) -> tuple[st
         return None, []
     if predecessor is None:
         return None, []
-    old = store.read_metadata(name, predecessor).get("api", {})
-    return predecessor, bump_problems(name, predecessor, old, version, snapshot)
+    old, new = comparable_snapshots(root, store, name, predecessor, surface)
+    return predecessor, bump_problems(name, predecessor, old, version, new)
+
+
+class Surface(NamedTuple):
+    """The new version's public surface: format 2 when its code ran, else format 1 (static)."""
+
+    api: dict
+    format: int
+    static: dict  # the format-1 reading, for a predecessor whose code cannot run again
+
+
+def version_surface(root: str, reader, name: str, version: str) -> Surface:
+    """A published version's surface; one stored before format 2 is described again by running
+    its import cells (remembered by sha256), or stays format 1 if its code no longer runs here."""
+    meta = reader.read_metadata(name, version) if hasattr(reader, "read_metadata") else reader.entry(name, version)
+    stored = meta.get("api")
+    if stored is None or meta.get("api_format", 1) == FORMAT:
+        nb = parse_notebook(reader.notebook_bytes(name, version))
+        static = api_snapshot(nb)
+        if stored is None:  # an HTTP reader's entry has no snapshot: derive it
+            derived = derived_surface(root, reader, name, version)
+            return Surface(derived, FORMAT, static) if derived is not None else Surface(static, 1, static)
+        return Surface(stored, FORMAT, static)
+    derived = derived_surface(root, reader, name, version)
+    return Surface(derived, FORMAT, stored) if derived is not None else Surface(stored, 1, stored)
+
+
+def notebook_surface(nb: ParsedNotebook, root: str) -> Surface:
+    """A working copy's surface: its import cells run in a sandboxed process."""
+    return _surface(nb, root, parse_import_cells(nb), None)
+
+
+def comparable(old: Surface, new: Surface) -> tuple[dict, dict]:
+    """Two snapshots in one format: the runtime's where both have it, else both read statically."""
+    if old.format == new.format:
+        return old.api, new.api
+    return old.static, new.static
+
+
+def comparable_snapshots(root: str, reader, name: str, old_version: str, surface: Surface) -> tuple[dict, dict]:
+    """The predecessor's snapshot and the new one, in one format."""
+    return comparable(version_surface(root, reader, name, old_version), surface)
+
+
+def derived_surface(root: str, reader, name: str, version: str) -> dict | None:
+    """The format-2 surface of a version published before format 2, remembered by sha256."""
+    import json
+
+    sha = reader.entry(name, version)["sha256"]
+    local = "://" not in root
+    path = os.path.join(root, "validation-cache", f"surface-{FORMAT}-{sha}.json") if local else os.devnull
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        pass
+    nb = parse_notebook(reader.notebook_bytes(name, version))
+    api, _error = probe_surface(nb, root)
+    if api is not None and local:
+        from .store import atomic_write
+
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, json.dumps(api, sort_keys=True).encode())
+        except OSError:
+            pass  # a registry we may not write to still compares; it only cannot remember
+    return api
+
+
+def _surface(nb: ParsedNotebook, root: str, trees, live: dict | None) -> Surface:
+    """The surface from the validation kernel's description, else from a run of the import cells."""
+    static = api_snapshot(nb, trees)
+    if live is None:
+        api, _error = probe_surface(nb, root)  # the code's own error is validation's to report
+    else:
+        api = merge_surface(nb, live, trees)
+    if api is None:
+        return Surface(static, 1, static)
+    return Surface(api, FORMAT, static)
 
 
 def publish(
@@ -121,26 +200,35 @@ def publish(
     store = Store(root)
     readable = checks.without_magics(nb)  # a refused magic line hides no definitions from the checks below
     trees = parse_import_cells(readable)
-    snapshot = api_snapshot(readable, trees)
-    predecessor = None
-    if identified:
-        predecessor, found = _semver_problems(store, name, version, snapshot)
-        problems += found
-    problems += checks.check_documentation(readable, snapshot)
-    problems += checks.check_endpoints(readable, trees)
     dependencies, found = checks.check_dependencies(nb, name, store)
     problems += found
 
     validation = None
+    live = None
     unreadable = any(p.message.startswith(("nbformat must be", "not a valid nbformat")) for p in problems)
     if validate and not unreadable:
         # One report: validation runs whatever else the static checks found. An import cell whose
         # dependency does not resolve fails in the kernel too; that follow-on is left out.
         from .validation import validate_notebook
 
-        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies)
+        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(readable, trees))
+        live = validation.pop("surface", None) if validation else None
         unresolved = {p.cell for p in problems if p.check == "dependencies" and p.cell is not None}
-        problems += [p for p in found if p.cell not in unresolved]
+        validation_problems = [p for p in found if p.cell not in unresolved]
+    else:
+        validation_problems = []
+    runnable = live is not None or not any(p.check in ("structure", "dependencies") for p in problems)
+    static = api_snapshot(readable, trees)
+    surface = _surface(readable, root, trees, live) if runnable else Surface(static, 1, static)
+    snapshot = surface.api
+    predecessor = None
+    semver_problems: list[Problem] = []
+    if identified:
+        predecessor, semver_problems = _semver_problems(store, root, name, version, surface)
+    problems = semver_problems + problems
+    problems += checks.check_documentation(readable, snapshot)
+    problems += checks.check_endpoints(readable, snapshot)
+    problems += validation_problems  # the report: static findings first, then what the run found
 
     label = f"{name}@{version}" if identified else "the notebook"
     if problems:
@@ -156,6 +244,7 @@ def publish(
         "endpoints": {e: {k: snapshot[e][k] for k in ("params", "returns")} for e in meta.get("endpoints", [])},
         "dependencies": dependencies,
         "api": snapshot,
+        "api_format": surface.format,
         "publisher": publisher or default_publisher(),
         "published_at": _now(),
         "validation": validation,
@@ -170,7 +259,7 @@ def publish(
         store._recover_if_needed()
         if _already_published(store, name, version, sha):
             return PublishOutcome(name, version, sha, False, False, store.entry(name, version), [])
-        latest_predecessor, found = _semver_problems(store, name, version, snapshot)
+        latest_predecessor, found = _semver_problems(store, root, name, version, surface)
         if latest_predecessor != predecessor:
             if found:
                 raise PublishRefused(f"{label} was refused: {len(found)} problems", details=found)

@@ -7,9 +7,10 @@ tests use it) and the bump it needs on a 1.x (or later) line:
 ============================  =====  ==========================================================
 kind                          bump   when
 ============================  =====  ==========================================================
-name-removed                  major  a public function, class, constant or method is gone
-kind-changed                  major  a name changed kind (function, class, constant; method,
-                                     staticmethod, classmethod, property; sync and async)
+name-removed                  major  a public function, class, constant or method is gone (an
+                                     inherited method included: a class that lost its base)
+kind-changed                  major  a name changed kind (function, class, constant, module;
+                                     method, staticmethod, classmethod, property; sync, async)
 parameter-removed             major  a parameter is gone (``*args``/``**kwargs`` included)
 parameter-renamed             major  a parameter callers can name has a new name in its place
 parameters-reordered          major  positional parameters changed their relative order
@@ -19,17 +20,37 @@ parameter-kind-changed        major  a parameter can no longer be passed as befo
 required-parameter-added      major  a new parameter without a default
 parameter-now-required        major  a parameter lost its default
 default-changed               major  a default value changed
+parameter-type-changed        major  a parameter's type no longer accepts every value it did
+return-type-changed           major  the return type is not within the old one (float to tuple)
 attribute-removed             major  a public class attribute is gone
+base-removed                  major  a class no longer derives from a base
+field-removed                 major  a dataclass or NamedTuple field is gone
+fields-reordered              major  fields changed order (positional construction, unpacking)
+field-now-keyword-only        major  a dataclass field became ``kw_only``
+field-added (NamedTuple)      major  a NamedTuple gained a field (unpacking breaks)
+enum-member-removed           major  an enum member is gone
+enum-value-changed            major  an enum member's value changed
+constant-type-changed         major  a constant's value is of another type
 name-added                    minor  a new public name or method
 optional-parameter-added      minor  a new parameter with a default, or a new ``*args``/``**kwargs``
 parameter-now-optional        minor  a parameter gained a default
 parameter-kind-widened        minor  a parameter can be passed in more ways than before
 attribute-added               minor  a new public class attribute
+base-added                    minor  a class derives from one more base
+field-added (dataclass)       minor  a dataclass gained a field
+enum-member-added             minor  a new enum member
 positional-only-renamed       patch  a positional-only parameter was renamed (no caller can tell)
-annotation-changed            patch  a parameter annotation changed
-return-annotation-changed     patch  the return annotation changed
+parameter-type-widened        patch  a parameter accepts more than before (``int`` to ``float``)
+return-type-narrowed          patch  every result is still of the old type (``float | None``
+                                     to ``float``)
+annotation-changed            patch  a parameter became annotated or unannotated
+return-annotation-changed     patch  the return became annotated or unannotated
 constant-changed              patch  a constant's (or class attribute's) value changed
 ============================  =====  ==========================================================
+
+Types are compared as the endpoint type grammar reads them (:mod:`gilgamesh.registry.endpoint_types`):
+``Optional[np.ndarray]`` and ``numpy.ndarray | None`` are one type, ``int`` is within ``float``.
+Defaults and values are compared as values where they are literals (``"SI"`` is ``'SI'``).
 
 While the predecessor's major version is 0, what needs MAJOR needs MINOR (DESIGN.md 5: "MAJOR
 bump (MINOR for 0.x)"); additions still need MINOR. Pre-releases promise nothing: from a
@@ -39,10 +60,13 @@ level of that release (``2.0.0`` is a major release, ``1.3.0`` a minor one, ``1.
 
 from __future__ import annotations
 
+import ast
 from typing import NamedTuple
 
 from gilgamesh.errors import Problem
 from gilgamesh.versions import Version
+
+from .endpoint_types import accepts, canonical_type, parse_type
 
 __all__ = ["Change", "diff_snapshots", "required_bump", "bump_of", "bump_problems", "effective_bump", "BUMPS"]
 
@@ -104,19 +128,56 @@ def _diff_parameter(label: str, p: dict, q: dict) -> list[Change]:
         elif p["default"] is None and q["default"] is not None and p["kind"] not in _VARIADIC:
             changes.append(Change("parameter-now-optional", label, "minor",
                                   f"{label}: parameter {pname!r} now has a default ({q['default']})"))
-        elif p["default"] != q["default"]:
+        elif not _same_default(p["default"], q["default"]):
             changes.append(Change("default-changed", label, "major",
                                   f"{label}: the default of {pname!r} changed from {p['default']} to {q['default']}"))
-    if p.get("annotation") != q.get("annotation"):
-        changes.append(Change("annotation-changed", label, "patch",
-                              f"{label}: the annotation of {pname!r} changed from {p.get('annotation')} to {q.get('annotation')}"))
+    changes += _diff_parameter_type(label, pname, p.get("annotation"), q.get("annotation"))
     return changes
+
+
+def _diff_parameter_type(label: str, pname: str, old: str | None, new: str | None) -> list[Change]:
+    """A parameter may accept more (a patch) but not less: a caller's argument must stay valid."""
+    if canonical_type(old) == canonical_type(new):
+        return []
+    what = f"{label}: the type of {pname!r} changed from {old} to {new}"
+    if old is None or new is None:
+        return [Change("annotation-changed", label, "patch", what + " (annotated or unannotated: no caller's argument is refused)")]
+    if accepts(parse_type(new), parse_type(old)):
+        return [Change("parameter-type-widened", label, "patch", what + " (it accepts every value it accepted)")]
+    return [Change("parameter-type-changed", label, "major", what + "; arguments of the old type no longer fit")]
+
+
+def _diff_return_type(label: str, old: str | None, new: str | None) -> list[Change]:
+    """A result may narrow (a patch) but not change: callers use what it returned."""
+    if canonical_type(old) == canonical_type(new):
+        return []
+    what = f"{label}: the return type changed from {old} to {new}"
+    if old is None or new is None:
+        return [Change("return-annotation-changed", label, "patch", what + " (annotated or unannotated)")]
+    if accepts(parse_type(old), parse_type(new)):
+        return [Change("return-type-narrowed", label, "patch", what + " (every result is still of the old type)")]
+    return [Change("return-type-changed", label, "major", what + "; callers that use the result as before break")]
+
+
+def _same_default(a: str | None, b: str | None) -> bool:
+    """Two defaults' texts name the same value (``"SI"`` and ``'SI'``, ``1e3`` and ``1000.0``)."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        x, y = ast.literal_eval(a), ast.literal_eval(b)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return type(x) is type(y) and x == y
 
 
 def _diff_signature(label: str, old: dict, new: dict) -> list[Change]:
     """Every change between two signatures (``{"params": [...], "returns": ...}``)."""
     changes = []
-    old_params, new_params = old.get("params", []), new.get("params", [])
+    old_params, new_params = old.get("params"), new.get("params")
+    if old_params is None or new_params is None:  # a callable without a signature (some builtins)
+        return _diff_return_type(label, old.get("returns") or None, new.get("returns") or None)
     by_name = {q["name"]: q for q in new_params}
     renames = _renames(old_params, new_params)
     matched = set()
@@ -168,9 +229,7 @@ def _diff_signature(label: str, old: dict, new: dict) -> list[Change]:
             changes.append(Change("required-parameter-added", label, "major", f"{label}: new required parameter {q['name']!r}"))
         else:
             changes.append(Change("optional-parameter-added", label, "minor", f"{label}: new optional parameter {q['name']!r}"))
-    if (old.get("returns") or None) != (new.get("returns") or None):
-        changes.append(Change("return-annotation-changed", label, "patch",
-                              f"{label}: the return annotation changed from {old.get('returns')} to {new.get('returns')}"))
+    changes += _diff_return_type(label, old.get("returns") or None, new.get("returns") or None)
     return changes
 
 
@@ -211,12 +270,68 @@ def _diff_class(name: str, o: dict, n: dict) -> list[Change]:
             label = f"{name}.{attr}"
             if attr not in new_attrs:
                 changes.append(Change("attribute-removed", label, "major", f"class attribute {label} was removed"))
-            elif new_attrs[attr] != value:
+            elif not _same_default(new_attrs[attr], value):
                 changes.append(Change("constant-changed", label, "patch",
                                       f"class attribute {label} changed from {value} to {new_attrs[attr]}"))
         for attr in new_attrs:
             if attr not in old_attrs:
                 changes.append(Change("attribute-added", f"{name}.{attr}", "minor", f"new class attribute {name}.{attr}"))
+    return changes + _diff_bases(name, o, n) + _diff_fields(name, o, n) + _diff_enum(name, o, n)
+
+
+def _diff_bases(name: str, o: dict, n: dict) -> list[Change]:
+    if "bases" not in o or "bases" not in n:  # format 1 has no bases
+        return []
+    old_bases = {canonical_type(b) for b in o["bases"]}
+    new_bases = {canonical_type(b) for b in n["bases"]}
+    changes = [Change("base-removed", name, "major", f"class {name} no longer derives from {b} (isinstance checks and "
+                      "what it inherited are gone)") for b in sorted(old_bases - new_bases)]
+    changes += [Change("base-added", name, "minor", f"class {name} now also derives from {b}") for b in sorted(new_bases - old_bases)]
+    return changes
+
+
+def _diff_fields(name: str, o: dict, n: dict) -> list[Change]:
+    """Dataclass and NamedTuple fields: their order is how positional construction, unpacking and
+    indexing reach them."""
+    if "fields" not in o or "fields" not in n:
+        return []
+    old_fields = {f["name"]: f for f in o["fields"]}
+    new_fields = {f["name"]: f for f in n["fields"]}
+    what = "NamedTuple" if n.get("field_kind") == "namedtuple" else "dataclass"
+    changes = [Change("field-removed", f"{name}.{f}", "major", f"{what} {name} lost its field {f!r}")
+               for f in old_fields if f not in new_fields]
+    common_old = [f for f in old_fields if f in new_fields]
+    common_new = [f for f in new_fields if f in old_fields]
+    if common_old != common_new:
+        changes.append(Change("fields-reordered", name, "major", f"{what} {name}'s fields were reordered from "
+                              f"({', '.join(common_old)}) to ({', '.join(common_new)}); positional construction, "
+                              "unpacking and indexing now reach other fields"))
+    for f, field in new_fields.items():
+        if f in old_fields:
+            if field.get("kw_only") and not old_fields[f].get("kw_only"):
+                changes.append(Change("field-now-keyword-only", f"{name}.{f}", "major",
+                                      f"{what} {name}'s field {f!r} became keyword-only: positional construction breaks"))
+            continue
+        if what == "NamedTuple":
+            changes.append(Change("field-added", f"{name}.{f}", "major",
+                                  f"NamedTuple {name} gained the field {f!r}: unpacking it into {len(old_fields)} names breaks"))
+        else:
+            changes.append(Change("field-added", f"{name}.{f}", "minor", f"dataclass {name} gained the field {f!r}"))
+    return changes
+
+
+def _diff_enum(name: str, o: dict, n: dict) -> list[Change]:
+    old, new = o.get("enum"), n.get("enum")
+    if old is None or new is None:
+        return []
+    changes = []
+    for member, value in old.items():
+        if member not in new:
+            changes.append(Change("enum-member-removed", f"{name}.{member}", "major", f"enum member {name}.{member} was removed"))
+        elif not _same_default(value, new[member]):
+            changes.append(Change("enum-value-changed", f"{name}.{member}", "major",
+                                  f"the value of enum member {name}.{member} changed from {value} to {new[member]}"))
+    changes += [Change("enum-member-added", f"{name}.{m}", "minor", f"new enum member {name}.{m}") for m in new if m not in old]
     return changes
 
 
@@ -238,8 +353,15 @@ def diff_snapshots(old: dict, new: dict) -> list[Change]:
             changes += _diff_signature(name, o, n)
         elif o["kind"] == "class":
             changes += _diff_class(name, o, n)
-        elif o["kind"] == "constant" and o.get("value") != n.get("value"):
-            changes.append(Change("constant-changed", name, "patch", f"constant {name!r} changed from {o.get('value')} to {n.get('value')}"))
+        elif o["kind"] == "constant":
+            if o.get("type") and n.get("type") and o["type"] != n["type"]:
+                changes.append(Change("constant-type-changed", name, "major",
+                                      f"constant {name!r} changed type from {o['type']} to {n['type']}"))
+            elif not _same_default(o.get("value"), n.get("value")):
+                changes.append(Change("constant-changed", name, "patch",
+                                      f"constant {name!r} changed from {o.get('value')} to {n.get('value')}"))
+        elif o["kind"] == "module" and o.get("value") != n.get("value"):
+            changes.append(Change("kind-changed", name, "major", f"{name!r} is now the module {n.get('value')}, not {o.get('value')}"))
     for name, n in new.items():
         if name not in old:
             changes.append(Change("name-added", name, "minor", f"new public {n['kind']} {name!r}"))

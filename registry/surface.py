@@ -1,26 +1,38 @@
-"""The public API of a notebook, read statically from its import cells.
+"""The public surface of an API notebook: one model, read from the module as it really is.
 
-The snapshot is what the semver check diffs, what the docs check walks and where endpoint
-signatures come from. It is plain JSON, stored with every version (``gilgamesh.json``, key
-``api``)::
+The surface is what the semver rules diff, what the documentation check walks, where endpoint
+signatures (and so the argument binder and the OpenAPI document) come from. It is plain JSON,
+stored with every version (``gilgamesh.json``: ``api``, and ``api_format``)::
 
     {"analyze": {"kind": "function", "cell": 9, "doc": true,
                  "params": [{"name": "V", "kind": "positional_or_keyword",
                              "annotation": "list[float]", "default": null}, ...],
                  "returns": "dict[str, float]"},
-     "ProbeResult": {"kind": "class", "cell": 8, "doc": true,
+     "ProbeResult": {"kind": "class", "cell": 8, "doc": true, "bases": ["Base"],
                      "methods": {"__init__": {"kind": "method", "params": [...], "returns": null}, ...},
-                     "attributes": {"UNITS": "'SI'"}},
+                     "attributes": {"UNITS": "'SI'"},
+                     "fields": [{"name": "T_e", "annotation": "float", "kw_only": false, "default": null}],
+                     "field_kind": "dataclass"},
+     "Species": {"kind": "class", ..., "enum": {"ARGON": "'Ar'"}},
      "E_CHARGE": {"kind": "constant", "cell": 2, "value": "1.602176634e-19"}}
 
-``default`` is the default's source text, or null when the parameter is required. Public means
-listed in ``__all__`` when the notebook defines it, else not starting with ``_``; imported names
-are never public. Async functions and methods carry ``"async": true``; a method's ``kind`` is
-``method``, ``staticmethod``, ``classmethod`` or ``property``; dunder methods are public (they
-are how a class is used). Definitions inside top-level ``if``/``try``/``with`` blocks count, and
-``name = other_public_function`` makes ``name`` a function with that signature. The ``@``
-spelling is rewritten before parsing; cells that do not parse are skipped here (the structure
-check reports them).
+Two sources, one model:
+
+* format 2 (:data:`FORMAT`, ``api_format: 2``): the module after its code ran, described by
+  :mod:`gilgamesh.registry.live_surface` in the validation kernel (or, for a working copy and a
+  publish without the kernel, in a sandboxed process that runs the import cells); the ``ast``
+  adds only what the runtime lacks: the cell each name was defined in, and the annotations and
+  defaults as the author wrote them where a ``def`` matches the runtime signature;
+* format 1: read statically from the import cells (what versions published before format 2
+  stored, and the fallback when the code cannot run). Public means listed in ``__all__`` when the
+  notebook assigns it a literal list, else not starting with ``_``; imported names are never
+  public.
+
+``default`` is the default's source text (or repr), null when the parameter is required. A
+method's ``kind`` is ``method``, ``staticmethod``, ``classmethod`` or ``property``; dunder
+methods are public (they are how a class is used); the class's constructor is ``__init__``.
+Snapshots of different formats are never diffed against each other: the older side is derived
+again in the newer format (:func:`probe_surface`), or both are read statically.
 """
 
 from __future__ import annotations
@@ -31,7 +43,10 @@ from gilgamesh.notebook import ParsedNotebook
 from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import rewrite_at_spelling
 
-__all__ = ["api_snapshot", "parse_import_cells", "function_signature"]
+__all__ = ["api_snapshot", "parse_import_cells", "function_signature", "static_facts", "merge_surface",
+           "probe_surface", "FORMAT"]
+
+FORMAT = 2
 
 def parse_import_cells(nb: ParsedNotebook) -> list[tuple[int, ast.Module]]:
     """``(cell number, module AST)`` of each import cell that parses."""
@@ -160,8 +175,8 @@ def _target_names(targets: list[ast.expr]) -> list[str]:
     return names
 
 
-def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None = None) -> dict:
-    """The public API of the notebook's import cells, as documented in the module docstring."""
+def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None = None, *, everything: bool = False) -> dict:
+    """The format-1 (static) snapshot of the notebook's import cells; ``everything``: private names too."""
     trees = parse_import_cells(nb) if trees is None else trees
     declared = _declared_all(trees)
     found: dict[str, dict] = {}
@@ -190,6 +205,132 @@ def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None 
                 for alias in node.names:
                     bound = (alias.asname or alias.name).split(".")[0]
                     found.pop(bound, None)
+    if everything:
+        return found
     if declared is not None:
         return {n: found[n] for n in declared if n in found}
     return {n: e for n, e in found.items() if not n.startswith("_")}
+
+
+# -- the runtime surface, completed by the static facts --------------------------------------------
+
+def static_facts(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None = None) -> dict:
+    """What the ``ast`` knows that the runtime does not: which cell binds each name, imports.
+
+    ``{"bound": [names bound at top level by import cells, in order], "imported": [names bound
+    by import statements], "cells": {name: cell}}``; the live probe takes it to choose the public
+    names when the module has no ``__all__``.
+    """
+    trees = parse_import_cells(nb) if trees is None else trees
+    bound: dict[str, int] = {}
+    imported: set[str] = set()
+    for cell, tree in trees:
+        for node in _flat_body(tree.body):
+            names: list[str] = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+                imported.discard(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = _target_names(targets)
+                imported.difference_update(names)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    name = (alias.asname or alias.name).split(".")[0]
+                    names.append(name)
+                    imported.add(name)
+            for name in names:
+                bound.setdefault(name, cell)
+    return {"bound": list(bound), "imported": sorted(imported), "cells": bound}
+
+
+def _same_params(a: list | None, b: list | None) -> bool:
+    return a is not None and b is not None and [(p["name"], p["kind"]) for p in a] == [(p["name"], p["kind"]) for p in b]
+
+
+def _written(live: dict, static: dict | None) -> dict:
+    """A live signature with the annotations and defaults as written, where a ``def`` matches it."""
+    if not static or not _same_params(live.get("params"), static.get("params")):
+        return live
+    params = [{**p, "annotation": q["annotation"] if q["annotation"] is not None else p["annotation"],
+               "default": q["default"] if (q["default"] is None) == (p["default"] is None) else p["default"]}
+              for p, q in zip(live["params"], static["params"])]
+    returns = static.get("returns") if static.get("returns") is not None else live.get("returns")
+    return {**live, "params": params, "returns": returns}
+
+
+def merge_surface(nb: ParsedNotebook, live: dict, trees: list[tuple[int, ast.Module]] | None = None) -> dict:
+    """The format-2 snapshot: the live description plus cells, docs and written annotations."""
+    trees = parse_import_cells(nb) if trees is None else trees
+    facts = static_facts(nb, trees)
+    static = api_snapshot(nb, trees, everything=True)
+    api = {}
+    for name, entry in live["api"].items():
+        entry = dict(entry)
+        written = static.get(name)
+        if written is not None and written.get("kind") == entry["kind"]:
+            if entry["kind"] == "function":
+                entry = _written(entry, written)
+            elif entry["kind"] == "class":
+                methods = dict(entry.get("methods", {}))
+                for m, sig in methods.items():
+                    methods[m] = _written(sig, written.get("methods", {}).get(m))
+                entry["methods"] = methods
+            entry["doc"] = bool(entry.get("doc")) or bool(written.get("doc"))
+        cell = (written or {}).get("cell") or facts["cells"].get(name)
+        if cell is not None:
+            entry["cell"] = cell
+        api[name] = entry
+    return api
+
+
+def probe_surface(nb: ParsedNotebook, root: str, timeout: float = 60.0) -> tuple[dict | None, str | None]:
+    """Run the import cells in a sandboxed process and describe the module: ``(snapshot, error)``.
+
+    For a working copy (``gilgamesh diff``), a publish without the validation kernel, and a
+    predecessor published before format 2. ``gilgamesh.api`` imports resolve in the registry at
+    ``root``. The error names the cell that raised; the snapshot is then None.
+    """
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from .sandbox import sandboxed
+
+    trees = parse_import_cells(nb)
+    job = {"cells": [[c.number, rewrite_at_spelling(c.source)] for c in nb.import_cells()], "facts": static_facts(nb, trees)}
+    scratch = tempfile.mkdtemp(prefix="gilgamesh-surface-")
+    try:
+        for sub in ("tmp", "cache", "work"):
+            os.makedirs(os.path.join(scratch, sub))
+        job_file = os.path.join(scratch, "job.json")
+        with open(job_file, "w", encoding="utf-8") as f:
+            json.dump(job, f)
+        env = {k: v for k, v in os.environ.items() if k != "GILGAMESH_TOKEN"}
+        remote = "://" in root
+        env.update({"GILGAMESH_REGISTRY": root if remote else os.path.abspath(root), "GILGAMESH_CACHE": os.path.join(scratch, "cache"),
+                    "TMPDIR": os.path.join(scratch, "tmp"), "MPLBACKEND": "Agg",
+                    "MPLCONFIGDIR": os.path.join(scratch, "tmp")})
+        argv = sandboxed([sys.executable, "-m", "gilgamesh.registry.live_surface", job_file],
+                         scratch if remote else os.path.abspath(root), [scratch])
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, cwd=os.path.join(scratch, "work"),
+                                  env=env, timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            return None, f"the import cells did not finish within {timeout:g} s"
+        try:
+            out = json.loads(proc.stdout)
+        except ValueError:
+            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            return None, "the import cells could not run" + (": " + " / ".join(tail) if tail else "")
+        if "error" in out:
+            where = f" (cell {out['cell']})" if out.get("cell") else ""
+            return None, f"the import cells raised {out['error']}{where}"
+        return merge_surface(nb, out["surface"], trees), None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

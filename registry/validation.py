@@ -159,12 +159,16 @@ def validate_notebook(
     root: str,
     settings: dict,
     dependencies: dict[str, str],
+    facts: dict | None = None,
 ) -> tuple[dict | None, list[Problem]]:
     """Run and compare the notebook (or recall an earlier pass); return (record, problems).
 
     The record is stored with the version: ``{"passed", "seconds", "cells", "compared",
     "tolerance", "cached", "environment"}``; ``environment`` is the Python and the distributions
-    the notebook imported (:mod:`gilgamesh.environment`).
+    the notebook imported (:mod:`gilgamesh.environment`). With ``facts``
+    (:func:`gilgamesh.registry.surface.static_facts`) the kernel also describes the module after
+    the last cell: the record then carries ``"surface"`` (the live description), which the caller
+    takes out before storing it.
     """
     from .reader import LocalReader
 
@@ -183,7 +187,7 @@ def validate_notebook(
     if cached is not None:
         cached.pop("key", None)
         return {**cached, "cached": True}, []
-    report = run_notebook(data, root, settings, tolerance)
+    report = run_notebook(data, root, settings, tolerance, facts)
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
     record = {
         "passed": not problems,
@@ -195,6 +199,8 @@ def validate_notebook(
         "cached": False,
         "environment": report.get("environment"),
     }
+    if report.get("surface") is not None:
+        record["surface"] = report["surface"]
     if not problems:
         _write_cached(root, key, {**record, "key": key})
     return record, problems
@@ -218,7 +224,8 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
     return env
 
 
-def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE) -> dict:
+def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
+                 facts: dict | None = None) -> dict:
     """Run the notebook in a fresh, limited kernel; return the runner's report.
 
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
@@ -247,6 +254,8 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
         }
+        if facts is not None:
+            job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
         job_file = os.path.join(scratch, "job.json")
         with open(job_file, "w") as f:
             json.dump(job, f)

@@ -154,6 +154,29 @@ def test_diff_json_lists_changes_and_the_required_bump(registry):
     assert "MAJOR" in text and "factor" in text
 
 
+def test_diff_of_a_working_copy_against_a_published_version(tmp_path, registry):
+    """The working copy's import cells run (a lambda is what its code binds) and it is diffed."""
+    from gilgamesh.registry.publish import publish
+
+    old = 'def f(x: float, y: float) -> float:\n    """F."""\n    return x + y\n'
+    new = 'f = lambda x: x\n'
+    publish(registry, f.to_bytes(f.notebook("demo", "1.0.0", [f.markdown("# demo"), f.code(old)])), validate=False)
+    path = tmp_path / "demo-1.0.1.ipynb"
+    path.write_bytes(f.to_bytes(f.notebook("demo", "1.0.1", [f.markdown("# demo"), f.code(new)])))
+    out = run_cli("diff", "demo@1", str(path), "--json", "--registry", registry)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["old"] == "1.0.0" and data["new"] == "1.0.1" and data["new_path"] == str(path)
+    assert data["required"] == "major" and data["bump"] == "patch"
+    assert sorted(c["kind"] for c in data["changes"]) == ["annotation-changed", "parameter-removed", "return-annotation-changed"]
+    text = run_cli("diff", "demo@1.0.0", str(path), "--registry", registry).stdout
+    assert f"demo 1.0.0 -> 1.0.1 ({path}): requires a MAJOR bump" in text and "parameter 'y' was removed" in text
+    broken = tmp_path / "broken.ipynb"
+    broken.write_bytes(b"{not json")
+    out = run_cli("diff", "demo@1", str(broken), "--registry", registry)
+    assert out.returncode == 1 and "broken.ipynb" not in out.stdout
+
+
 def test_fork_writes_the_next_version_and_never_overwrites(tmp_path, registry):
     from gilgamesh.registry.publish import publish
 

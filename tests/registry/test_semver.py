@@ -1,9 +1,12 @@
-"""Step 3, semantic versioning: one fixture notebook pair per rule of the table, published for real.
+"""Step 3, semantic versioning: a corpus of version pairs, each published for real.
 
 Each row is (rule, old import cell, new import cell, bump on a 1.x line, expected change kinds).
 For every row the new notebook is refused when it is bumped one level too little (the report
 names the change and the bump it needs) and accepted when bumped right; the same on a 0.x line,
-where what needs MAJOR needs MINOR. Validation (step 7) is off: these tests are about step 3.
+where what needs MAJOR needs MINOR. The surface is the module's as its code ran (the import
+cells run in a sandboxed process, as for a working copy); validation (step 7) is off: these
+tests are about step 3. The corpus holds the eight breaking changes that the static reading let
+through as patches (marked "[issue 10]").
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from gilgamesh.notebook import parse_notebook
 from gilgamesh.registry.publish import publish
 from gilgamesh.registry.semver import bump_of, diff_snapshots, required_bump
 from gilgamesh.registry.store import init_registry
-from gilgamesh.registry.surface import api_snapshot
+from gilgamesh.registry.surface import api_snapshot, probe_surface
 
 
 def api(source: str, version: str, name: str = "demo") -> bytes:
@@ -25,12 +28,33 @@ def api(source: str, version: str, name: str = "demo") -> bytes:
 
 
 def snapshot(source: str) -> dict:
+    """The format-1 (static) snapshot."""
     return api_snapshot(parse_notebook(api(source, "1.0.0")))
+
+
+@pytest.fixture(scope="module")
+def probe_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("probe") / "registry")
+    init_registry(root)
+    return root
+
+
+def live(source: str, root: str) -> dict:
+    """The format-2 snapshot: the import cells ran."""
+    found, error = probe_surface(parse_notebook(api(source, "1.0.0")), root)
+    assert error is None, error
+    return found
 
 
 F = 'def f(x, y):\n    """F."""\n    return x + y\n'
 F_OPT = 'def f(x, y=1):\n    """F."""\n    return x + y\n'
 K = 'class K:\n    """K."""\n    UNITS = "SI"\n\n    def __init__(self, a):\n        self.a = a\n\n    def m(self, b):\n        return b\n'
+
+DC = 'from dataclasses import dataclass\n@dataclass\nclass D:\n    """D."""\n    a: int\n    b: float = 2.0\n'
+NT = 'from typing import NamedTuple\nclass T(NamedTuple):\n    """T."""\n    n_e: float\n    T_e: float\n'
+BASE = 'class Base:\n    """Base."""\n    def m(self, q):\n        """M."""\n        return q\n'
+PARTIAL = 'import functools\ndef _impl(a, b, c=1):\n    return a + b\nf = functools.partial(_impl, 1)\n__all__ = ["f"]\n'
+ENUM = 'import enum\nclass Gas(enum.Enum):\n    """Gas."""\n    AR = "Ar"\n    NE = "Ne"\n'
 
 RULES = [
     # (rule, old, new, bump on 1.x, change kinds)
@@ -65,8 +89,47 @@ RULES = [
     ("method added", K, K + "\n    def n(self):\n        return 1\n", "minor", ["name-added"]),
     ("attribute-added", K, K.replace('    UNITS = "SI"\n', '    UNITS = "SI"\n    LIMIT = 3\n'), "minor", ["attribute-added"]),
     ("positional-only-renamed", 'def f(x, /):\n    """F."""\n', 'def f(value, /):\n    """F."""\n', "patch", ["positional-only-renamed"]),
-    ("annotation-changed", 'def f(x: int):\n    """F."""\n', 'def f(x: float):\n    """F."""\n', "patch", ["annotation-changed"]),
-    ("return-annotation-changed", 'def f(x) -> int:\n    """F."""\n', 'def f(x) -> float:\n    """F."""\n', "patch", ["return-annotation-changed"]),
+    ("parameter-type-widened", 'def f(x: int):\n    """F."""\n', 'def f(x: float):\n    """F."""\n', "patch", ["parameter-type-widened"]),
+    ("parameter-type-changed", 'def f(x: float):\n    """F."""\n', 'def f(x: str):\n    """F."""\n', "major", ["parameter-type-changed"]),
+    ("annotation-changed (added)", 'def f(x):\n    """F."""\n', 'def f(x: float):\n    """F."""\n', "patch", ["annotation-changed"]),
+    ("return-annotation-changed", 'def f(x):\n    """F."""\n', 'def f(x) -> float:\n    """F."""\n', "patch", ["return-annotation-changed"]),
+    ("return-type-changed (widened)", 'def f(x) -> int:\n    """F."""\n', 'def f(x) -> float:\n    """F."""\n', "major", ["return-type-changed"]),
+    ("return-type-narrowed", 'def f(x) -> "float | None":\n    """F."""\n', 'def f(x) -> float:\n    """F."""\n', "patch", ["return-type-narrowed"]),
+    ("one type, two spellings", 'from typing import Optional\nimport numpy as np\ndef f(x: Optional[np.ndarray]) -> "list[float]":\n    """F."""\n',
+     'from typing import List, Union\nimport numpy\ndef f(x: Union[None, numpy.ndarray]) -> List[float]:\n    """F."""\n', "patch", []),
+    ("same default, other quotes", 'def f(u="SI"):\n    """F."""\n', "def f(u='SI'):\n    \"\"\"F.\"\"\"\n", "patch", []),
+    # The eight the static reading let through as patches.
+    ("[issue 10] return type float to tuple", 'def f(x) -> float:\n    """F."""\n', 'def f(x) -> tuple[float, float]:\n    """F."""\n',
+     "major", ["return-type-changed"]),
+    ("[issue 10] lambda lost a parameter", "f = lambda x, y: x + y\n", "f = lambda x: x\n", "major", ["parameter-removed"]),
+    ("[issue 10] dataclass became kw_only", DC, DC.replace("@dataclass", "@dataclass(kw_only=True)"), "major",
+     ["parameter-kind-changed"] * 2 + ["field-now-keyword-only"] * 2),
+    ("[issue 10] NamedTuple fields reordered", NT, NT.replace("    n_e: float\n    T_e: float\n", "    T_e: float\n    n_e: float\n"),
+     "major", ["fields-reordered", "parameters-reordered"]),
+    ("[issue 10] class lost its base and what it inherited", BASE + 'class K(Base):\n    """K."""\n',
+     BASE + 'class K:\n    """K."""\n', "major", ["base-removed", "name-removed"]),
+    ("[issue 10] a name exported with __all__ += removed", '__all__ = ["f"]\n' + F + '__all__ += ["g"]\ndef g():\n    """G."""\n',
+     '__all__ = ["f"]\n' + F + 'def g():\n    """G."""\n', "major", ["name-removed"]),
+    ("[issue 10] partial's target lost a parameter", PARTIAL, PARTIAL.replace("(a, b, c=1)", "(a, b)"), "major", ["parameter-removed"]),
+    ("[issue 10] re-exported import dropped from __all__", 'from math import hypot\n__all__ = ["f", "hypot"]\n' + F,
+     'from math import hypot\n__all__ = ["f"]\n' + F, "major", ["name-removed"]),
+    # More of what the runtime shows.
+    ("base-added", BASE + 'class K:\n    """K."""\n', BASE + 'class K(Base):\n    """K."""\n', "minor", ["base-added", "name-added"]),
+    ("field-added (NamedTuple)", NT, NT.replace("    T_e: float\n", "    T_e: float\n    V_p: float = 0.0\n"), "major",
+     ["field-added", "optional-parameter-added"]),
+    ("field-added (dataclass)", DC, DC.replace("    b: float = 2.0\n", "    b: float = 2.0\n    c: int = 0\n"), "minor",
+     ["field-added", "optional-parameter-added"]),
+    ("field-removed", DC, DC.replace("    b: float = 2.0\n", ""), "major", ["field-removed", "parameter-removed"]),
+    ("enum-member-removed", ENUM, ENUM.replace('    NE = "Ne"\n', ""), "major", ["enum-member-removed"]),
+    ("enum-value-changed", ENUM, ENUM.replace('"Ne"', '"neon"'), "major", ["enum-value-changed"]),
+    ("enum-member-added", ENUM, ENUM + '    KR = "Kr"\n', "minor", ["enum-member-added"]),
+    ("constant-type-changed", "LIMIT = 1.5\n", "LIMIT = (1.5, 2.5)\n", "major", ["constant-type-changed"]),
+    ("kind-changed (sync to async, as run)", F, "async " + F, "major", ["kind-changed"]),
+    ("decorated function keeps its signature", F, "import functools\ndef _logged(fn):\n    @functools.wraps(fn)\n"
+     "    def inner(*a, **k):\n        return fn(*a, **k)\n    return inner\n@_logged\n" + F, "patch", []),
+    ("decorated function lost a parameter", F, "import functools\ndef _logged(fn):\n    @functools.wraps(fn)\n"
+     "    def inner(*a, **k):\n        return fn(*a, **k)\n    return inner\n@_logged\n" + 'def f(x):\n    """F."""\n',
+     "major", ["parameter-removed"]),
     ("constant-changed", "LIMIT = 1\n", "LIMIT = 2\n", "patch", ["constant-changed"]),
     ("body only", F, 'def f(x, y):\n    """F, faster."""\n    return y + x\n', "patch", []),
     ("*args renamed", 'def f(*args):\n    """F."""\n', 'def f(*values):\n    """F."""\n', "patch", []),
@@ -79,8 +142,8 @@ IDS = [r[0] for r in RULES]
 
 
 @pytest.mark.parametrize("rule, old, new, bump, kinds", RULES, ids=IDS)
-def test_each_rule_fires_alone(rule, old, new, bump, kinds):
-    changes = diff_snapshots(snapshot(old), snapshot(new))
+def test_each_rule_fires_alone(probe_root, rule, old, new, bump, kinds):
+    changes = diff_snapshots(live(old, probe_root), live(new, probe_root))
     assert sorted(c.kind for c in changes) == sorted(kinds)
     assert required_bump(changes, "1.0.0") == bump
     for c in changes:
