@@ -16,25 +16,18 @@ its semantics hold. Two things differ, both on purpose:
   bytes (nbval without ``--nbdime`` leaves them out): a PNG re-encoded with other metadata is the
   same figure, a changed curve is not.
 
-Importing this module imports ``nbval.plugin`` (and so pytest): it runs in the validation runner,
-never on the import path of ``gilgamesh.api``.
+Importing this module loads ``nbval.plugin``'s code; outside pytest it does so without pytest and
+coverage (:func:`_nbval_functions`). It runs in the validation runner, never on the import path of
+``gilgamesh.api``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import defaultdict
 from typing import NamedTuple
-
-from nbval.plugin import (
-    IPyNbCell,
-    coalesce_streams,
-    find_comment_markers,
-    find_metadata_tags,
-    nocolors,
-    transform_streams_for_comparison,
-)
 
 from .sanitize import apply_sanitizers
 from .validation import DEFAULT_TOLERANCE
@@ -48,6 +41,60 @@ __all__ = [
     "texts_match",
     "compare_outputs",
 ]
+
+
+def _nbval_functions():
+    """nbval.plugin's module namespace, loaded without importing pytest and coverage.
+
+    The comparison code used here is plain functions and one method of ``IPyNbCell``; the module
+    imports pytest only to subclass ``pytest.File``/``pytest.Item`` and coverage only for
+    ``--nbval-cov``. Those two imports are 0.3 s of the validation runner's CPU, so outside a
+    pytest process the module is executed with stand-ins for them and then forgotten again (a
+    later ``import nbval.plugin`` loads the real thing). Should a future nbval need more of pytest
+    at import, the real module is imported instead.
+    """
+    if "pytest" in sys.modules or "nbval.plugin" in sys.modules:
+        import nbval.plugin
+
+        return vars(nbval.plugin)
+    import importlib
+    import types
+
+    pytest_stand_in = types.ModuleType("pytest")
+    pytest_stand_in.File = type("File", (), {})
+    pytest_stand_in.Item = type("Item", (), {})
+    cover_stand_in = types.ModuleType("nbval.cover")
+    cover_stand_in.setup_coverage = cover_stand_in.teardown_coverage = None
+    stand_ins = {"pytest": pytest_stand_in, "nbval.cover": cover_stand_in}
+    sys.modules.update(stand_ins)
+    try:
+        namespace = dict(vars(importlib.import_module("nbval.plugin")))
+    except Exception:  # noqa: BLE001 - nbval changed: fall back to the ordinary import below
+        namespace = None
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        sys.modules.pop("nbval.plugin", None)
+        nbval = sys.modules.get("nbval")
+        for attribute in ("plugin", "cover"):
+            if nbval is not None and hasattr(nbval, attribute):
+                delattr(nbval, attribute)
+    if namespace is None:
+        import nbval.plugin
+
+        return vars(nbval.plugin)
+    return namespace
+
+
+_nbval = _nbval_functions()
+IPyNbCell = _nbval["IPyNbCell"]
+coalesce_streams = _nbval["coalesce_streams"]
+find_comment_markers = _nbval["find_comment_markers"]
+find_metadata_tags = _nbval["find_metadata_tags"]
+nocolors = _nbval["nocolors"]
+transform_streams_for_comparison = _nbval["transform_streams_for_comparison"]
+del _nbval
 
 # nbval's IPyNbFile.skip_compare without --nbdime (it is built in IPyNbFile.__init__, which needs
 # a pytest session, hence repeated here).

@@ -16,7 +16,9 @@ directory, and kills its whole tree if it overruns. This process:
 * asks the kernel, before the first cell and after the last, which modules it holds, and reports
   the Python and the distributions the notebook imported (:mod:`gilgamesh.environment`);
 * prints one JSON object on stdout: ``{"problems": [{"message", "cell"}], "cells": n,
-  "compared": n, "seconds": s, "environment": {"python", "packages"}}``.
+  "compared": n, "seconds": s, "environment": {"python", "packages"}}``; with ``"check_schema"`` in
+  the job also ``"schema": {"problem": message or None}``, the nbformat 4 schema checked before
+  anything runs (nothing runs when it fails).
 
 With ``"save": true`` in the job (``gilgamesh run``, :mod:`gilgamesh.registry.authoring`) it runs
 the same way but compares nothing: it prints each cell's progress on its stderr and hands the
@@ -146,6 +148,14 @@ async def run_job(job: dict) -> dict:
         from .nbval_compare import cell_options, compare_outputs  # nbval, and so pytest
         from .sanitize import read_sanitizers
 
+        if job.get("check_schema"):
+            # The publishing process left the schema to this process, which has nbformat loaded.
+            from .notebook_schema import schema_problem
+
+            with open(job["notebook"], "rb") as f:
+                report_extra["schema"] = {"problem": schema_problem(json.loads(f.read().decode("utf-8")))}
+            if report_extra["schema"]["problem"]:
+                return {**_report(problems, ran, compared, started), **report_extra}
         with open(job["notebook"], encoding="utf-8") as f:
             nb = nbformat.read(f, as_version=4)
         replies: dict[int, dict] = {}

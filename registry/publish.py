@@ -187,13 +187,23 @@ def publish(
     if _same_bytes_published(reader, meta.get("name"), meta.get("version"), sha):
         # They passed every check when they were published: answer from the index, no nbformat.
         return PublishOutcome(meta["name"], meta["version"], sha, False, dry_run, reader.entry(meta["name"], meta["version"]), [])
-    problems = checks.check_structure(nb) + checks.check_import_cells(nb)
+    # The nbformat schema is left to the validation runner, which loads nbformat anyway; this
+    # process checks it (schema_found) only where no runner checks it. Its problem comes first.
+    problems = checks.check_structure(nb, schema=False) + checks.check_import_cells(nb)
+    schema_found: list[Problem] | None = [] if nb.raw.get("nbformat") != 4 else None
     name = meta.get("name") if not any(p.message.startswith("metadata.gilgamesh.name") for p in problems) else None
     version = meta.get("version") if not any(p.message.startswith("metadata.gilgamesh.version") for p in problems) else None
     identified = isinstance(name, str) and isinstance(version, str)
 
     if identified and not problems:
-        _already_published(reader, name, version, sha)  # different bytes: Conflict, before any costly check
+        try:
+            _already_published(reader, name, version, sha)
+        except Conflict:
+            # Different bytes: Conflict, before any costly check; a notebook with problems is
+            # refused naming them instead, so the schema is needed first.
+            schema_found = checks.check_schema(nb)
+            if not schema_found:
+                raise
 
     from .store import Store, writer_lock  # git is needed from here on
 
@@ -205,18 +215,26 @@ def publish(
 
     validation = None
     live = None
-    unreadable = any(p.message.startswith(("nbformat must be", "not a valid nbformat")) for p in problems)
-    if validate and not unreadable:
+    validation_problems: list[Problem] = []
+    if validate and nb.raw.get("nbformat") == 4 and not schema_found:
         # One report: validation runs whatever else the static checks found. An import cell whose
         # dependency does not resolve fails in the kernel too; that follow-on is left out.
         from .validation import validate_notebook
 
-        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(readable, trees))
+        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(readable, trees),
+                                              check_schema=schema_found is None)
         live = validation.pop("surface", None) if validation else None
+        schema = validation.pop("schema", None) if validation else None
+        if schema is not None:
+            schema_found = [Problem("structure", schema["problem"])] if schema["problem"] else []
         unresolved = {p.cell for p in problems if p.check == "dependencies" and p.cell is not None}
         validation_problems = [p for p in found if p.cell not in unresolved]
-    else:
-        validation_problems = []
+    if schema_found is None:
+        schema_found = checks.check_schema(nb)
+    if schema_found:
+        # A notebook outside the nbformat 4 schema is not validated (the runner ran none of it).
+        problems = schema_found + problems
+        validation, live, validation_problems = None, None, []
     runnable = live is not None or not any(p.check in ("structure", "dependencies") for p in problems)
     static = api_snapshot(readable, trees)
     surface = _surface(readable, root, trees, live) if runnable else Surface(static, 1, static)

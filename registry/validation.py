@@ -146,8 +146,8 @@ def _tolerance(nb: ParsedNotebook) -> float:
 
 def never_run(nb: ParsedNotebook) -> int:
     """The number of code cells if none of them was ever run (no outputs, no execution count), else 0."""
-    cells = [c for c in nb.raw.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code"]
-    cells = [c for c in cells if "".join(c.get("source") or "").strip()]
+    # The parsed cells (sources read leniently): the schema may not have been checked yet.
+    cells = [nb.raw["cells"][c.number - 1] for c in nb.cells if c.kind == "code" and c.source.strip()]
     if any(c.get("execution_count") is not None or c.get("outputs") for c in cells):
         return 0
     return len(cells)
@@ -160,6 +160,7 @@ def validate_notebook(
     settings: dict,
     dependencies: dict[str, str],
     facts: dict | None = None,
+    check_schema: bool = False,
 ) -> tuple[dict | None, list[Problem]]:
     """Run and compare the notebook (or recall an earlier pass); return (record, problems).
 
@@ -168,7 +169,9 @@ def validate_notebook(
     the notebook imported (:mod:`gilgamesh.environment`). With ``facts``
     (:func:`gilgamesh.registry.surface.static_facts`) the kernel also describes the module after
     the last cell: the record then carries ``"surface"`` (the live description), which the caller
-    takes out before storing it.
+    takes out before storing it. With ``check_schema`` the runner checks the nbformat 4 schema
+    before it runs anything, and a record from a run carries ``"schema": {"problem"}`` (also for
+    the caller to take out); a recalled pass or a never-run refusal does not.
     """
     from .reader import LocalReader
 
@@ -187,10 +190,11 @@ def validate_notebook(
     if cached is not None:
         cached.pop("key", None)
         return {**cached, "cached": True}, []
-    report = run_notebook(data, root, settings, tolerance, facts)
+    report = run_notebook(data, root, settings, tolerance, facts, check_schema=check_schema)
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
+    schema = report.get("schema")
     record = {
-        "passed": not problems,
+        "passed": not problems and not (schema or {}).get("problem"),
         "sandboxed": report.get("sandboxed", False),
         "seconds": report.get("seconds"),
         "cells": report.get("cells", 0),
@@ -201,8 +205,10 @@ def validate_notebook(
     }
     if report.get("surface") is not None:
         record["surface"] = report["surface"]
-    if not problems:
-        _write_cached(root, key, {**record, "key": key})
+    if schema is not None:
+        record["schema"] = schema
+    if record["passed"]:
+        _write_cached(root, key, {**{k: v for k, v in record.items() if k != "schema"}, "key": key})
     return record, problems
 
 
@@ -225,7 +231,8 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
 
 
 def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
-                 facts: dict | None = None, *, save: bool = False, workdir: str | None = None) -> dict:
+                 facts: dict | None = None, *, save: bool = False, workdir: str | None = None,
+                 check_schema: bool = False) -> dict:
     """Run the notebook in a fresh, limited kernel; return the runner's report.
 
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
@@ -257,6 +264,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
             "save": save,
+            "check_schema": check_schema,
         }
         if facts is not None:
             job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}

@@ -188,6 +188,24 @@ def test_the_keys_left_out_are_nbvals():
     assert set(SKIP_COMPARE) == {k for k in listed if k != "text/latex"}  # nbval comments text/latex out
 
 
+def test_the_runner_uses_nbvals_own_comparison_without_importing_pytest():
+    """Outside pytest (the validation runner) nbval.plugin's code runs without pytest and coverage
+    being imported, and a later ``import nbval.plugin`` is the real module."""
+    code = (
+        "import sys\n"
+        "from gilgamesh.registry import nbval_compare as c\n"
+        "loaded = [m for m in ('pytest', 'coverage', 'nbval.plugin', 'nbval.cover') if m in sys.modules]\n"
+        "method = c.IPyNbCell.compare_outputs\n"
+        "import nbval.plugin\n"
+        "real = nbval.plugin.IPyNbCell.compare_outputs.__code__\n"
+        "same = (method.__code__.co_filename, method.__code__.co_code) == (real.co_filename, real.co_code)\n"
+        "print(loaded, same,"
+        " nbval.plugin.IPyNbCell.__mro__[1].__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "True", "_pytest.nodes"]
+
+
 # -- notebooks that pass --------------------------------------------------------------------------
 
 MARKERS_CELLS = [
