@@ -396,7 +396,7 @@ def cmd_serve(args) -> int:
         init_registry(root)
     serve(args.host, args.port, root, workers=args.workers, private=args.private,
           model_workers=args.model_workers, call_timeout=args.call_timeout,
-          max_body_size=int(args.max_body_mb * 1024 * 1024))
+          max_body_size=int(args.max_body_mb * 1024 * 1024), body_timeout=args.body_timeout)
     return 0
 
 
@@ -520,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time limit of one model call; past it the call gets 504 (default 30)")
     p.add_argument("--max-body-mb", type=_bounded(float, 0.001), default=20.0, metavar="MB",
                    help="largest request body accepted; larger ones get 413 (default 20)")
+    p.add_argument("--body-timeout", type=_bounded(float, 0.001), default=60.0, metavar="SECONDS",
+                   help="time a request body may take to arrive; past it the connection is closed (default 60)")
     p = add("token", cmd_token, "manage publish tokens (create USER, remove USER, list)")
     tsub = p.add_subparsers(dest="token_command", metavar="ACTION")
     tsub.required = True
@@ -575,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
             # through the publish report), so they are usage errors.
             e.exit_code = 2
         if getattr(args, "json", False):
-            print(json.dumps({"error": e.to_dict()}, indent=2))
+            print(json.dumps(e.envelope(), indent=2))
         print(f"error: {e}", file=sys.stderr)
         if e.exit_code == 2:
             print(f"usage: see 'gilgamesh {args.command} --help'", file=sys.stderr)

@@ -20,6 +20,8 @@ DEFAULT_SETTINGS = {
     # Run notebook code (validation kernels, model workers) in a bubblewrap file-system sandbox
     # when bwrap is installed: read-only but its scratch, and no tokens.json.
     "sandbox": True,
+    # Browser origins ("https://dashboard.lab.example") whose pages may call the service (CORS).
+    "cors_origins": [],
     # "publishers": ["alice", ...]  optional: only these token holders may publish and yank
 }
 

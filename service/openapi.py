@@ -91,21 +91,29 @@ def _error_schema() -> dict:
     }
 
 
-def _nullable_numbers(schema):
-    """A result schema whose numbers may be null: the worker answers NaN and infinities as null."""
+NON_FINITE_SCHEMA = {
+    "type": "string",
+    "enum": ["NaN", "Infinity", "-Infinity"],
+    "description": "A non-finite float of a result, which JSON numbers cannot spell.",
+}
+_NUMBER_OR_NON_FINITE = {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/NonFiniteNumber"}]}
+
+
+def _non_finite_numbers(schema):
+    """A result schema whose numbers may also be NaN or an infinity, spelled as a string."""
     if isinstance(schema, dict):
         if schema.get("type") == "number":
-            return {**schema, "type": ["number", "null"]}
-        return {k: _nullable_numbers(v) for k, v in schema.items()}
+            return {**{k: v for k, v in schema.items() if k != "type"}, **_NUMBER_OR_NON_FINITE}
+        return {k: _non_finite_numbers(v) for k, v in schema.items()}
     if isinstance(schema, list):
-        return [_nullable_numbers(v) for v in schema]
+        return [_non_finite_numbers(v) for v in schema]
     return schema
 
 
 def _operation(name: str, line: str, version: str, function: str, signature: dict, doc: str) -> dict:
     binder = Binder(f"{name}@{version} {function}", signature)
     summary = doc.strip().splitlines()[0] if doc.strip() else f"{function} of {name}"
-    result_schema = _nullable_numbers(binder.returns.schema())
+    result_schema = _non_finite_numbers(binder.returns.schema())
     return {
         "operationId": f"{name}_v{line.replace('.', '_')}_{function}",
         "tags": [name],
@@ -173,12 +181,13 @@ def build_openapi(view, *, private: bool = False, title: str = "Gilgamesh models
             "version": "1",
             "description": "Every exposed function of the registry's API notebooks, one operation per "
                            "version line. Errors share one envelope: "
-                           '{"error": {"status", "message", "details"}}.',
+                           '{"error": {"status", "message", "details"}}. A result number that is not '
+                           'finite is the string "NaN", "Infinity" or "-Infinity".',
         },
         "tags": tags,
         "paths": paths,
         "components": {
-            "schemas": {"Error": _error_schema()},
+            "schemas": {"Error": _error_schema(), "NonFiniteNumber": NON_FINITE_SCHEMA},
             "responses": {
                 f"Error{status}": {
                     "description": text,

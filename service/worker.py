@@ -21,7 +21,7 @@ from gilgamesh.service.protocol import (
     CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER,
 )
 
-__all__ = ["main", "encode_result"]
+__all__ = ["main", "encode_result", "NON_FINITE"]
 
 
 
@@ -46,24 +46,30 @@ def _jsonable(obj):
     raise TypeError(f"a value of type {type(obj).__name__} is not JSON-compatible")
 
 
-def _finite(obj):
-    """The same value with NaN and infinities as null (JSON has no such numbers)."""
+# JSON has no spelling for the non-finite floats: a result carries them as these strings, never
+# as null (which would be indistinguishable from a missing value). The OpenAPI document declares
+# every number of a result as such a number or one of these strings.
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _spelled(obj):
+    """The same value with NaN and the infinities as the strings of :data:`NON_FINITE`."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        return obj if math.isfinite(obj) else NON_FINITE[repr(obj)]
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: _spelled(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [_spelled(v) for v in obj]
     return obj
 
 
 def encode_result(value) -> bytes:
-    """The result as JSON bytes; NaN and infinities become null."""
+    """The result as JSON bytes; NaN and infinities become ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
     try:
         return json.dumps(value, allow_nan=False, default=_jsonable).encode()
     except ValueError:
         plain = json.loads(json.dumps(value, default=_jsonable))  # NaN survives this round trip
-        return json.dumps(_finite(plain), allow_nan=False).encode()
+        return json.dumps(_spelled(plain), allow_nan=False).encode()
 
 
 def _load_module(name: str, version: str):
@@ -215,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     import gilgamesh  # noqa: F401  the loader, before the first call
 
     worker = Worker(sock)
-    worker.reply(0, READY)
-    worker.flush()
     try:
+        worker.reply(0, READY)
+        worker.flush()
         worker.serve()
     except (BrokenPipeError, ConnectionResetError):
         pass

@@ -39,18 +39,16 @@ class Server:
         return self
 
     def _run(self) -> None:
-        import tornado.httpserver
         import tornado.netutil
 
-        from gilgamesh.service.app import make_app
+        from gilgamesh.service.app import make_app, make_server
 
         async def main():
             try:
                 app = make_app(self.root, **self.options)
                 self.ctx = app.settings["ctx"]
                 sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-                server = tornado.httpserver.HTTPServer(
-                    app, max_body_size=2 * self.ctx.max_body_size + 1)
+                server = make_server(app)
                 server.add_sockets(sockets)
                 self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
                 self._stop = asyncio.Event()

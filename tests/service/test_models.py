@@ -31,7 +31,7 @@ def test_call_returns_result_name_version_and_header(server):
     ("geo/1/greet", {"name": "ada", "tags": None}, "hello ada"),
     ("geo/1/ratio", {"a": 6, "b": 3}, 2.0),                               # a is positional-only
     ("geo/1/ratio", {"a": 6}, 6.0),
-    ("geo/1/nan_value", {}, [1.0, None, None]),                           # JSON has no NaN
+    ("geo/1/nan_value", {}, [1.0, "NaN", "Infinity"]),                      # JSON has no NaN: spelled
     ("geo/1/cube", {"x": 2}, 8.0),
     ("geo/1.2.0/cube", {"x": 2}, 8.0),                                    # yanked, exact: served
     ("plain/0.1/twice", {"n": 21}, 42),

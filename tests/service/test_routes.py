@@ -96,11 +96,11 @@ def test_read_errors(server, path, status, fragment):
 
 def test_method_not_allowed(server):
     r = http("DELETE", server.url + "/api/notebooks")
-    assert_error(r, 405, "DELETE is not allowed on /api/notebooks (allowed: GET, HEAD, POST)")
-    assert r.header("Allow") == "GET, HEAD, POST"
+    assert_error(r, 405, "DELETE is not allowed on /api/notebooks (allowed: GET, HEAD, POST, OPTIONS)")
+    assert r.header("Allow") == "GET, HEAD, POST, OPTIONS"
     r = http("GET", server.url + "/api/notebooks/geo/1.1.0/yank")
     assert_error(r, 405, "GET is not allowed")
-    assert r.header("Allow") == "POST, DELETE"
+    assert r.header("Allow") == "POST, DELETE, OPTIONS"
     assert_error(http("PUT", server.url + "/models/geo/1/scale", {}), 405)
 
 
