@@ -437,9 +437,13 @@ def cmd_serve(args) -> int:
         from .registry.store import init_registry
 
         init_registry(root)
+    if args.model_workers and args.max_model_workers and args.max_model_workers < args.model_workers:
+        raise UsageError(f"--max-model-workers ({args.max_model_workers}) must be at least "
+                         f"--model-workers ({args.model_workers})")
     serve(args.host, args.port, root, workers=args.workers, private=args.private,
           model_workers=args.model_workers, call_timeout=args.call_timeout,
-          max_body_size=int(args.max_body_mb * 1024 * 1024), body_timeout=args.body_timeout)
+          max_body_size=int(args.max_body_mb * 1024 * 1024), body_timeout=args.body_timeout,
+          max_model_workers=args.max_model_workers, queue_limit=args.queue_limit)
     return 0
 
 
@@ -566,8 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_bounded(int, 0, 65535), default=8765, help="port (default 8765)")
     p.add_argument("--workers", type=_bounded(int, 1), default=1, help="server processes sharing the port (default 1)")
     p.add_argument("--private", action="store_true", help="require a token for reads too")
-    p.add_argument("--model-workers", type=_bounded(int, 1), default=2, metavar="N",
-                   help="warm processes that run model calls (default 2)")
+    p.add_argument("--model-workers", type=_bounded(int, 1), default=None, metavar="N",
+                   help="warm processes that run model calls (default: one per core)")
+    p.add_argument("--max-model-workers", type=_bounded(int, 1), default=None, metavar="N",
+                   help="how many the pool grows to while slow calls occupy it (default: 4 per core)")
+    p.add_argument("--queue-limit", type=_bounded(int, 0), default=256, metavar="N",
+                   help="calls that may wait for a worker; past it a call gets 503 with Retry-After (default 256)")
     p.add_argument("--call-timeout", type=_bounded(float, 0.001), default=30.0, metavar="SECONDS",
                    help="time limit of one model call; past it the call gets 504 (default 30)")
     p.add_argument("--max-body-mb", type=_bounded(float, 0.001), default=20.0, metavar="MB",

@@ -32,7 +32,7 @@ from .docs import DocsCache, render_notebook_body
 from .http_policy import Cors
 from .model_calls import MODEL_PATH, ModelCalls
 from .registry_view import RegistryView
-from .workers import WorkerPool
+from .workers import QUEUE_LIMIT, WorkerPool
 
 __all__ = ["make_app", "make_server", "serve", "ServiceContext", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_BODY_TIMEOUT",
            "STATIC_DIR", "KATEX_DIR"]
@@ -65,13 +65,15 @@ class ServiceContext:
         registry_root: str,
         *,
         private: bool = False,
-        model_workers: int = 2,
+        model_workers: int | None = None,
         call_timeout: float = 30.0,
         import_timeout: float = 120.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         validate: bool = True,
         blocking_threads: int = 4,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        max_model_workers: int | None = None,
+        queue_limit: int = QUEUE_LIMIT,
     ):
         self.root = os.path.abspath(registry_root)
         self.view = RegistryView(self.root)  # raises RegistryUnavailable if there is none
@@ -79,8 +81,8 @@ class ServiceContext:
         self.max_body_size = max_body_size
         self.body_timeout = body_timeout
         self.validate = validate
-        self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout,
-                               import_timeout=import_timeout)
+        self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout, import_timeout=import_timeout,
+                               max_size=max_model_workers, queue_limit=queue_limit)
         self.executor = concurrent.futures.ThreadPoolExecutor(blocking_threads, thread_name_prefix="gilgamesh")
         self.page_csp = PAGE_CSP
         self.katex_available = os.path.isfile(os.path.join(KATEX_DIR, "katex.min.js"))
@@ -247,21 +249,26 @@ def make_app(
     registry_root: str,
     *,
     private: bool = False,
-    model_workers: int = 2,
+    model_workers: int | None = None,
     call_timeout: float = 30.0,
     import_timeout: float = 120.0,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     validate: bool = True,
     cookie_secret: str | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_model_workers: int | None = None,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> tornado.web.Application:
     """The service for the registry at ``registry_root``; ``app.settings["ctx"]`` is its context.
 
+    ``model_workers`` warm worker processes (default: one per core) grow up to
+    ``max_model_workers`` while slow calls occupy them; past that, ``queue_limit`` calls wait.
     Call ``await app.settings["ctx"].close()`` to stop its model workers.
     """
     ctx = ServiceContext(
         registry_root, private=private, model_workers=model_workers, call_timeout=call_timeout,
         import_timeout=import_timeout, max_body_size=max_body_size, validate=validate, body_timeout=body_timeout,
+        max_model_workers=max_model_workers, queue_limit=queue_limit,
     )
     c = {"ctx": ctx}
     name = r"([^/]+)"
@@ -330,11 +337,13 @@ def serve(
     workers: int = 1,
     private: bool = False,
     *,
-    model_workers: int = 2,
+    model_workers: int | None = None,
     call_timeout: float = 30.0,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     validate: bool = True,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_model_workers: int | None = None,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> None:
     """Serve the registry at ``registry`` on ``host:port`` until interrupted (blocking).
 
@@ -357,7 +366,8 @@ def serve(
     try:
         asyncio.run(_serve_forever(sockets, registry, cookie_secret, private=private, model_workers=model_workers,
                                    call_timeout=call_timeout, max_body_size=max_body_size, validate=validate,
-                                   body_timeout=body_timeout))
+                                   body_timeout=body_timeout, max_model_workers=max_model_workers,
+                                   queue_limit=queue_limit))
     except KeyboardInterrupt:
         pass
 

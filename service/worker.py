@@ -15,6 +15,7 @@ import pickle
 import signal
 import socket
 import sys
+import time
 import traceback
 
 from gilgamesh.service.protocol import (
@@ -116,8 +117,8 @@ class Worker:
         self.modules: dict[tuple[str, str], object] = {}
         self.out: list[bytes] = []
 
-    def reply(self, cid: int, kind: int, payload: bytes = b"") -> None:
-        self.out.append(REPLY_HEADER.pack(len(payload) + 9, cid, kind) + payload)
+    def reply(self, cid: int, kind: int, payload: bytes = b"", seconds: float = 0.0) -> None:
+        self.out.append(REPLY_HEADER.pack(len(payload) + REPLY_HEADER.size - 4, cid, kind, seconds) + payload)
 
     def flush(self) -> None:
         if self.out:
@@ -155,17 +156,20 @@ class Worker:
             except ValueError as e:
                 self.reply(cid, ERROR, _error("BadArguments", f"bad arguments to {label}: {e}"))
                 return
+        started = time.perf_counter()
         try:
             result = fn(*positional, **keywords)
         except BaseException as e:  # SystemExit too: a model cannot stop its worker that way
-            self.reply(cid, ERROR, _error("ModelError", f"{label} raised {type(e).__name__}: {e}", _model_traceback(e)))
+            self.reply(cid, ERROR, _error("ModelError", f"{label} raised {type(e).__name__}: {e}", _model_traceback(e)),
+                       time.perf_counter() - started)
             return
         try:
             payload = encode_result(result)
         except (TypeError, ValueError, RecursionError) as e:
-            self.reply(cid, ERROR, _error("ModelError", f"{label} returned a value that is not JSON-compatible: {e}"))
+            self.reply(cid, ERROR, _error("ModelError", f"{label} returned a value that is not JSON-compatible: {e}"),
+                       time.perf_counter() - started)
             return
-        self.reply(cid, OK, payload)
+        self.reply(cid, OK, payload, time.perf_counter() - started)
 
     def serve(self) -> None:
         buf = b""
