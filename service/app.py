@@ -28,7 +28,7 @@ from gilgamesh.errors import GilgameshError, NotFound
 
 from . import handlers, pages
 from .arguments import Binder
-from .docs import DocsCache, render_notebook_body
+from .docs import DocsCache, render_api_reference, render_notebook_body
 from .http_policy import Cors
 from .model_calls import MODEL_PATH, ModelCalls
 from .registry_view import RegistryView
@@ -201,21 +201,21 @@ class ServiceContext:
             self._openapi = (signature, json.dumps(document, ensure_ascii=False).encode())
         return self._openapi[1]
 
-    async def docs_body(self, name: str, version: str, sha256: str) -> str:
-        """The sanitized HTML of a version's notebook, rendered once per sha256.
+    async def docs_body(self, name: str, version: str, sha256: str) -> tuple[str, str]:
+        """The sanitized HTML of a version's notebook and of its API reference, rendered once per sha256.
 
         Concurrent first views share one render; renders beyond :attr:`render_slots` wait.
         """
-        body = self.docs_cache.get(sha256)
-        if body is not None:
-            return body
+        rendered = self.docs_cache.get(sha256)
+        if rendered is not None:
+            return rendered
         render = self._renders.get(sha256)
         if render is None:
             render = self._renders[sha256] = asyncio.ensure_future(self._render(name, version, sha256))
             render.add_done_callback(lambda _: self._renders.pop(sha256, None))
         return await asyncio.shield(render)  # a viewer that leaves does not cancel the others' render
 
-    async def _render(self, name: str, version: str, sha256: str) -> str:
+    async def _render(self, name: str, version: str, sha256: str) -> tuple[str, str]:
         if self._render_semaphore is None:
             self._render_semaphore = asyncio.Semaphore(self.render_slots)
         async with self._render_semaphore:
@@ -225,11 +225,11 @@ class ServiceContext:
             stats["peak"] = max(stats["peak"], stats["running"])
             try:
                 data = self.view.notebook_bytes(name, version)
-                body = await self.run_blocking(render_notebook_body, data)
+                rendered = await self.run_blocking(lambda: (render_notebook_body(data), render_api_reference(data)))
             finally:
                 stats["running"] -= 1
-        self.docs_cache.put(sha256, body)
-        return body
+        self.docs_cache.put(sha256, rendered)
+        return rendered
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
