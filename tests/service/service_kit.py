@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import service_apis as apis
+from support import assert_envelope
 
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "test-artifacts")
@@ -116,19 +117,9 @@ def http(method: str, url: str, body=None, *, token: str | None = None, headers:
 
 
 def assert_error(response: Response, status: int, *fragments: str) -> dict:
-    """The one error envelope: ``{"error": {"status", "message", "details"}}`` with this status."""
+    """The one error envelope with this status (:func:`support.assert_envelope`), naming every fragment."""
     assert response.status == status, (response.status, response.body[:500])
-    assert response.header("Content-Type").startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"status", "message", "details"}, error
-    assert error["status"] == status
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    for fragment in fragments:
-        assert fragment in error["message"] + json.dumps(error["details"]), (fragment, error)
-    return error
+    return assert_envelope(status, response.header("Content-Type") or "", response.body, *fragments)
 
 
 def seed(root: str, png: str) -> None:
