@@ -176,6 +176,7 @@ class WorkerPool:
         self.size = size
         self.max_size = max_size
         self.queue_limit = queue_limit
+        self.idle_retire = IDLE_RETIRE
         self.call_timeout = call_timeout
         self.import_timeout = import_timeout
         self.workers: list[_Worker] = []
@@ -362,7 +363,7 @@ class WorkerPool:
         if len(idle) <= keep:
             return
         oldest = min(idle, key=lambda w: w.idle_since)
-        if now - oldest.idle_since > IDLE_RETIRE:
+        if now - oldest.idle_since > self.idle_retire:
             self._retire(oldest, None)  # EOF: the idle worker exits at once
             self._loop.run_in_executor(None, oldest.proc.wait)  # reaped without blocking the loop
 

@@ -122,6 +122,22 @@ def test_a_fast_call_is_not_held_behind_slow_ones(roomy, tmp_path):
     assert roomy.ctx.pool.cheap("gated@1.0.0 fast") and not roomy.ctx.pool.cheap("gated@1.0.0 hold")
 
 
+def test_the_pool_shrinks_back_to_its_warm_workers_when_idle(roomy, tmp_path):
+    pool = roomy.ctx.pool
+    gate = str(tmp_path / "open")
+    with concurrent.futures.ThreadPoolExecutor(3) as clients:
+        held = [clients.submit(call, roomy, "hold", {"gate": gate}) for _ in range(3)]
+        wait_for(lambda: in_flight(roomy) == [1, 1, 1], "three slow calls on three workers")
+        open(gate, "w").close()
+        assert all(c.result().status == 200 for c in held)
+    saved, pool.idle_retire = pool.idle_retire, 0.2
+    try:
+        wait_for(lambda: len(pool.workers) == pool.size == 2, "the extra worker stopped")
+    finally:
+        pool.idle_retire = saved
+    assert call(roomy, "fast", {"x": 1.0}).json()["result"] == 1.0
+
+
 def test_waiting_calls_are_served_fairly_across_endpoints(single, tmp_path):
     """Five calls of one endpoint queued before one of another: the other runs second, not sixth."""
     gate = str(tmp_path / "open")
