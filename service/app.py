@@ -57,6 +57,12 @@ PAGE_CSP = (
 )
 
 
+class NotRenderable(GilgameshError):
+    """A published notebook that the docs renderer cannot turn into a page."""
+
+    http_status = 422
+
+
 class ServiceContext:
     """What every handler shares: the registry view, the model workers, settings, the executor."""
 
@@ -226,6 +232,12 @@ class ServiceContext:
             try:
                 data = self.view.notebook_bytes(name, version)
                 rendered = await self.run_blocking(lambda: (render_notebook_body(data), render_api_reference(data)))
+            except GilgameshError:
+                raise
+            except Exception as e:  # what a notebook carries must never be a 500
+                log.warning("cannot render %s@%s: %s: %s", name, version, type(e).__name__, e)
+                raise NotRenderable(f"{name}@{version} cannot be rendered as a page ({type(e).__name__}: {e}); "
+                                    f"its notebook is still served at /api/notebooks/{name}/{version}/notebook") from None
             finally:
                 stats["running"] -= 1
         self.docs_cache.put(sha256, rendered)

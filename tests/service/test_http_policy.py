@@ -264,3 +264,17 @@ def test_an_endpoint_left_out_of_all_is_refused_not_a_500(policy_server):
     r = http("POST", policy_server.url + "/api/notebooks", hidden_endpoint(), token=policy_server.token)
     error = assert_error(r, 422, "'hidden'")
     assert any(d.get("check") == "endpoints" for d in error["details"]), error
+
+
+def test_a_notebook_the_renderer_chokes_on_is_a_4xx_not_a_500(policy_server, monkeypatch):
+    """Publish refuses what nbconvert cannot read, so the fault is injected: a renderer that raises."""
+    import gilgamesh.service.app as app
+
+    def broken(data):
+        raise AttributeError("'list' object has no attribute 'replace'")
+
+    monkeypatch.setattr(app, "render_notebook_body", broken)
+    r = http("GET", policy_server.url + "/docs/spelled/1.0.0")
+    assert_error(r, 422, "spelled@1.0.0 cannot be rendered", "/api/notebooks/spelled/1.0.0/notebook")
+    monkeypatch.undo()
+    assert http("GET", policy_server.url + "/docs/spelled/1.0.0").status == 200  # nothing was cached
