@@ -432,14 +432,14 @@ def cmd_lock(args) -> int:
 def cmd_serve(args) -> int:
     from .service.app import serve
 
+    if args.model_workers and args.max_model_workers and args.max_model_workers < args.model_workers:
+        raise UsageError(f"--max-model-workers ({args.max_model_workers}) must be at least "
+                         f"--model-workers ({args.model_workers})")
     root = _local_root(args, "serve")
     if not os.path.isdir(os.path.join(root, "store.git")):
         from .registry.store import init_registry
 
         init_registry(root)
-    if args.model_workers and args.max_model_workers and args.max_model_workers < args.model_workers:
-        raise UsageError(f"--max-model-workers ({args.max_model_workers}) must be at least "
-                         f"--model-workers ({args.model_workers})")
     serve(args.host, args.port, root, workers=args.workers, private=args.private,
           model_workers=args.model_workers, call_timeout=args.call_timeout,
           max_body_size=int(args.max_body_mb * 1024 * 1024), body_timeout=args.body_timeout,
