@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
+import hashlib
 import json
 import os
-import sys
 
 import pytest
 
@@ -14,7 +13,7 @@ from gilgamesh.errors import PublishRefused
 from gilgamesh.notebook import parse_notebook
 from gilgamesh.registry.semver import diff_snapshots, required_bump
 from gilgamesh.registry.surface import api_snapshot
-from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, REPO, read_notebook
+from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, PUBLISHED, read_notebook
 
 LABELS = [f"{n}@{v}" for n, v in PUBLISH_ORDER]
 MAX_PNG_BYTES = 80_000
@@ -140,26 +139,15 @@ def test_langmuir_figure_marks_the_fitted_regions(name, version):
     assert "rng.normal" in code and "default_rng(" in code  # seeded noise
 
 
-def _build_script():
-    spec = importlib.util.spec_from_file_location("build_api_notebooks", os.path.join(REPO, "tools", "build_api_notebooks.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
-def test_committed_notebooks_match_their_sources_in_the_build_script():
-    """tools/build_api_notebooks.py is how these notebooks are edited; the two must not drift."""
-    build = _build_script()
-    for src in build.all_sources():
-        committed = json.loads(read(src.name, src.version))
-        fresh = build.to_notebook(src)
-        assert committed["metadata"]["gilgamesh"] == fresh.metadata["gilgamesh"], src.path
-        assert [(c["cell_type"], "".join(c["source"])) for c in committed["cells"]] == \
-            [(c.cell_type, c.source) for c in fresh.cells], f"{src.path}: run tools/build_api_notebooks.py"
+@pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
+def test_a_published_notebook_never_changes(name, version):
+    """The notebooks are the source, edited as notebooks; once published, a version is frozen."""
+    digest = hashlib.sha256(read(name, version)).hexdigest()
+    assert digest == PUBLISHED[name, version], (
+        f"api_notebooks/{name}/{version}.ipynb changed after {name} {version} was published, and a "
+        f"published version never changes: restore it (git checkout -- api_notebooks/{name}/{version}.ipynb) "
+        f"and make the change in a new version: gilgamesh fork {name}@{version} NEW.ipynb, edit, "
+        f"gilgamesh run NEW.ipynb, gilgamesh publish NEW.ipynb")
 
 
 @pytest.mark.slow
