@@ -225,11 +225,14 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
 
 
 def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
-                 facts: dict | None = None) -> dict:
+                 facts: dict | None = None, *, save: bool = False, workdir: str | None = None) -> dict:
     """Run the notebook in a fresh, limited kernel; return the runner's report.
 
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
-    directory and every process of the run are gone when this returns.
+    directory and every process of the run are gone when this returns. ``save`` (``gilgamesh
+    run``): compare nothing, let the runner print its progress on this process's stderr, and
+    return the executed notebook as ``"notebook"``. ``workdir``: the kernel's working directory,
+    writable in the sandbox, instead of the scratch directory's own.
     """
     timeout = float(settings.get("validation_timeout") or 300)
     startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
@@ -244,7 +247,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             f.write(data)
         job = {
             "notebook": notebook,
-            "workdir": os.path.join(scratch, "work"),
+            "workdir": workdir or os.path.join(scratch, "work"),
             "runtime_dir": os.path.join(scratch, "runtime"),
             "log": os.path.join(scratch, "kernel.log"),
             "timeout": timeout,
@@ -253,6 +256,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "tolerance": tolerance,
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
+            "save": save,
         }
         if facts is not None:
             job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
@@ -261,22 +265,24 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             json.dump(job, f)
         argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
         if settings.get("sandbox", True):
-            argv = sandboxed(argv, root, [scratch])
-        report = _run_runner(argv, job, _scratch_env(root, scratch), scratch)
+            # A registry over HTTP, or none yet, has nothing to hide: the scratch stands in for it.
+            hidden = root if os.path.isdir(root) else os.path.join(scratch, "work")
+            argv = sandboxed(argv, hidden, [scratch] + ([workdir] if workdir else []))
+        report = _run_runner(argv, job, _scratch_env(root, scratch), scratch, stderr=None if save else subprocess.PIPE)
         report["sandboxed"] = argv[0] != sys.executable
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
+def _run_runner(argv: list[str], job: dict, env: dict, scratch: str, stderr=subprocess.PIPE) -> dict:
     from .process_tree import kill_marked, kill_tree
 
     marker = os.path.basename(scratch)  # every process of this run inherits it in its environment
     env = {**env, MARKER_VARIABLE: marker}
     proc = subprocess.Popen(
         argv,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
         cwd=scratch, env=env, start_new_session=True,
     )
     try:
@@ -306,7 +312,7 @@ def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
     if argv[0] != sys.executable and code and code > 128:
         code = 128 - code  # bwrap reports its child's death by signal N as exit status 128 + N
     how = f" (killed by signal {-code})" if code and code < 0 else (f" (exit status {code})" if code else "")
-    tail = err.decode(errors="replace").strip().splitlines()[-8:]
+    tail = (err or b"").decode(errors="replace").strip().splitlines()[-8:]
     return _failed(f"the validation run ended before it could report{how}" + (":\n" + "\n".join(tail) if tail else ""), job)
 
 
