@@ -13,7 +13,7 @@ from gilgamesh.errors import PublishRefused
 from gilgamesh.notebook import parse_notebook
 from gilgamesh.registry.semver import diff_snapshots, required_bump
 from gilgamesh.registry.surface import api_snapshot
-from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, PUBLISHED, read_notebook
+from lab_notebooks import FORKED, NOTEBOOKS, PUBLISH_ORDER, PUBLISHED, read_notebook
 
 LABELS = [f"{n}@{v}" for n, v in PUBLISH_ORDER]
 MAX_PNG_BYTES = 80_000
@@ -39,18 +39,21 @@ def test_every_notebook_publishes_in_order(lab_registry):
     root, outcomes = lab_registry
     assert [(o.name, o.version, o.created) for o in outcomes] == [(n, v, True) for n, v in PUBLISH_ORDER]
     deps = {f"{o.name}@{o.version}": o.metadata["dependencies"] for o in outcomes}
-    assert deps["plasma@1.0.0"] == {}
-    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.0.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0"))
-    assert deps["helicon@1.0.0"] == {"plasma": "1.0.0"}
+    assert deps["plasma@1.0.0"] == deps["plasma@1.1.0"] == {}
+    # `plasma@1` resolves to the highest 1.x published before them, as in `make serve`'s seed.
+    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.1.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0"))
+    assert deps["helicon@1.0.0"] == {"plasma": "1.1.0"}
 
 
 @pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
 def test_metadata_contract(name, version):
     raw = json.loads(read(name, version))
     assert raw["nbformat"] == 4
-    assert raw["metadata"]["kernelspec"]["name"] == "python3"
+    # Forked versions run in Jupyter's Gilgamesh kernel as they are; the first ones predate it.
+    assert raw["metadata"]["kernelspec"]["name"] == ("gilgamesh" if (name, version) in FORKED else "python3")
     meta = raw["metadata"]["gilgamesh"]
-    assert set(meta) == {"name", "version", "summary", "endpoints", "authors"}
+    assert {"name", "version", "summary", "endpoints", "authors"} <= set(meta) <= \
+        {"name", "version", "summary", "endpoints", "authors", "changed"}
     assert (meta["name"], meta["version"]) == (name, version)
     assert meta["summary"].strip() and "\n" not in meta["summary"]
     assert meta["authors"] and meta["endpoints"]
@@ -59,6 +62,7 @@ def test_metadata_contract(name, version):
 @pytest.mark.parametrize("label, endpoints", [
     ("plasma@1.0.0", {"debye_length", "electron_plasma_frequency", "electron_cyclotron_frequency",
                       "ion_cyclotron_frequency", "bohm_velocity", "electron_mean_speed"}),
+    ("plasma@1.1.0", {"electron_larmor_radius", "ion_larmor_radius", "ion_mass"}),
     ("langmuir@1.2.0", {"analyze", "ion_density", "electron_temperature", "floating_potential",
                         "plasma_potential", "synthetic_iv"}),
     ("langmuir@2.0.0", {"analyze_dict"}),
@@ -89,6 +93,7 @@ def test_langmuir_pins_plasma_with_the_notebook_spelling(version):
 
 @pytest.mark.parametrize("old, new, bump", [("1.0.0", "1.1.0", "minor"), ("1.1.0", "1.2.0", "minor"), ("1.2.0", "2.0.0", "major")])
 def test_langmuir_history_bumps_as_semver_requires(old, new, bump):
+    """Also plasma 1.0.0 -> 1.1.0, below."""
     changes = diff_snapshots(snapshot("langmuir", old), snapshot("langmuir", new))
     assert required_bump(changes, old) == bump
     if bump == "minor":
@@ -165,3 +170,9 @@ def test_every_notebook_passes_validation(tmp_path):
         code_cells = sum(c.kind == "code" for c in parse_notebook(read(name, version)).cells)
         assert report["passed"] and not report["cached"], f"{name}@{version}: {report}"
         assert report["compared"] == code_cells, f"{name}@{version}: {report}"
+
+
+def test_plasma_1_1_only_adds_to_1_0():
+    changes = diff_snapshots(snapshot("plasma", "1.0.0"), snapshot("plasma", "1.1.0"))
+    assert required_bump(changes, "1.0.0") == "minor"
+    assert {(c.kind, c.name) for c in changes} == {("name-added", n) for n in ("electron_larmor_radius", "ion_larmor_radius", "ion_mass")}
