@@ -144,9 +144,7 @@ def test_calls_not_known_to_be_cheap_compute_at_a_lower_cpu_priority(single):
     """So that on few cores a slow model's computing leaves the CPU to the fast calls."""
     first = call(single, "priority", {}).json()["result"]  # never measured: run in the background
     assert first == 10
-    # Once measured cheap (a few calls at most, however loaded the machine) it runs at full priority.
-    later = [call(single, "priority", {}).json()["result"] for _ in range(100)]
-    assert set(later) <= {0, 10} and later[-1] == 0, later
+    assert [call(single, "priority", {}).json()["result"] for _ in range(3)] == [0, 0, 0]  # measured cheap
 
 
 def test_waiting_calls_are_served_fairly_across_endpoints(single, tmp_path):
