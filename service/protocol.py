@@ -2,10 +2,7 @@
 
 Server -> worker: ``<I length>`` + a pickled request tuple::
 
-    (CALL, call id, name, version, function, positional, keywords, arrays, background)
-
-where ``background`` says the call is not known to be cheap: the worker runs it at a lower CPU
-priority, so that calls measured fast, on other workers, keep the cores.
+    (CALL, call id, name, version, function, positional, keywords, arrays)
 
 Worker -> server: ``<I length><Q call id><B kind><f seconds>`` + payload, where ``seconds`` is
 how long the call ran in the worker (0 for the other kinds; the server learns from it which

@@ -15,7 +15,6 @@ import pickle
 import signal
 import socket
 import sys
-import threading
 import time
 import traceback
 
@@ -139,7 +138,7 @@ class Worker:
         return module
 
     def call(self, request: tuple) -> None:
-        _, cid, name, version, function, positional, keywords, arrays, background = request
+        _, cid, name, version, function, positional, keywords, arrays = request
         label = f"{name}@{version} {function}"
         try:
             module = self.module(cid, name, version)
@@ -159,7 +158,7 @@ class Worker:
                 return
         started = time.perf_counter()
         try:
-            result = _in_background(fn, positional, keywords) if background else fn(*positional, **keywords)
+            result = fn(*positional, **keywords)
         except BaseException as e:  # SystemExit too: a model cannot stop its worker that way
             self.reply(cid, ERROR, _error("ModelError", f"{label} raised {type(e).__name__}: {e}", _model_traceback(e)),
                        time.perf_counter() - started)
@@ -193,37 +192,6 @@ class Worker:
                     # would wait on the next call, and a slow next call would make this one
                     # look like it ran past its time limit.
                     self.flush()
-
-
-BACKGROUND_NICE = 10  # a slow call's CPU weight is a tenth of a fast one's (Linux CFS)
-
-
-def _in_background(fn, positional: list, keywords: dict):
-    """Run a call the server knows to be slow on a thread of lower CPU priority.
-
-    On a machine with few cores, slow calls that compute would otherwise take the CPU from the
-    workers serving fast calls. Each slow call gets a fresh thread (the worker still runs one call
-    at a time): raising a thread's nice value needs no privilege, lowering it back would.
-    """
-    outcome: list = []
-
-    def run() -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-        except (OSError, AttributeError):  # pragma: no cover - not Linux
-            pass
-        try:
-            outcome.append((True, fn(*positional, **keywords)))
-        except BaseException as e:  # noqa: BLE001 - re-raised in the worker's own thread
-            outcome.append((False, e))
-
-    thread = threading.Thread(target=run, name="gilgamesh-slow-call", daemon=True)
-    thread.start()
-    thread.join()
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
 
 
 def _as_arrays(positional: list, keywords: dict, arrays: tuple) -> tuple[list, dict]:

@@ -8,9 +8,7 @@ worker is running (the oldest it has not answered). Scheduling:
   worker. Only *cheap* calls (their endpoint's measured duration under :data:`CHEAP` seconds) may
   queue on a busy worker, and only behind other cheap calls of a worker that keeps up: one write
   and one wake-up then carry a whole loop turn's calls, which keeps a cheap call's cost close to
-  calling in-process. The worker measures every call and reports its duration, and runs the
-  calls not known to be cheap at a lower CPU priority (nice 10, on a thread of their own), so
-  that slow models that compute leave the cores to the fast calls.
+  calling in-process. The worker measures every call and reports its duration.
 - **The pool grows** from ``size`` workers up to ``max_size`` while calls that are not cheap
   occupy them, keeping one spare started so that a fast call finds a worker at once; workers
   beyond ``size`` that stayed idle for :data:`IDLE_RETIRE` seconds are stopped.
@@ -79,7 +77,7 @@ class _Call:
 
     def __init__(self, cid: int, key: tuple, label: str, frame: bytes, future: asyncio.Future):
         self.cid, self.key, self.label, self.frame, self.future = cid, key, label, frame, future
-        self.costly = False  # not known to be cheap when it was made: never batched, run in the background
+        self.costly = False  # not known to be cheap when it was given to its worker
 
 
 class _FairQueue:
@@ -292,11 +290,9 @@ class WorkerPool:
                 f"every model worker is busy and {len(self.pending)} calls already wait (the queue limit): "
                 f"retry {label} later", retry_after=self._retry_after())
         cid = next(self._ids)
-        costly = not self.cheap(label)
-        payload = pickle.dumps((CALL, cid, name, version, function, positional, keywords, arrays, costly), 5)
+        payload = pickle.dumps((CALL, cid, name, version, function, positional, keywords, arrays), 5)
         future = self._loop.create_future()
         call = _Call(cid, (name, function), label, REQUEST_HEADER.pack(len(payload)) + payload, future)
-        call.costly = costly
         if worker is None:
             self.pending.push(call)
             self._grow()
@@ -335,7 +331,7 @@ class WorkerPool:
         """Give a worker that answered (or started) the calls waiting for it, fairly."""
         while self.pending and worker.ready and not worker.dead:
             n = len(worker.inflight)
-            if n and (worker.costly or n >= _BATCH or self.pending.peek().costly):
+            if n and (worker.costly or n >= _BATCH or not self.cheap(self.pending.peek().label)):
                 return
             self._assign(worker, self.pending.pop())
 
@@ -373,6 +369,7 @@ class WorkerPool:
 
     def _assign(self, worker: _Worker, call: _Call) -> None:
         worker.inflight.append(call)
+        call.costly = not self.cheap(call.label)
         if call.costly:
             worker.costly += 1
         if len(worker.inflight) == 1:

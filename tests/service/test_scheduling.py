@@ -34,10 +34,8 @@ def gated() -> bytes:
         code('def stamp() -> list[float]:\n    """A third endpoint: which process ran it, and when."""\n'
              '    return [PROCESS, time.time()]'),
         code('def fast(x: float) -> float:\n    """At once."""\n    return x'),
-        code('def priority() -> int:\n    """The nice value of the thread running the call."""\n'
-             '    import threading\n    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())'),
     ]
-    return to_bytes(notebook("gated", "1.0.0", cells, summary="Gated calls.", endpoints=["hold", "other", "stamp", "fast", "priority"]))
+    return to_bytes(notebook("gated", "1.0.0", cells, summary="Gated calls.", endpoints=["hold", "other", "stamp", "fast"]))
 
 
 @pytest.fixture(scope="module")
@@ -138,13 +136,6 @@ def test_the_pool_shrinks_back_to_its_warm_workers_when_idle(roomy, tmp_path):
     finally:
         pool.idle_retire = saved
     assert call(roomy, "fast", {"x": 1.0}).json()["result"] == 1.0
-
-
-def test_calls_not_known_to_be_cheap_compute_at_a_lower_cpu_priority(single):
-    """So that on few cores a slow model's computing leaves the CPU to the fast calls."""
-    first = call(single, "priority", {}).json()["result"]  # never measured: run in the background
-    assert first == 10
-    assert [call(single, "priority", {}).json()["result"] for _ in range(3)] == [0, 0, 0]  # measured cheap
 
 
 def test_waiting_calls_are_served_fairly_across_endpoints(single, tmp_path):
