@@ -130,6 +130,11 @@ def _publish_many(args, dry_run: bool) -> int:
                 print(f"{r['path']}: published {label} (sha256 {r['sha256'][:12]})")
             else:
                 print(f"{r['path']}: {label} is already published with the same content; nothing changed")
+            from .registry.behaviour_changes import publish_lines
+
+            found = publish_lines(r) if dry_run or r["created"] else []  # the API and behaviour changes
+            if found:
+                print("\n".join(found))
     failed = sum(not r["ok"] for r in results)
     _emit(args, {"results": results, "failed": failed})
     return 1 if failed else 0
@@ -187,6 +192,9 @@ def _resolved_text(data: dict) -> str:
         lines.append(f"yanked:       {data['yank_reason']}")
     if data["deprecated"]:
         lines.append(f"deprecated:   {data['deprecation_message']}")
+    from .registry.behaviour_changes import changed_lines
+
+    lines += changed_lines(data.get("changed"))
     return "\n".join(lines)
 
 
@@ -214,7 +222,9 @@ def cmd_fork(args) -> int:
     from .loader.kernelspec import kernelspec_metadata
 
     nb = json.loads(registry.reader.notebook_bytes(name, chosen))
-    nb.setdefault("metadata", {}).setdefault("gilgamesh", {})["version"] = new_version
+    meta = nb.setdefault("metadata", {}).setdefault("gilgamesh", {})
+    meta["version"] = new_version
+    meta.pop("changed", None)  # the reasons were for the version forked from
     # Jupyter then starts the Gilgamesh kernel, whose extension makes the first `@` import work.
     nb["metadata"]["kernelspec"] = kernelspec_metadata()
     from .registry.store import atomic_write
@@ -269,7 +279,8 @@ def _kernel_installed() -> bool:
 
 
 def _diff_side(reader, location: str, text: str):
-    """``(name, version, label, surface)`` of a published NAME@SPEC or a notebook path (a working copy)."""
+    """``(name, version, label, surface, metadata.gilgamesh or None)`` of a published NAME@SPEC or a
+    notebook path (a working copy)."""
     from .registry.publish import notebook_surface, version_surface
 
     if text.endswith(".ipynb") or os.path.sep in text or os.path.isfile(text):
@@ -285,26 +296,28 @@ def _diff_side(reader, location: str, text: str):
             raise GilgameshError(f"{text}: metadata.gilgamesh needs a name and a version to be diffed")
         check_name(name)
         Version(version)
-        return name, version, text, notebook_surface(nb, location)
+        return name, version, text, notebook_surface(nb, location), nb.metadata
     name, spec = parse_name_spec(text)
     version = reader.resolve(name, spec).version
-    return name, version, version, version_surface(location, reader, name, version)
+    return name, version, version, version_surface(location, reader, name, version), None
 
 
 def cmd_diff(args) -> int:
+    from .registry.behaviour_changes import diff_rows
     from .registry.publish import comparable
     from .registry.semver import bump_of, diff_snapshots, effective_bump, required_bump
 
     reader = _registry(args).reader
     location = _location(args)
-    n1, v1, label1, old = _diff_side(reader, location, args.old)
-    n2, v2, label2, new = _diff_side(reader, location, args.new)
+    n1, v1, label1, old, _ = _diff_side(reader, location, args.old)
+    n2, v2, label2, new, working = _diff_side(reader, location, args.new)
     if n1 != n2:
         raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
     changes = diff_snapshots(*comparable(old, new))
     required = required_bump(changes, v1)
     # Each change's bump as it applies over v1 (a 0.x line needs MINOR where 1.x needs MAJOR).
     rows = [{**c.to_dict(), "bump": effective_bump(c.bump, v1)} for c in changes]
+    rows += diff_rows(reader, n1, v1, v2, working)  # accepted behaviour changes, with their reasons
     data = {"name": n1, "old": v1, "new": v2, "changes": rows,
             "required": required, "bump": bump_of(v1, v2) if Version(v2) > Version(v1) else None}
     if label1 != v1:

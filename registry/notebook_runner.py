@@ -177,8 +177,11 @@ async def run_job(job: dict) -> dict:
             return _report(problems, ran, compared, started)
         deadline = time.monotonic() + float(job["timeout"])
 
-        await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)",
-                        deadline)
+        from .behaviour import install_code, settle
+
+        # One silent round trip before the first cell: the modules already loaded, the call recorder.
+        await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)"
+                        + install_code(job.get("probe")), deadline)
         for index, cell in enumerate(nb.cells):
             number = index + 1
             if cell.cell_type != "code":
@@ -251,6 +254,7 @@ async def run_job(job: dict) -> dict:
             report_extra["notebook"] = nb
         if not problems and job.get("probe"):
             report_extra.update(await _probe(client, job["probe"], deadline))
+            settle(report_extra, job["probe"], tolerance)  # golden calls kept, replayed ones compared
     finally:
         await _stop_kernel(km)
         if kernel_pgid is not None:

@@ -1,7 +1,7 @@
 """The git-backed store: immutable versions as create-only tags, the record log, the derived index.
 
 Every published version is a commit whose tree holds ``notebook.ipynb`` and ``gilgamesh.json``
-(the derived metadata), pointed at by the tag ``<name>/v<version>`` and chained on the branch
+(the derived metadata; ``golden.json`` too when its example cells' calls were recorded), pointed at by the tag ``<name>/v<version>`` and chained on the branch
 ``api/<name>`` so that ``git log api/langmuir`` and ``git diff langmuir/v1.1.0 langmuir/v1.2.0``
 read as history. Yanks and deprecations are records on ``refs/records/log`` (registry/records.py),
 a log that sites merge and never overwrite.
@@ -144,6 +144,16 @@ class Store(LocalReader):
             raise VersionNotFound(f"{name} has no version {version}")
         return json.loads(self.repo.commit(sha).tree["gilgamesh.json"].data_stream.read())
 
+    def read_version_file(self, name: str, version: str, path: str) -> bytes:
+        """Another file of a version's tree (``golden.json``); raise :class:`VersionNotFound`."""
+        sha = self._ref_sha(f"refs/tags/{name}/v{version}")
+        if sha is None:
+            raise VersionNotFound(f"{name} has no version {version}")
+        try:
+            return self.repo.commit(sha).tree[path].data_stream.read()
+        except KeyError:
+            raise VersionNotFound(f"{name}@{version} has no {path}") from None
+
     def record_state(self) -> records.RecordState:
         """Every version's yank and deprecation, folded from the record log."""
         return records.read_state(self.repo)
@@ -187,11 +197,12 @@ class Store(LocalReader):
         except VersionNotFound:
             return None
 
-    def write_version(self, notebook: bytes, metadata: dict) -> bool:
+    def write_version(self, notebook: bytes, metadata: dict, files: dict[str, bytes] | None = None) -> bool:
         """Store one new version; return False if the very same bytes are already published.
 
-        ``metadata`` is the derived metadata (``name``, ``version``, ``sha256``, ...). The caller
-        holds the writer lock and has run the publish checks.
+        ``metadata`` is the derived metadata (``name``, ``version``, ``sha256``, ...); ``files``
+        are more files of the version's tree (``golden.json``). The caller holds the writer lock
+        and has run the publish checks.
         """
         name, version, sha = metadata["name"], metadata["version"], metadata["sha256"]
         tag = f"refs/tags/{name}/v{version}"
@@ -206,7 +217,7 @@ class Store(LocalReader):
         branch = f"refs/heads/api/{name}"
         parent = self._ref_sha(branch)
         commit = self._commit(
-            {"notebook.ipynb": notebook, "gilgamesh.json": _json_bytes(metadata)},
+            {**(files or {}), "notebook.ipynb": notebook, "gilgamesh.json": _json_bytes(metadata)},
             f"publish {name} {version}\n\n{metadata.get('summary', '')}\n",
             parent, metadata.get("publisher", "gilgamesh"), metadata["published_at"],
         )

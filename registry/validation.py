@@ -25,8 +25,9 @@ The subprocess gets:
 
 The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
 sha256 together with the exact version and sha256 of every API it imports, transitively (the
-versions recorded with each dependency, which is what the loader runs), and :data:`VALIDATOR_VERSION`. Only passes are cached: a failure
-may come from a limit, and is cheap to reproduce.
+versions recorded with each dependency, which is what the loader runs), the sha256 of the golden
+calls it replays (:mod:`gilgamesh.registry.behaviour`), and :data:`VALIDATOR_VERSION`. Only passes
+are cached: a failure may come from a limit, and is cheap to reproduce.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
-VALIDATOR_VERSION = 3  # part of the cache key: bump it when the verdict for the same input may change
+VALIDATOR_VERSION = 4  # part of the cache key: bump it when the verdict for the same input may change
 DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for the kernel to answer; not part of validation_timeout
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
 CACHE_DIRNAME = "validation-cache"
@@ -103,13 +104,16 @@ def dependency_closure(reader, dependencies: dict[str, str]) -> dict[str, str]:
     return closure
 
 
-def validation_key(data: bytes, reader, dependencies: dict[str, str]) -> str:
-    """The cache key of one validation: notebook bytes, dependency closure, validator version."""
+def validation_key(data: bytes, reader, dependencies: dict[str, str], replayed: str | None = None) -> str:
+    """The cache key of one validation: notebook bytes, dependency closure, the golden calls
+    replayed (their sha256), validator version."""
     payload = {
         "validator": VALIDATOR_VERSION,
         "notebook": hashlib.sha256(data).hexdigest(),
         "dependencies": dependency_closure(reader, dependencies),
     }
+    if replayed is not None:
+        payload["replayed"] = replayed
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -160,6 +164,7 @@ def validate_notebook(
     settings: dict,
     dependencies: dict[str, str],
     facts: dict | None = None,
+    behaviour: dict | None = None,
 ) -> tuple[dict | None, list[Problem]]:
     """Run and compare the notebook (or recall an earlier pass); return (record, problems).
 
@@ -168,7 +173,9 @@ def validate_notebook(
     the notebook imported (:mod:`gilgamesh.environment`). With ``facts``
     (:func:`gilgamesh.registry.surface.static_facts`) the kernel also describes the module after
     the last cell: the record then carries ``"surface"`` (the live description), which the caller
-    takes out before storing it.
+    takes out before storing it. With ``behaviour`` (:func:`gilgamesh.registry.behaviour.behaviour_job`)
+    the kernel records the example cells' golden calls and replays the predecessor's: the record
+    carries ``"golden"`` (taken out too) and ``"behaviour"`` (what was recorded and what differed).
     """
     from .reader import LocalReader
 
@@ -182,12 +189,13 @@ def validate_notebook(
         )]
     root = os.path.abspath(root)
     tolerance = _tolerance(nb)
-    key = validation_key(data, LocalReader(root), dependencies)
+    replayed = ((behaviour or {}).get("replay") or {}).get("sha256")
+    key = validation_key(data, LocalReader(root), dependencies, replayed)
     cached = _read_cached(root, key)
     if cached is not None:
         cached.pop("key", None)
         return {**cached, "cached": True}, []
-    report = run_notebook(data, root, settings, tolerance, facts)
+    report = run_notebook(data, root, settings, tolerance, facts, behaviour=behaviour)
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
     record = {
         "passed": not problems,
@@ -199,8 +207,9 @@ def validate_notebook(
         "cached": False,
         "environment": report.get("environment"),
     }
-    if report.get("surface") is not None:
-        record["surface"] = report["surface"]
+    for found in ("surface", "golden", "behaviour"):
+        if report.get(found) is not None:
+            record[found] = report[found]
     if not problems:
         _write_cached(root, key, {**record, "key": key})
     return record, problems
@@ -225,7 +234,8 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
 
 
 def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
-                 facts: dict | None = None, *, save: bool = False, workdir: str | None = None) -> dict:
+                 facts: dict | None = None, *, save: bool = False, workdir: str | None = None,
+                 behaviour: dict | None = None) -> dict:
     """Run the notebook in a fresh, limited kernel; return the runner's report.
 
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
@@ -260,6 +270,8 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
         }
         if facts is not None:
             job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
+            if behaviour is not None:
+                job["probe"]["behaviour"] = behaviour
         job_file = os.path.join(scratch, "job.json")
         with open(job_file, "w") as f:
             json.dump(job, f)

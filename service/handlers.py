@@ -255,6 +255,7 @@ class ResolveHandler(BaseHandler):
             "environment": entry.get("environment"),
             "deprecated": bool(entry.get("deprecated")),
             "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
+            "changed": entry.get("changed") or {},
             "warning": resolved.warning,
         })
 

@@ -17,6 +17,7 @@ PUBLISHED = {
     ("langmuir", "1.1.0"): "a3a0677d61c70e7bbdcf4de88393686bfdd48018841f9426ed27e5c9dadd5db1",
     ("langmuir", "1.2.0"): "d6254bf947aae823a0985250b63e1ebce0171d10cd70cd6fdda77b8e0af38632",
     ("langmuir", "2.0.0"): "79835848a33f3f50b617eb608d4001bea15cd17a3e884a0cd7e4d307e980de00",
+    ("langmuir", "2.1.0"): "33f3bbeaf53e861fcdb281a0a3595eb779d49b14593f0bc56b7ccc01dc7e15ff",
     ("helicon", "1.0.0"): "de1188c48195371bf4dd7e548507680871926dd91b5087ea8cc88b85957ae94f",
 }
 PUBLISH_ORDER = list(PUBLISHED)
@@ -33,4 +34,4 @@ def read_notebook(name: str, version: str) -> bytes:
 
 # The versions made after the generator went: forked, run with `gilgamesh run` and published as
 # notebooks. They carry the Gilgamesh kernelspec that `fork` writes.
-FORKED = {("plasma", "1.1.0")}
+FORKED = {("plasma", "1.1.0"), ("langmuir", "2.1.0")}

@@ -41,7 +41,7 @@ def test_every_notebook_publishes_in_order(lab_registry):
     deps = {f"{o.name}@{o.version}": o.metadata["dependencies"] for o in outcomes}
     assert deps["plasma@1.0.0"] == deps["plasma@1.1.0"] == {}
     # `plasma@1` resolves to the highest 1.x published before them, as in `make serve`'s seed.
-    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.1.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0"))
+    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.1.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0"))
     assert deps["helicon@1.0.0"] == {"plasma": "1.1.0"}
 
 
