@@ -15,9 +15,12 @@ The subprocess gets:
   whole run, counted once the kernel answers (``validation_startup_timeout``, default 120 s, limits
   its start: a loaded machine must not fail a notebook), ``validation_memory_mb`` of address
   space for the kernel;
-* the file-system sandbox of :mod:`gilgamesh.registry.sandbox` when bubblewrap is installed
-  (writable: the scratch directory only; no ``tokens.json``); ``settings.json`` ``sandbox``
-  (default true) can turn it off, and the record stored with each version says whether it was on;
+* the sandbox of :mod:`gilgamesh.registry.sandbox` (no network, an unprivileged uid, a minimal
+  read-only file system with the scratch directory as a size-limited tmpfs, an allow-listed
+  environment, limits on processes, file size, memory and CPU time); the runner and its kernel
+  share it, talking over unix sockets. ``settings.json`` ``sandbox`` (default true) can turn it
+  off, ``require_sandbox`` refuses to run the notebook where bwrap is missing, and the record
+  stored with each version says whether it was on;
 * a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
   tree is killed here; if it dies without reporting, every process still carrying the run's
   marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
@@ -44,7 +47,7 @@ from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import spec_from_module_part
 
-from .sandbox import sandboxed
+from .sandbox import Limits, SandboxRequired, sandboxed, use_sandbox
 
 __all__ = [
     "validate_notebook",
@@ -187,7 +190,10 @@ def validate_notebook(
     if cached is not None:
         cached.pop("key", None)
         return {**cached, "cached": True}, []
-    report = run_notebook(data, root, settings, tolerance, facts)
+    try:
+        report = run_notebook(data, root, settings, tolerance, facts)
+    except SandboxRequired as e:
+        return None, [Problem("validation", f"the notebook was not run: {e}")]
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
     record = {
         "passed": not problems,
@@ -231,6 +237,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
     directory and every process of the run are gone when this returns.
     """
+    sandbox = use_sandbox(settings)  # before anything is written: it may refuse
     timeout = float(settings.get("validation_timeout") or 300)
     startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
     scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
@@ -253,17 +260,21 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "tolerance": tolerance,
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
+            "limits": {k: v for k, v in settings.items() if k.startswith("sandbox_")} if sandbox else {},
         }
+        open(job["progress"], "w").close()  # the one file the run writes back to the host
         if facts is not None:
             job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
         job_file = os.path.join(scratch, "job.json")
         with open(job_file, "w") as f:
             json.dump(job, f)
         argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
-        if settings.get("sandbox", True):
-            argv = sandboxed(argv, root, [scratch])
-        report = _run_runner(argv, job, _scratch_env(root, scratch), scratch)
-        report["sandboxed"] = argv[0] != sys.executable
+        env = {**_scratch_env(root, scratch), MARKER_VARIABLE: os.path.basename(scratch)}
+        if sandbox:
+            argv = sandboxed(argv, registry_root=root, scratch=scratch, env=env, limits=Limits.from_settings(settings),
+                             outputs=(job["progress"],))
+        report = _run_runner(argv, job, env, scratch)
+        report["sandboxed"] = sandbox
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -272,8 +283,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
 def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
     from .process_tree import kill_marked, kill_tree
 
-    marker = os.path.basename(scratch)  # every process of this run inherits it in its environment
-    env = {**env, MARKER_VARIABLE: marker}
+    marker = env[MARKER_VARIABLE]  # every process of this run inherits it in its environment
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
