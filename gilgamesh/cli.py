@@ -211,8 +211,12 @@ def cmd_fork(args) -> int:
         path = os.path.join(path, f"{name}-{new_version}.ipynb")
     if os.path.exists(path) and not args.force:
         raise GilgameshError(f"{path} already exists; choose another path or pass --force to overwrite it")
+    from .loader.kernelspec import kernelspec_metadata
+
     nb = json.loads(registry.reader.notebook_bytes(name, chosen))
     nb.setdefault("metadata", {}).setdefault("gilgamesh", {})["version"] = new_version
+    # Jupyter then starts the Gilgamesh kernel, whose extension makes the first `@` import work.
+    nb["metadata"]["kernelspec"] = kernelspec_metadata()
     from .registry.store import atomic_write
 
     try:
@@ -220,9 +224,48 @@ def cmd_fork(args) -> int:
     except OSError as e:
         raise GilgameshError(f"cannot write {path}: {e.strerror}") from None
     data = {"name": name, "from": chosen, "version": new_version, "path": path}
-    _emit(args, data, f"Forked {name}@{chosen} to {path} as {name}@{new_version}.\n"
-                      f"Edit it, then: gilgamesh validate {path} && gilgamesh publish {path}")
+    quoted = shlex.quote(path)
+    lines = [f"Forked {name}@{chosen} to {path} as {name}@{new_version}.",
+             f"Edit it, then: gilgamesh run {quoted} && gilgamesh validate {quoted} && gilgamesh publish {quoted}"]
+    if not _kernel_installed():
+        lines.append("Its kernel is 'Python 3 (Gilgamesh)': to open it in Jupyter, install the kernel once with "
+                     "`gilgamesh kernel install`")
+    _emit(args, data, "\n".join(lines))
     return 0
+
+
+def cmd_run(args) -> int:
+    from .registry.authoring import read_runnable, run_and_save
+
+    location = _location(args)
+    for path in args.notebooks:  # every file is checked before any kernel starts
+        read_runnable(path)
+    results = []
+    for path in args.notebooks:
+        where = "its own directory" if args.here else "a scratch directory"
+        _progress(f"running {path} in a fresh kernel (registry {location}, in {where}) ...")
+        result = run_and_save(path, location, here=args.here)
+        results.append(result.to_dict())
+        if not result.ok:
+            saved = "; outputs saved up to that cell" if result.saved else "; nothing was saved"
+            print(f"error: {path}: {result.failure}{saved}", file=sys.stderr)
+        elif not args.json:
+            print(f"{path}: ran {result.cells} code cell{'s' if result.cells != 1 else ''}"
+                  f" in {result.seconds or 0:.1f} s; outputs saved")
+    failed = sum(not r["ok"] for r in results)
+    _emit(args, {"results": results, "failed": failed})
+    return 1 if failed else 0
+
+
+def _kernel_installed() -> bool:
+    from .loader.kernelspec import KERNEL_NAME
+
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return KERNEL_NAME in KernelSpecManager().find_kernel_specs()
+    except Exception:  # noqa: BLE001 - only decides whether a hint is printed
+        return False
 
 
 def _diff_side(reader, location: str, text: str):
@@ -487,6 +530,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bump", choices=("patch", "minor", "major"), default="minor",
                    help="which version to name (default: minor, for new features)")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    p = add("run", cmd_run, "run notebooks top to bottom as validation does (a fresh kernel with the Gilgamesh "
+                            "extension, @ imports from the registry) and save their outputs in place",
+            epilog="Each notebook runs in a fresh kernel in an empty scratch directory, under the registry's "
+                   "validation limits (settings.json), so what it saves is what validate and publish compare. "
+                   "Progress goes to stderr. A cell that raises stops the run: the outputs up to it are saved and "
+                   "the command exits 1 naming it.")
+    p.add_argument("notebooks", nargs="+", metavar="NB", help="notebook files (.ipynb)")
+    p.add_argument("--here", action="store_true",
+                   help="run in the notebook's own directory (to read files beside it) instead of a scratch directory")
     p = add("diff", cmd_diff, "list the API changes between two versions (or a working copy, "
                                  "NOTEBOOK.ipynb) and the bump they need")
     p.add_argument("old", metavar="NAME@A")

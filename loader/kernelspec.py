@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 
-__all__ = ["KERNEL_NAME", "DISPLAY_NAME", "kernel_json", "install_kernelspec"]
+__all__ = ["KERNEL_NAME", "DISPLAY_NAME", "kernel_json", "kernelspec_metadata", "install_kernelspec"]
 
 KERNEL_NAME = "gilgamesh"
 DISPLAY_NAME = "Python 3 (Gilgamesh)"
@@ -27,6 +27,11 @@ def kernel_json(python: str | None = None) -> dict:
         "language": "python",
         "metadata": {"debugger": True},
     }
+
+
+def kernelspec_metadata() -> dict:
+    """A notebook's ``metadata.kernelspec`` naming this kernel (what ``gilgamesh fork`` writes)."""
+    return {"name": KERNEL_NAME, "display_name": DISPLAY_NAME, "language": "python"}
 
 
 def install_kernelspec(user: bool = True, prefix: str | None = None) -> str:

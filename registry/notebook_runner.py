@@ -18,6 +18,10 @@ directory, and kills its whole tree if it overruns. This process:
 * prints one JSON object on stdout: ``{"problems": [{"message", "cell"}], "cells": n,
   "compared": n, "seconds": s, "environment": {"python", "packages"}}``.
 
+With ``"save": true`` in the job (``gilgamesh run``, :mod:`gilgamesh.registry.authoring`) it runs
+the same way but compares nothing: it prints each cell's progress on its stderr and hands the
+executed notebook back in the report (``"notebook"``), outputs up to the cell that failed.
+
 The kernel's own stdout and stderr go to a log file in the scratch directory, never to the
 runner's stdout, so nothing the notebook prints can pass for the runner's report.
 """
@@ -121,6 +125,8 @@ async def run_job(job: dict) -> dict:
     from .process_tree import become_subreaper
 
     started = time.monotonic()
+    saving = bool(job.get("save"))  # `gilgamesh run`: execute and hand the outputs back, compare nothing
+    line_open = False  # a progress line waits for its cell's outcome
     # The wall-clock budget counts from the moment the kernel answers: on a loaded machine its
     # start alone may take long, and that has its own, generous limit.
     startup = float(job.get("startup_timeout") or 120)
@@ -182,6 +188,7 @@ async def run_job(job: dict) -> dict:
         references = {i: (c.get("execution_count"), list(c.get("outputs", [])))
                       for i, c in enumerate(nb.cells) if c.cell_type == "code"}
         tolerance = float(job["tolerance"])
+        to_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
         try:
             await asyncio.wait_for(client.async_start_new_kernel_client(), max(0.1, deadline - time.monotonic()))
         except (asyncio.TimeoutError, RuntimeError) as e:
@@ -196,10 +203,17 @@ async def run_job(job: dict) -> dict:
             if cell.cell_type != "code":
                 continue
             options = cell_options(cell)
-            if options["skip"] or not cell.source.strip():
+            if not cell.source.strip():
+                continue
+            if options["skip"]:
+                if saving:
+                    _say(f"{_cell_label(cell, number, to_run, index)} skipped (nbval skip marker)\n")
                 continue
             last_cell = number
             _note_progress(job, number)
+            if saving:
+                _say(f"{_cell_label(cell, number, to_run, index)} ... ")
+                cell_started, line_open = time.monotonic(), True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 problems.append(_timeout_problem(job, number))
@@ -217,13 +231,19 @@ async def run_job(job: dict) -> dict:
                 _note_new_processes(started_by, number)
             ran += 1
             errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+            if saving:
+                failed = errors and not options["check_exception"]
+                _say(f"{'failed' if failed else 'ok'} ({time.monotonic() - cell_started:.1f} s)\n")
+                line_open = False
             if errors and not options["check_exception"]:
                 summary = _error_summary(errors[0])
                 hint = _limit_hint(job, errors[0])
                 problems.append(_problem(f"the cell raised {summary}{hint}", number))
                 break
             execution_count, reference = references[index]
-            if execution_count is None and reference:
+            if saving:
+                pass  # the new outputs replace the stored ones
+            elif execution_count is None and reference:
                 problems.append(_problem("the stored cell has outputs but no execution count (nbval: "
                                          "'Unrun reference cell has outputs'); re-run the notebook and save it", number))
             elif options["check"] and execution_count is not None:
@@ -240,7 +260,12 @@ async def run_job(job: dict) -> dict:
                 problems.append(_death_problem(km, job, number))
                 break
         else:
-            environment = await _environment(client.kc, deadline)
+            if not saving:
+                environment = await _environment(client.kc, deadline)
+        if saving:
+            if line_open:  # the cell timed out or its kernel died
+                _say("failed\n")
+            report_extra["notebook"] = nb
         if not problems and job.get("probe"):
             report_extra.update(await _probe(client, job["probe"], deadline))
     finally:
@@ -298,6 +323,18 @@ async def _environment(kc, deadline: float) -> dict | None:
     except (KeyError, TypeError, ValueError, SyntaxError):
         return None
     return environment if isinstance(environment, dict) else None
+
+
+def _cell_label(cell, number: int, to_run: list[int], index: int) -> str:
+    """``[2/5] cell 3: def twice(x):``, for the progress of ``gilgamesh run``."""
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    first = first if len(first) <= 60 else first[:57] + "..."
+    return f"[{to_run.index(index) + 1}/{len(to_run)}] cell {number}: {first}"
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _note_progress(job: dict, cell: int) -> None:

@@ -168,13 +168,16 @@ def _stub_accounts(scratch: str, uid: int) -> tuple[str, str]:
 
 
 def sandboxed(argv: list[str], *, registry_root: str | None, scratch: str, env: dict[str, str], limits: Limits,
-              outputs: tuple[str, ...] = (), cwd: str | None = None, network: bool = False) -> list[str]:
+              outputs: tuple[str, ...] = (), writable: tuple[str, ...] = (), cwd: str | None = None,
+              network: bool = False) -> list[str]:
     """``argv`` wrapped in the sandbox (see the module docstring); bwrap must be installed.
 
     ``scratch`` is a directory the caller made on the host: inside, a tmpfs of ``limits.scratch_mb``
     at the same path, with the files the caller put there bound read-only and its directories
     recreated empty and writable. ``outputs`` are files in it that the caller made and will read
-    back. ``env`` is filtered by :func:`allowed_environment` and set inside (``HOME`` is the
+    back. ``writable`` are directories of the caller's bound writable: the process then runs as the
+    caller (a user namespace maps its uid), for ``gilgamesh run --here``, the author's own notebook
+    writing beside itself. ``env`` is filtered by :func:`allowed_environment` and set inside (``HOME`` is the
     scratch). File descriptors are inherited as usual (the model workers talk over a socket pair).
     ``network`` keeps the host's network: only for a probe of the author's own working copy
     against a registry reached over HTTP.
@@ -183,7 +186,9 @@ def sandboxed(argv: list[str], *, registry_root: str | None, scratch: str, env: 
     if bwrap is None:
         raise SandboxRequired("bubblewrap (bwrap) is not installed: install it (apt-get install bubblewrap)")
     uid = random.randint(*UID_RANGE)
-    as_root = os.geteuid() == 0
+    # As root, setpriv gives the process a uid of its own, which the process limit counts alone
+    # (root's processes it would not count). Writing the caller's directories takes the caller's uid.
+    as_root = os.geteuid() == 0 and not writable
     scratch = os.path.abspath(scratch)
     outputs = tuple(os.path.abspath(p) for p in outputs)
     cmd = _Command(bwrap)
@@ -228,6 +233,8 @@ def sandboxed(argv: list[str], *, registry_root: str | None, scratch: str, env: 
             path = os.path.join(top, name)
             if path not in outputs:
                 cmd.add("--ro-bind", path, path)
+    for path in writable:
+        cmd.add("--bind", os.path.abspath(path), os.path.abspath(path))
     for path in outputs:
         if as_root:
             os.chown(path, uid, uid)  # writable by the sandbox's user, readable by the host

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 
+from gilgamesh.config import is_url
 from gilgamesh.errors import GilgameshError, Problem
 from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
@@ -231,11 +232,14 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
 
 
 def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
-                 facts: dict | None = None) -> dict:
+                 facts: dict | None = None, *, save: bool = False, workdir: str | None = None) -> dict:
     """Run the notebook in a fresh, limited kernel; return the runner's report.
 
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
-    directory and every process of the run are gone when this returns.
+    directory and every process of the run are gone when this returns. ``save`` (``gilgamesh
+    run``): compare nothing, let the runner print its progress on this process's stderr, and
+    return the executed notebook as ``"notebook"``. ``workdir``: the kernel's working directory,
+    writable in the sandbox, instead of the scratch directory's own.
     """
     sandbox = use_sandbox(settings)  # before anything is written: it may refuse
     timeout = float(settings.get("validation_timeout") or 300)
@@ -251,7 +255,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             f.write(data)
         job = {
             "notebook": notebook,
-            "workdir": os.path.join(scratch, "work"),
+            "workdir": workdir or os.path.join(scratch, "work"),
             "runtime_dir": os.path.join(scratch, "runtime"),
             "log": os.path.join(scratch, "kernel.log"),
             "timeout": timeout,
@@ -261,6 +265,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
             "limits": {k: v for k, v in settings.items() if k.startswith("sandbox_")} if sandbox else {},
+            "save": save,
         }
         open(job["progress"], "w").close()  # the one file the run writes back to the host
         if facts is not None:
@@ -271,22 +276,26 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
         argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
         env = {**_scratch_env(root, scratch), MARKER_VARIABLE: os.path.basename(scratch)}
         if sandbox:
-            argv = sandboxed(argv, registry_root=root, scratch=scratch, env=env, limits=Limits.from_settings(settings),
-                             outputs=(job["progress"],))
-        report = _run_runner(argv, job, env, scratch)
+            # A registry over HTTP (gilgamesh run against a service) is reached over the network:
+            # the author's own notebook on the author's machine. A workdir (run --here) is the
+            # author's directory, written as the author.
+            argv = sandboxed(argv, registry_root=root if os.path.isdir(root) else None, scratch=scratch, env=env,
+                             limits=Limits.from_settings(settings), outputs=(job["progress"],),
+                             writable=(workdir,) if workdir else (), cwd=job["workdir"], network=is_url(root))
+        report = _run_runner(argv, job, env, scratch, stderr=None if save else subprocess.PIPE)
         report["sandboxed"] = sandbox
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
+def _run_runner(argv: list[str], job: dict, env: dict, scratch: str, stderr=subprocess.PIPE) -> dict:
     from .process_tree import kill_marked, kill_tree
 
     marker = env[MARKER_VARIABLE]  # every process of this run inherits it in its environment
     proc = subprocess.Popen(
         argv,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
         cwd=scratch, env=env, start_new_session=True,
     )
     try:
@@ -316,7 +325,7 @@ def _run_runner(argv: list[str], job: dict, env: dict, scratch: str) -> dict:
     if argv[0] != sys.executable and code and code > 128:
         code = 128 - code  # bwrap reports its child's death by signal N as exit status 128 + N
     how = f" (killed by signal {-code})" if code and code < 0 else (f" (exit status {code})" if code else "")
-    tail = err.decode(errors="replace").strip().splitlines()[-8:]
+    tail = (err or b"").decode(errors="replace").strip().splitlines()[-8:]
     return _failed(f"the validation run ended before it could report{how}" + (":\n" + "\n".join(tail) if tail else ""), job)
 
 

@@ -10,7 +10,7 @@ import pytest
 import nbfactory as f
 from support import registry_state, run_cli
 
-COMMANDS = ["init", "publish", "validate", "list", "versions", "resolve", "show", "fork", "diff",
+COMMANDS = ["init", "publish", "validate", "list", "versions", "resolve", "show", "fork", "diff", "run",
             "sync", "yank", "unyank", "serve", "token", "kernel"]
 
 

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import sys
 import tempfile
 
 import pytest
@@ -234,3 +235,20 @@ def test_a_kernel_that_does_not_start_in_time_names_the_limit(registry):
     assert message.startswith("the kernel did not start within the kernel start limit of 0.001 s "
                               "(validation_startup_timeout in the registry's settings.json)"), message
     assert "()" not in message
+
+
+# -- a loaded machine: the run's time limit does not count the kernel's start -------------------
+
+def test_the_time_limit_counts_from_the_kernel_answering_not_from_its_start(registry, tmp_path, monkeypatch):
+    """A kernel that takes 3 s to start passes under a 1 s limit: only the start limit bounds its start."""
+    slow = tmp_path / "slow-python"
+    slow.write_text(f"#!/bin/sh\nsleep 3\nexec {sys.executable} \"$@\"\n")
+    slow.chmod(0o755)
+    with open(os.path.join(registry, "settings.json")) as fh:
+        settings = json.load(fh)
+    settings["validation_timeout"] = 1
+    with open(os.path.join(registry, "settings.json"), "w") as fh:
+        json.dump(settings, fh)
+    monkeypatch.setattr(sys, "executable", str(slow))  # the runner and its kernel both start through it
+    outcome = publish(registry, api([ran("X = 1"), ran("print(X)", stdout("1\n"), tags=("example",))]), dry_run=True)
+    assert outcome.metadata["validation"]["passed"] and outcome.metadata["validation"]["cells"] == 2
