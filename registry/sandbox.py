@@ -138,7 +138,9 @@ class _Command:
     """bwrap's arguments, creating every parent directory of a mount point as 0755 first."""
 
     def __init__(self, bwrap: str):
-        self.args = [bwrap]
+        # bwrap and its init (the sandbox's pid 1) start with an empty environment: --clearenv
+        # clears only the program's, and a process of the sandbox may read /proc/1/environ.
+        self.args = [shutil.which("env") or "/usr/bin/env", "-i", bwrap]
         self.dirs: set[str] = {"/"}
 
     def parents(self, path: str) -> None:
