@@ -1,21 +1,22 @@
 """Documentation of an API version, for Jupyter (markdown) and for the terminal (DESIGN.md 3).
 
-A :class:`DocModel` is what both show: the narrative (the notebook's markdown cells, equations
-left as LaTeX) and the public functions and classes with their signatures and docstrings. It is
-built either from an imported module (introspection: what ``gilgamesh.docs`` and the rich display
-of a module show) or statically from the notebook (``gilgamesh show``: nothing is executed).
-Public means ``__all__`` when the notebook defines it, else not starting with ``_``, as in the
-registry's API snapshot; a function without a docstring takes the markdown cell above its cell.
+What both show is a :class:`~gilgamesh.registry.documentation.DocModel`: the narrative and the
+public functions and classes with their signatures and docstrings. It is built either from an
+imported module (introspection: what ``gilgamesh.docs`` and the rich display of a module show)
+or statically from the notebook (``gilgamesh show``: nothing is executed). Docstrings are parsed
+into one structure (:mod:`gilgamesh.docstrings`) and rendered from it: parameters as a list with
+their types, units and descriptions, never numpydoc's underlined section titles as headings.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import shutil
-import textwrap
 from types import ModuleType
-from typing import NamedTuple
+
+from gilgamesh import docstrings
+from gilgamesh.plaintext import markdown_to_text
+from gilgamesh.registry.documentation import DocModel, Member, from_notebook
 
 __all__ = [
     "DocModel",
@@ -31,25 +32,6 @@ __all__ = [
     "handle_markdown",
     "render_terminal",
 ]
-
-
-class Member(NamedTuple):
-    name: str
-    kind: str  # "function" or "class"
-    signature: str  # "(V: list[float], area: float = 1e-06) -> dict[str, float]"
-    doc: str
-
-
-class DocModel(NamedTuple):
-    name: str
-    version: str
-    summary: str
-    narrative: str
-    members: list[Member]
-
-    @property
-    def title(self) -> str:
-        return f"{self.name} {self.version}"
 
 
 # -- building -------------------------------------------------------------------------------
@@ -86,69 +68,16 @@ def from_module(module, summary: str = "") -> DocModel:
             doc = inspect.cleandoc(obj.__doc__) if isinstance(obj.__doc__, str) else ""
             kind = "class" if inspect.isclass(obj) else "function"
             members.append(Member(attr, kind, _signature(obj, module.__name__), doc))
-    return DocModel(name, version, summary, module.__doc__ or "", members)
+    return DocModel(name, version, summary, _narrative(module, name, version), members)
 
 
-def _format_params(entry: dict) -> str:
-    """An API-snapshot signature (registry/surface.py) in ``inspect.Signature`` style."""
-    params = [p for p in entry["params"]]
-    out = []
-    star_done = False
-    for i, p in enumerate(params):
-        kind = p["kind"]
-        if kind == "keyword_only" and not star_done:
-            out.append("*")
-            star_done = True
-        text = p["name"]
-        if kind == "var_positional":
-            text, star_done = "*" + text, True
-        elif kind == "var_keyword":
-            text = "**" + text
-        if p.get("annotation"):
-            text += f": {p['annotation']}"
-        if p.get("default") is not None:
-            text += f" = {p['default']}" if p.get("annotation") else f"={p['default']}"
-        out.append(text)
-        if kind == "positional_only" and (i + 1 == len(params) or params[i + 1]["kind"] != "positional_only"):
-            out.append("/")
-    sig = f"({', '.join(out)})"
-    if entry.get("returns"):
-        sig += f" -> {entry['returns']}"
-    return sig
+def _narrative(module, name: str, version: str) -> str:
+    """The module's ``__doc__`` without the synopsis line the loader puts first (for help())."""
+    from .finder import synopsis, summary_of
 
-
-def from_notebook(data: bytes, name: str | None = None, version: str | None = None, summary: str | None = None) -> DocModel:
-    """The documentation of a notebook, read statically (no cell is executed)."""
-    import ast
-
-    from gilgamesh.notebook import parse_notebook
-    from gilgamesh.registry.surface import api_snapshot, parse_import_cells
-
-    nb = parse_notebook(data)
-    trees = parse_import_cells(nb)
-    snapshot = api_snapshot(nb, trees)
-    docstrings = {}
-    for _, tree in trees:
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                docstrings[node.name] = ast.get_docstring(node)
-    members = []
-    for attr, entry in snapshot.items():
-        if entry["kind"] == "function":
-            signature = _format_params(entry)
-        elif entry["kind"] == "class":
-            init = entry.get("methods", {}).get("__init__")
-            signature = _format_params({"params": init["params"][1:], "returns": None}) if init else "()"
-        else:
-            continue
-        doc = docstrings.get(attr) or nb.markdown_above(entry["cell"]) or ""
-        members.append(Member(attr, entry["kind"], signature, inspect.cleandoc(doc) if doc else ""))
-    meta = nb.metadata
-    return DocModel(
-        name or meta.get("name", ""), version or meta.get("version", ""),
-        summary if summary is not None else str(meta.get("summary", "")).strip(),
-        nb.narrative(), members,
-    )
+    doc = module.__doc__ or ""
+    first = synopsis(name, version, summary_of(module))
+    return doc[len(first):].lstrip("\n") if doc.startswith(first + "\n") else doc
 
 
 # -- markdown (Jupyter) -----------------------------------------------------------------------
@@ -163,120 +92,14 @@ def to_markdown(model: DocModel) -> str:
         for m in model.members:
             prefix = "class " if m.kind == "class" else ""
             api.append(f"```python\n{prefix}{m.name}{m.signature}\n```")
-            if m.doc:
-                api.append(m.doc)
+            doc = docstrings.to_markdown(docstrings.parse_docstring(m.doc))
+            if doc:
+                api.append(doc)
         parts.append("\n\n".join(api))
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
 # -- text (terminal) --------------------------------------------------------------------------
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+(.*)$")
-_PROTECT = re.compile(r"(\$\$.+?\$\$|\$[^$\n]+\$|`[^`\n]+`)")
-_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)[^)]*\)")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_NBSP = "\x00"
-
-
-def _inline(text: str) -> str:
-    """Inline markdown as plain text; math and code spans stay as written and are never split."""
-    pieces = _PROTECT.split(text)
-    out = []
-    for i, piece in enumerate(pieces):
-        if i % 2:  # a protected span: keep it whole when wrapping
-            out.append(piece.replace(" ", _NBSP))
-        else:
-            piece = _LINK.sub(lambda m: (f"[image: {m.group(1)}]" if m.group(0).startswith("!")
-                                        else f"{m.group(1)} <{m.group(2)}>"), piece)
-            out.append(_STRONG.sub(r"\2", piece))
-    return "".join(out)
-
-
-def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
-    lines = textwrap.wrap(_inline(text), width=width, initial_indent=first, subsequent_indent=rest,
-                          break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
-    return [line.replace(_NBSP, " ") for line in lines]
-
-
-def markdown_to_text(markdown: str, width: int = 88) -> str:
-    """Markdown as readable terminal text: underlined headings, wrapped paragraphs and lists,
-    code and display equations kept verbatim (indented), inline LaTeX left as written."""
-    out: list[str] = []
-    paragraph: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            out.extend(_wrap(" ".join(" ".join(paragraph).split()), width))
-            out.append("")
-            paragraph.clear()
-
-    lines = markdown.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if _FENCE.match(line):  # fenced code: verbatim
-            flush()
-            fence = stripped[:3]
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(fence):
-                out.append("    " + lines[i])
-                i += 1
-            out.append("")
-        elif stripped.startswith(("$$", "\\begin{")):  # display math: verbatim, on its own lines
-            flush()
-            end = "$$" if stripped.startswith("$$") else "\\end{"
-            block = [stripped]
-            closed = (len(stripped) >= 4 and stripped.endswith("$$")) if end == "$$" else end in stripped
-            while not closed and i + 1 < len(lines):
-                i += 1
-                block.append(lines[i].strip())
-                closed = block[-1].endswith("$$") if end == "$$" else end in block[-1]
-            out.extend("    " + b for b in block)
-            out.append("")
-        elif (m := _HEADING.match(line)):
-            flush()
-            title = _inline(m.group(2)).replace(_NBSP, " ")
-            level = len(m.group(1))
-            out.append(title.upper() if level == 1 else title)
-            out.append(("=" if level == 1 else "-" if level == 2 else "~") * min(len(title), width))
-            out.append("")
-        elif (m := _LIST_ITEM.match(line)):
-            flush()
-            indent, bullet, text = m.group(1), m.group(2), m.group(3)
-            while i + 1 < len(lines) and lines[i + 1].strip() and not _LIST_ITEM.match(lines[i + 1]) \
-                    and lines[i + 1].startswith(" "):
-                i += 1
-                text += " " + lines[i].strip()
-            lead = "  " + indent + ("•" if bullet in "-*+" else bullet) + " "
-            out.extend(_wrap(text, width, lead, " " * len(lead)))
-            if i + 1 >= len(lines) or not _LIST_ITEM.match(lines[i + 1]):
-                out.append("")
-        elif stripped.startswith(">"):
-            flush()
-            out.extend(_wrap(stripped.lstrip("> "), width, "  | ", "  | "))
-        elif stripped.startswith("|"):  # a table: as written
-            flush()
-            out.append("  " + stripped)
-        elif not stripped:
-            flush()
-        elif line.startswith("    "):  # indented code
-            flush()
-            out.append(line)
-        else:
-            paragraph.append(line)
-        i += 1
-    flush()
-    while out and not out[-1]:
-        out.pop()
-    collapsed: list[str] = []
-    for line in out:
-        if line or (collapsed and collapsed[-1]):
-            collapsed.append(line)
-    return "\n".join(collapsed)
-
-
 def to_terminal(model: DocModel, width: int | None = None) -> str:
     """The documentation as terminal text: a title line, the narrative, then the API."""
     if width is None:
@@ -290,9 +113,8 @@ def to_terminal(model: DocModel, width: int | None = None) -> str:
         for m in model.members:
             prefix = "class " if m.kind == "class" else ""
             out.append(f"{prefix}{m.name}{m.signature}")
-            if m.doc:
-                body = markdown_to_text(m.doc, width - 4)
-                out += ["    " + line if line else "" for line in body.splitlines()]
+            body = docstrings.to_text(docstrings.parse_docstring(m.doc), width - 4)
+            out += ["    " + line if line else "" for line in body.splitlines()]
             out.append("")
     while out and not out[-1]:
         out.pop()

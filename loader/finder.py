@@ -59,13 +59,14 @@ from . import (
     UnpinnedImportWarning, YankedVersionWarning, warn,
 )
 from .cache import (
-    code_path, digest, environment_memo_path, lock_memo_path, memo_dir, pins_key,
+    code_path, digest, environment_memo_path, lock_memo_path, memo_dir, notebook_path, pins_key,
     read_code, read_memo_quietly, source_dir,
 )
 
 __all__ = [
     # the import system
     "ApiFinder", "ApiHandle", "ApiModule", "VersionLoader", "AliasLoader", "execute", "compiled", "summary_of",
+    "synopsis",
     "install", "uninstall", "use", "latest", "refresh", "PREFIX",
     # resolution
     "Resolved", "ApiIndex", "Session", "session", "reset",
@@ -116,11 +117,12 @@ class ApiFinder:
         except Exception as e:
             raise _as_import_error(e, fullname) from None
         canonical = resolved.module_name
-        if canonical == fullname:
-            return ModuleSpec(fullname, VersionLoader(resolved), origin=f"gilgamesh:{name}@{resolved.version}",
-                              loader_state=resolved)
-        return ModuleSpec(fullname, AliasLoader(canonical), origin=f"gilgamesh:{name}@{resolved.version}",
-                          loader_state=resolved)
+        loader = VersionLoader(resolved) if canonical == fullname else AliasLoader(canonical)
+        # The origin is the notebook in the cache: its __file__, so help() and IPython's ``?``
+        # name the notebook a version came from (not this file, the module type's).
+        spec = ModuleSpec(fullname, loader, origin=notebook_path(cache_dir(), resolved.sha256), loader_state=resolved)
+        spec.has_location = True
+        return spec
 
     def invalidate_caches(self) -> None:
         """Resolutions stay put on purpose; ``gilgamesh.refresh()`` forgets them."""
@@ -285,6 +287,13 @@ def summary_of(module) -> str:
         return ""
 
 
+def synopsis(name: str, version: str, summary: str) -> str:
+    """The first line of an API module's ``__doc__`` (what ``help()`` prints after its name);
+    the notebook's markdown narrative follows it."""
+    summary = " ".join(summary.split()).rstrip(".")
+    return f"{summary} ({name} {version})" if summary else f"{name} {version}"
+
+
 def execute(module: ModuleType, payload: dict) -> None:
     """Run the compiled cells of ``payload`` into ``module`` and attach the documentation."""
     name, version, source_root = payload["name"], payload["version"], payload["source_root"]
@@ -299,7 +308,7 @@ def execute(module: ModuleType, payload: dict) -> None:
         from .fetch import register_in_linecache
 
         register_in_linecache(cells)
-    module.__doc__ = narrative
+    module.__doc__ = f"{synopsis(name, version, payload['summary'])}\n\n{narrative}"
     module.__version__ = version
     namespace = module.__dict__
     for number, _, _, code in cells:

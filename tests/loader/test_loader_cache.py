@@ -55,14 +55,16 @@ def test_warm_import_reads_the_code_cache_and_nothing_else():
     for heavy in ("gilgamesh.loader.compiler", "gilgamesh.notebook", "gilgamesh.spelling", "json",
                   "tokenize", "gilgamesh.versions", "gilgamesh.registry", "typing", "hashlib", "linecache"):
         assert heavy not in loaded, heavy
-    assert not [m for m in loaded if m.startswith(("nbformat", "IPython", "tornado", "importnb", "git", "packaging"))]
+    assert not [m for m in loaded if m.startswith(("nbformat", "IPython", "tornado", "importnb", "git", "packaging",
+                                                   "docstring_parser", "bibtexparser", "gilgamesh.docstrings"))]
 
 
 def test_import_gilgamesh_api_stays_lean():
     result = run_python("import sys\nimport gilgamesh.api\nprint(sorted(sys.modules))")
     loaded = eval(result.stdout)
     assert not [m for m in loaded if m.split(".")[0] in (
-        "nbformat", "nbconvert", "IPython", "tornado", "importnb", "git", "packaging", "json", "typing")]
+        "nbformat", "nbconvert", "IPython", "tornado", "importnb", "git", "packaging", "json", "typing",
+        "docstring_parser", "bibtexparser")]
 
 
 def test_code_cache_is_keyed_by_content_and_python(api_registry):

@@ -24,8 +24,10 @@ def langmuir():
     return module
 
 
-def test_module_doc_is_the_narrative(langmuir):
-    assert langmuir.__doc__.startswith("# Langmuir probe analysis\n\nA planar probe")
+def test_module_doc_is_a_synopsis_line_then_the_narrative(langmuir):
+    # The first line is what help() prints after the module's name.
+    assert langmuir.__doc__.startswith("Planar Langmuir probe analysis (langmuir 1.2.1)\n\n"
+                                       "# Langmuir probe analysis\n\nA planar probe")
     assert EQUATION in langmuir.__doc__
     assert "## Example" in langmuir.__doc__  # every markdown cell, in order
     assert "import math" not in langmuir.__doc__  # code is not narrative
@@ -70,7 +72,10 @@ def test_repr_markdown_of_a_module(langmuir):
     assert markdown.startswith("**langmuir 1.2.1** — Planar Langmuir probe analysis")
     assert EQUATION in markdown
     assert "```python\nanalyze(V: list[float], I: list[float], area: float = 1e-06) -> dict[str, float]\n```" in markdown
-    assert "```python\nelectron_temperature(V, I)\n```\n\n" + ABOVE_ELECTRON_TEMPERATURE in markdown
+    # The markdown cell above documents the function; its heading is not a heading inside the API.
+    assert ("```python\nelectron_temperature(V, I)\n```\n\nElectron temperature\n\nThe inverse slope of "
+            "$\\ln I$ against $V$, in eV, from the points of positive current.") in markdown
+    assert "\n#" not in markdown.split("#### API")[1]
     assert "math" not in markdown.split("#### API")[1]  # imported names are not this API's
     assert repr(langmuir) == "<module 'gilgamesh.api.langmuir.v1_2_1' (langmuir@1.2.1)>"
 

@@ -219,6 +219,8 @@ def test_users_import_both_majors_side_by_side(lab_imports):
 def test_the_module_documents_itself(lab_imports):
     import gilgamesh.api.langmuir.v1_2 as lm
 
-    assert lm.__doc__.startswith("# langmuir: planar Langmuir probe")
+    synopsis, narrative = lm.__doc__.split("\n\n", 1)  # help()'s one line, then the notebook's markdown
+    assert synopsis.endswith(f"(langmuir {lm.__version__})")
+    assert narrative.startswith("# langmuir: planar Langmuir probe")
     assert "I_\\mathrm{sat} = 0.61" in lm.__doc__
     assert "electron saturation current" in lm.analyze.__doc__
