@@ -45,9 +45,11 @@ __all__ = [
 ]
 
 READABLE_REGISTRY_PARTS = ("store.git", "index", "blobs")  # what the loader reads
-# The files of /etc that the interpreter, its libraries and the dynamic linker read.
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts",
-             "mime.types", "ssl", "alternatives", "matplotlibrc")
+# What the interpreter, its libraries and the dynamic linker read of /etc (fontconfig: figures
+# drawn with system fonts), and the caches they read elsewhere.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "hosts", "host.conf",
+             "gai.conf", "protocols", "services", "mime.types", "ssl", "alternatives", "fonts", "matplotlibrc")
+SYSTEM_CACHES = ("/var/cache/fontconfig",)
 # The environment a sandboxed process may see: these names, and these prefixes.
 ENV_NAMES = frozenset({
     "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "MPLBACKEND", "MPLCONFIGDIR", "IPYTHONDIR",
@@ -210,6 +212,9 @@ def sandboxed(argv: list[str], *, registry_root: str | None, scratch: str, env: 
     for name in ETC_FILES + (("resolv.conf",) if network else ()):
         path = os.path.join("/etc", name)
         if os.path.exists(path):
+            cmd.add("--ro-bind", path, path)
+    for path in SYSTEM_CACHES:
+        if os.path.isdir(path):
             cmd.add("--ro-bind", path, path)
     passwd, group = _stub_accounts(scratch, uid)
     cmd.add("--ro-bind", passwd, "/etc/passwd")
