@@ -120,7 +120,7 @@ def allowed_environment(env: dict[str, str]) -> dict[str, str]:
 
 
 def _python_dirs(env: dict[str, str]) -> list[str]:
-    """What the interpreter reads: its prefixes, site-packages, this package, ``PYTHONPATH``."""
+    """What the interpreter reads: its prefixes, site-packages, this package, ``PYTHONPATH``, itself."""
     dirs = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()]
     for sub in ("", ".loader", ".registry", ".service", ".api"):  # an editable install maps them apart
         spec = importlib.util.find_spec("gilgamesh" + sub)
@@ -128,9 +128,8 @@ def _python_dirs(env: dict[str, str]) -> list[str]:
             dirs += list(spec.submodule_search_locations)
     dirs += [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     real = {os.path.realpath(d) for d in dirs if os.path.isabs(d) and os.path.isdir(d)}
-    # An interpreter reached through a symlink (a venv's bin/python) needs its target's prefix.
-    target = os.path.realpath(sys.executable)
-    real.add(os.path.dirname(os.path.dirname(target)))
+    # The interpreter itself, wherever it is (a wrapper script in front of it, say).
+    real |= {os.path.realpath(sys.executable), os.path.abspath(sys.executable)}
     # Only the outermost: a bind inside another one is already there.
     return sorted(d for d in real if not any(d != o and d.startswith(o.rstrip("/") + "/") for o in real | {"/usr"})
                   and d != "/usr")
