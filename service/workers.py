@@ -129,7 +129,7 @@ class WorkerPool:
         argv = [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno()), str(os.getpid())]
         if self.scratch is not None:
             env.update(GILGAMESH_CACHE=os.path.join(self.scratch, "cache"), TMPDIR=os.path.join(self.scratch, "tmp"),
-                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"))
+                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"), GILGAMESH_CONTAINED="1")
             # Inside, the worker's parent is bwrap, not this server: no parent-pid check (argv[5]).
             argv = sandboxed(argv[:-1], registry_root=self.registry_root, scratch=self.scratch, env=env,
                              limits=self.limits)

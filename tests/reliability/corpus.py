@@ -314,13 +314,31 @@ def probe(port: int, socket_name: str, secret_path: str, host_pids: list[int], b
 '''
 
 
+LINGER_SOURCE = r'''
+def linger(marker: str) -> int:
+    """Leave two processes running: one in a session of its own, one double-forked away."""
+    import os, subprocess, sys, time
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)", marker]
+    subprocess.Popen(sleeper, start_new_session=True)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, sleeper)
+        os._exit(0)
+    os.wait()
+    time.sleep(0.5)  # both have started their sleep
+    return 2
+'''
+
+
 def probe_api(name: str = "contained") -> bytes:
     """A model API whose one endpoint runs the probes when called."""
     cells = [f.markdown(f"# {name}\n\nA model endpoint that tries to get out of its sandbox."),
              f.code(PROBE_SOURCE.strip()),
              f.markdown("Answer, to show the worker still serves."),
-             f.code('def ping() -> str:\n    return "pong"')]
-    return f.to_bytes(f.notebook(name, "1.0.0", cells, endpoints=["probe", "ping"]))
+             f.code('def ping() -> str:\n    return "pong"'),
+             f.code(LINGER_SOURCE.strip())]
+    return f.to_bytes(f.notebook(name, "1.0.0", cells, endpoints=["probe", "ping", "linger"]))
 
 
 def probe_notebook(args: dict, name: str = "escape") -> bytes:

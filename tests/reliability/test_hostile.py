@@ -317,18 +317,25 @@ def _probe_results(text: str) -> dict:
     return json.JSONDecoder().raw_decode(text[start:])[0]
 
 
+@pytest.fixture(scope="module")
+def contained_api(limited_service):
+    """The model API whose endpoints try to get out, published once."""
+    service, token = limited_service
+    published = requests.post(service.url + "/api/notebooks", data=probe_api(), timeout=300,
+                              headers={"Authorization": f"Bearer {token}"})
+    assert published.status_code == 201, published.text
+    return service.url + "/models/contained/1/"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["validation", "model"])
-def test_notebook_code_is_contained(where, limited_service, listeners, tmp_path, figures):
+def test_notebook_code_is_contained(where, limited_service, contained_api, listeners, tmp_path, figures):
     service, token = limited_service
     auth = {"Authorization": f"Bearer {token}"}
     secret = tmp_path / "secret.txt"
     secret.write_text("host-secret-" + uuid.uuid4().hex)
     args = {"port": listeners.port, "socket_name": listeners.name, "secret_path": str(secret),
             "host_pids": [os.getpid(), service.proc.pid], "bomb_seconds": 2.0}
-    if where == "model":
-        published = requests.post(service.url + "/api/notebooks", data=probe_api(), headers=auth, timeout=300)
-        assert published.status_code in (201, 409), published.text
     start = time.perf_counter()
     if where == "validation":
         r = requests.post(service.url + "/api/notebooks", data=probe_notebook(args), headers=auth, timeout=600)
@@ -336,7 +343,7 @@ def test_notebook_code_is_contained(where, limited_service, listeners, tmp_path,
         details = [d["message"] for d in r.json()["error"]["details"]]
         found = _probe_results(next(m for m in details if "PROBES " in m))
     else:
-        r = requests.post(service.url + "/models/contained/1/probe", json=args, timeout=300)
+        r = requests.post(contained_api + "probe", json=args, timeout=300)
         assert r.status_code == 200, r.text[:1000]
         found = json.loads(r.json()["result"])
     seconds = time.perf_counter() - start
@@ -349,7 +356,7 @@ def test_notebook_code_is_contained(where, limited_service, listeners, tmp_path,
         failures.append(f"the listeners on the host received {listeners.received[:2]}")
     assert service.alive() and requests.get(service.url + "/healthz", timeout=30).status_code == 200
     if where == "model":  # the worker whose scratch is full still serves (or was replaced)
-        ping = requests.post(service.url + "/models/contained/1/ping", json={}, timeout=60)
+        ping = requests.post(contained_api + "ping", json={}, timeout=60)
         assert ping.status_code == 200 and ping.json()["result"] == "pong", ping.text
     assert not failures, "\n".join(failures)
     figures(f"{where}: all probes, one run (s)", f"{seconds:.1f}")
@@ -361,3 +368,17 @@ def test_notebook_code_is_contained(where, limited_service, listeners, tmp_path,
     figures(f"{where}: environment names", sorted(found["environ"]))
     figures(f"{where}: disk", found["disk"][1])
     figures(f"{where}: fork bomb", found["fork_bomb"][1])
+
+
+def test_a_model_call_leaves_no_process_running(limited_service, contained_api):
+    """What a call starts (in a session of its own, or double-forked away) ends before it answers."""
+    service, _ = limited_service
+    marker = "linger-" + uuid.uuid4().hex
+    r = requests.post(contained_api + "linger", json={"marker": marker}, timeout=120)
+    leftovers = _marked_processes(marker)
+    for p in leftovers:
+        p.kill()
+    assert r.status_code == 200 and r.json()["result"] == 2, r.text
+    assert not leftovers, f"processes left running by a model call: {[p.pid for p in leftovers]}"
+    assert "left running" in service.log()
+    assert requests.post(contained_api + "ping", json={}, timeout=60).json()["result"] == "pong"
