@@ -57,8 +57,9 @@ EXPECTED = 1.2875965235341128e-05
 def api_notebook() -> bytes:
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": "# benchplasma\n\nThe Debye length $\\lambda_D$."},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": PRELUDE},
-        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": FUNCTION},
+        # Saved as run (definitions: no outputs), as publishing requires.
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1, "source": PRELUDE},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 2, "source": FUNCTION},
     ]
     nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [dict(c, id=f"c{i}") for i, c in enumerate(cells)],
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
