@@ -382,3 +382,27 @@ def test_a_model_call_leaves_no_process_running(limited_service, contained_api):
     assert not leftovers, f"processes left running by a model call: {[p.pid for p in leftovers]}"
     assert "left running" in service.log()
     assert requests.post(contained_api + "ping", json={}, timeout=60).json()["result"] == "pong"
+
+
+def test_a_service_requiring_the_sandbox_runs_no_model_where_bwrap_is_missing(tmp_path):
+    """No silent fallback for model calls either: 503 naming the cause; the rest of the service serves."""
+    import shutil
+
+    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.store import init_registry
+
+    root = str(tmp_path / "registry")
+    init_registry(root)  # bwrap is installed: the registry requires the sandbox
+    publish(root, f.simple_api("demo", "1.0.0"), publisher="seed")
+    bin_dir = tmp_path / "bin"  # a PATH with git, without bwrap
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    service = Service(root, str(tmp_path / "service.log"), env={"PATH": str(bin_dir)})
+    try:
+        r = requests.post(service.url + "/models/demo/1/scale", json={"x": 2}, timeout=60)
+        assert r.status_code == 503, r.text
+        assert "requires the sandbox" in r.text and "bubblewrap is not installed" in r.text, r.text
+        assert requests.get(service.url + "/api/notebooks/demo", timeout=30).status_code == 200
+        assert requests.get(service.url + "/healthz", timeout=30).status_code == 200
+    finally:
+        service.stop()
