@@ -10,6 +10,8 @@ its semantics hold. Two things differ, both on purpose:
   compares floats with ``math.isclose(rel_tol=tolerance)``; integers and the text around the
   numbers must match exactly (only the padding next to a number may differ, as numpy's array
   printing pads columns to the widest value);
+* the notebook's regex sanitizers (:mod:`.sanitize`) rewrite both sides' text first, as nbval's
+  ``--nbval-sanitize-with`` does;
 * images (``image/png``, ``image/jpeg``) are compared as decoded pixels (:mod:`.figures`), not as
   bytes (nbval without ``--nbdime`` leaves them out): a PNG re-encoded with other metadata is the
   same figure, a changed curve is not.
@@ -34,6 +36,7 @@ from nbval.plugin import (
     transform_streams_for_comparison,
 )
 
+from .sanitize import apply_sanitizers
 from .validation import DEFAULT_TOLERANCE
 
 __all__ = [
@@ -179,15 +182,18 @@ class _NbvalCell:
 
     colors = nocolors
 
-    def __init__(self, tolerance: float):
+    def __init__(self, tolerance: float, sanitizers: list):
         self.tolerance = tolerance
+        self.sanitizers = sanitizers
         self.parent = self  # compare_outputs reads self.parent.skip_compare
         self.skip_compare = SKIP_COMPARE
         self.comparison_traceback: list[str] = []
         self.value_mismatch: tuple | None = None
 
     def sanitize(self, value):
-        return TolerantText(value, self.tolerance) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        return TolerantText(apply_sanitizers(value, self.sanitizers), self.tolerance)
 
     def format_output_compare(self, key, left, right):
         self.value_mismatch = (key, left, right)
@@ -209,16 +215,18 @@ def _flatten(outputs: list) -> dict[str, list]:
     return grouped
 
 
-def compare_outputs(reference: list, new: list, tolerance: float = DEFAULT_TOLERANCE) -> Mismatch | None:
+def compare_outputs(reference: list, new: list, tolerance: float = DEFAULT_TOLERANCE,
+                    sanitizers: list | None = None) -> Mismatch | None:
     """Compare one cell's stored outputs with its new ones as nbval does; None when they agree.
 
-    Both lists hold nbformat output nodes (attribute access, as nbval expects).
+    Both lists hold nbformat output nodes (attribute access, as nbval expects); ``sanitizers``
+    are ``(compiled regex, replacement)`` pairs (:func:`.sanitize.read_sanitizers`).
     """
     from .figures import compare_figures
 
     reference = coalesce_streams(list(reference))
     new = coalesce_streams(list(new))
-    cell = _NbvalCell(tolerance)
+    cell = _NbvalCell(tolerance, sanitizers or [])
     if IPyNbCell.compare_outputs(cell, new, reference):
         note = compare_figures(reference, new)
         return None if note is None else Mismatch("image", None, None, note)

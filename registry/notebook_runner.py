@@ -167,6 +167,7 @@ async def run_job(job: dict) -> dict:
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
         from .nbval_compare import cell_options, compare_outputs  # nbval, and so pytest
+        from .sanitize import read_sanitizers
 
         with open(job["notebook"], encoding="utf-8") as f:
             nb = nbformat.read(f, as_version=4)
@@ -188,6 +189,9 @@ async def run_job(job: dict) -> dict:
         references = {i: (c.get("execution_count"), list(c.get("outputs", [])))
                       for i, c in enumerate(nb.cells) if c.cell_type == "code"}
         tolerance = float(job["tolerance"])
+        # A bad entry is the static checks' to report; the good ones still apply.
+        meta = nb.metadata.get("gilgamesh")
+        sanitizers, _ = read_sanitizers(meta.get("sanitize") if isinstance(meta, dict) else None)
         to_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
         try:
             await asyncio.wait_for(client.async_start_new_kernel_client(), max(0.1, deadline - time.monotonic()))
@@ -248,7 +252,7 @@ async def run_job(job: dict) -> dict:
                                          "'Unrun reference cell has outputs'); re-run the notebook and save it", number))
             elif options["check"] and execution_count is not None:
                 compared += 1
-                mismatch = compare_outputs(reference, cell.outputs, tolerance)
+                mismatch = compare_outputs(reference, cell.outputs, tolerance, sanitizers)
                 if mismatch is not None:
                     problems.append(_problem(f"{mismatch.describe()}; {STALE_HINT}", number))
             payloads = replies.get(index, {}).get("content", {}).get("payload", [])

@@ -29,7 +29,7 @@ from gilgamesh.registry.sandbox import SandboxRequired
 
 from . import handlers, pages
 from .arguments import Binder
-from .docs import DocsCache, render_notebook_body
+from .docs import DocsCache, render_api_reference, render_notebook_body
 from .model_calls import MODEL_PATH, ModelCalls
 from .registry_view import RegistryView
 from .workers import WorkerPool
@@ -189,14 +189,14 @@ class ServiceContext:
             self._openapi = (signature, json.dumps(document, ensure_ascii=False).encode())
         return self._openapi[1]
 
-    async def docs_body(self, name: str, version: str, sha256: str) -> str:
-        """The sanitized HTML of a version's notebook (rendered once per sha256)."""
-        body = self.docs_cache.get(sha256)
-        if body is None:
+    async def docs_body(self, name: str, version: str, sha256: str) -> tuple[str, str]:
+        """The sanitized HTML of a version's notebook and of its API reference (rendered once per sha256)."""
+        rendered = self.docs_cache.get(sha256)
+        if rendered is None:
             data = self.view.notebook_bytes(name, version)
-            body = await self.run_blocking(render_notebook_body, data)
-            self.docs_cache.put(sha256, body)
-        return body
+            rendered = await self.run_blocking(lambda: (render_notebook_body(data), render_api_reference(data)))
+            self.docs_cache.put(sha256, rendered)
+        return rendered
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:

@@ -7,6 +7,11 @@ scripts) can run in the page. The page template adds KaTeX from the service's ow
 so equations render without internet; its Content-Security-Policy allows scripts from the
 service alone, a second wall behind the sanitizer.
 
+Below the notebook the page has an API reference: each public function and class with its
+signature and its docstring rendered from the one structure of :mod:`gilgamesh.docstrings`
+(parameters as a definition list with types and units, returns, raises, notes, references,
+examples), so numpydoc's ``----------`` and reStructuredText's ````x```` never reach a page.
+
 Rendering is slow (nbconvert imports in about a second, a page takes ~0.2 s), so it runs in an
 executor and is cached by sha256 (published content never changes).
 """
@@ -14,9 +19,13 @@ executor and is cached by sha256 (published content never changes).
 from __future__ import annotations
 
 import collections
+import html
 import threading
 
-__all__ = ["render_notebook_body", "sanitize_html", "DocsCache", "DISPLAY_PRIORITY"]
+__all__ = [
+    "render_notebook_body", "render_api_reference", "docstring_html", "markdown_html", "sanitize_html",
+    "DocsCache", "DISPLAY_PRIORITY",
+]
 
 # What a notebook output shows as, best first. JavaScript and widget views are left out: they
 # could not run here anyway, and choosing them would hide the image or HTML beside them.
@@ -83,22 +92,94 @@ def render_notebook_body(data: bytes) -> str:
     return sanitize_html(body)
 
 
+def markdown_html(markdown: str) -> str:
+    """Markdown as HTML the way notebook cells render (LaTeX kept for KaTeX); not yet sanitized."""
+    if not markdown:
+        return ""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return markdown2html_mistune(markdown)
+
+
+def _kind_html(type_: str, unit: str, optional: bool = False, default: str = "") -> str:
+    parts = []
+    if type_:
+        parts.append(f'<span class="type">{html.escape(type_)}</span>')
+    if unit:
+        parts.append(f'<span class="unit">[{html.escape(unit)}]</span>')
+    if default:
+        parts.append(f'<span class="optional">default <code>{html.escape(default)}</code></span>')
+    elif optional:
+        parts.append('<span class="optional">optional</span>')
+    return " ".join(parts)
+
+
+def _name_html(name: str) -> str:
+    return f'<code class="param">{html.escape(name)}</code> ' if name else ""
+
+
+def docstring_html(text: str) -> str:
+    """A docstring (any style) as HTML: summary, description, then each section as a list."""
+    from gilgamesh.docstrings import parse_docstring
+
+    doc = parse_docstring(text)
+    out = []
+    if doc.summary:
+        out.append(f'<div class="doc-summary">{markdown_html(doc.summary)}</div>')
+    if doc.description:
+        out.append(f'<div class="doc-description">{markdown_html(doc.description)}</div>')
+    if doc.parameters:
+        items = "".join(
+            f'<dt><code class="param">{html.escape(p.name)}</code> {_kind_html(p.type, p.unit, p.optional, p.default)}'
+            f"</dt><dd>{markdown_html(p.description)}</dd>" for p in doc.parameters)
+        out.append(f'<h4 class="doc-section">Parameters</h4><dl class="doc-params">{items}</dl>')
+    if doc.returns:
+        items = "".join(
+            f"<dt>{_name_html(r.name)}{_kind_html(r.type, r.unit)}"
+            f"</dt><dd>{markdown_html(r.description)}</dd>" for r in doc.returns)
+        out.append(f'<h4 class="doc-section">Returns</h4><dl class="doc-returns">{items}</dl>')
+    if doc.raises:
+        items = "".join(f'<dt><code class="exception">{html.escape(r.type)}</code></dt>'
+                        f"<dd>{markdown_html(r.description)}</dd>" for r in doc.raises)
+        out.append(f'<h4 class="doc-section">Raises</h4><dl class="doc-raises">{items}</dl>')
+    for title, body in (("Notes", doc.notes), ("References", doc.references), ("Examples", doc.examples)):
+        if body:
+            out.append(f'<h4 class="doc-section">{title}</h4><div class="doc-{title.lower()}">{markdown_html(body)}</div>')
+    return "".join(out)
+
+
+def render_api_reference(data: bytes) -> str:
+    """The sanitized HTML of a notebook's public functions and classes (blocking), read statically."""
+    from gilgamesh.registry.documentation import from_notebook
+
+    model = from_notebook(data)
+    sections = []
+    for m in model.members:
+        prefix = "class " if m.kind == "class" else ""
+        sections.append(
+            f'<div class="member" id="api-{html.escape(m.name)}">'
+            f'<h3><code>{prefix}{html.escape(m.name + m.signature)}</code></h3>{docstring_html(m.doc)}</div>')
+    if not sections:
+        return ""
+    return sanitize_html('<h2 id="api-reference-title">API reference</h2>' + "".join(sections))
+
+
 class DocsCache:
-    """Rendered bodies by sha256, the most recent ``size`` of them."""
+    """Rendered pages (notebook body, API reference) by sha256, the most recent ``size`` of them."""
 
     def __init__(self, size: int = 64):
         self.size = size
-        self._items: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self._items: collections.OrderedDict[str, tuple[str, str]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, sha256: str) -> str | None:
+    def get(self, sha256: str) -> tuple[str, str] | None:
         with self._lock:
             html = self._items.get(sha256)
             if html is not None:
                 self._items.move_to_end(sha256)
             return html
 
-    def put(self, sha256: str, html: str) -> None:
+    def put(self, sha256: str, html: tuple[str, str]) -> None:
         with self._lock:
             self._items[sha256] = html
             self._items.move_to_end(sha256)

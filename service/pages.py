@@ -62,6 +62,14 @@ def _signature(function: str, signature: dict) -> str:
     return f"{function}({', '.join(params)}){returns}"
 
 
+def _endpoint_docs_html(data: bytes, sha256: str) -> dict[str, str]:
+    """Each function's docstring as sanitized HTML (blocking: the markdown engine loads once)."""
+    from .docs import docstring_html, sanitize_html
+    from .openapi import function_docs
+
+    return {f: sanitize_html(docstring_html(doc)) for f, doc in function_docs(data, sha256).items() if doc}
+
+
 class IndexPage(PageHandler):
     """``GET /``: every API of the registry."""
 
@@ -86,9 +94,7 @@ class ApiPage(PageHandler):
             warning = None
         entry = index.versions[current]
         try:
-            from .openapi import function_docs
-
-            docs = await self.run_blocking(function_docs, view.notebook_bytes(name, current), entry["sha256"])
+            docs = await self.run_blocking(_endpoint_docs_html, view.notebook_bytes(name, current), entry["sha256"])
         except GilgameshError:
             docs = {}
         endpoints = []
@@ -114,12 +120,12 @@ class DocsPage(PageHandler):
 
     async def get(self, name: str, spec: str) -> None:
         resolved = self.ctx.view.resolve(name, spec)
-        body = await self.ctx.docs_body(resolved.name, resolved.version, resolved.entry["sha256"])
+        body, api = await self.ctx.docs_body(resolved.name, resolved.version, resolved.entry["sha256"])
         index = self.ctx.view.api(resolved.name)
         others = [v.text for v in reversed(list(index.version_set))]
         self.set_header("Gilgamesh-Version", resolved.version)
         self.render("docs.html", name=resolved.name, version=resolved.version, entry=resolved.entry,
-                    body=body, others=others, warning=resolved.warning)
+                    body=body, api=api, others=others, warning=resolved.warning)
 
 
 class LoginPage(PageHandler):

@@ -192,6 +192,39 @@ def test_tolerance_zero_compares_text_exactly(registry):
     assert publish(registry, api(cells, tolerance=1e-6), dry_run=True).metadata["validation"]["passed"]
 
 
+# -- regex sanitizers ------------------------------------------------------------------------------
+
+def test_sanitizers_rewrite_both_sides_before_the_comparison():
+    from nbformat import from_dict
+
+    from gilgamesh.registry.nbval_compare import compare_outputs
+    from gilgamesh.registry.sanitize import read_sanitizers
+
+    stored = [from_dict(stdout("<Probe object at 0x7f3a1c2b>, run 17 of 2024-01-02\n"))]
+    fresh = [from_dict(stdout("<Probe object at 0x55d0e8aa>, run 17 of 2025-06-30\n"))]
+    assert compare_outputs(stored, fresh) is not None
+    sanitizers, problems = read_sanitizers([{"regex": "0x[0-9a-f]+", "replace": "ADDRESS"},
+                                            {"regex": r"\d{4}-\d\d-\d\d", "replace": "DATE"}])
+    assert problems == [] and compare_outputs(stored, fresh, sanitizers=sanitizers) is None
+    # What is not sanitized is still compared.
+    fresh[0].text = fresh[0].text.replace("run 17", "run 18")
+    assert compare_outputs(stored, fresh, sanitizers=sanitizers) is not None
+
+
+def test_a_bad_sanitizer_is_refused_naming_it(registry):
+    sanitize = [{"regex": "0x[0-9a-f]+", "replace": "ADDRESS"}, {"regex": "(unclosed", "replace": ""},
+                {"regex": "a", "replace": "\\2"}, "0x.*", {"regex": "b", "flags": "i"}]
+    problems = refused(registry, api([ran("X = 1")], sanitize=sanitize), validate=False)
+    assert problems == [
+        ("metadata", None, "metadata.gilgamesh.sanitize[1].regex '(unclosed' is not a valid regular expression: "
+                           "missing ), unterminated subpattern at position 0"),
+        ("metadata", None, "metadata.gilgamesh.sanitize[2].replace '\\\\2' does not fit its regex 'a': "
+                           "invalid group reference 2 at position 1"),
+        ("metadata", None, 'metadata.gilgamesh.sanitize[3] must be an object with a "regex" string (and a "replace" string)'),
+        ("metadata", None, "metadata.gilgamesh.sanitize[4] has unknown key(s) 'flags' (known: regex, replace)"),
+    ]
+
+
 # -- 7. a bad spec ----------------------------------------------------------------------------------
 
 def test_a_bad_spec_is_named_on_import_cells_and_in_the_kernel(registry):
