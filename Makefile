@@ -6,6 +6,8 @@ REGISTRY ?= $(CURDIR)/.registry
 HOST ?= 127.0.0.1
 PORT ?= 8765
 PYTEST_ARGS ?=
+# Test processes: most tests wait on kernels, git and subprocesses, so three share two cores well.
+TEST_WORKERS ?= 3
 
 .PHONY: install static serve seed test sandbox browser bench clean
 
@@ -48,7 +50,7 @@ browser:
 	$(call apt_install,chromium chromium-driver)
 
 test: install sandbox browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run_all.py
