@@ -36,18 +36,22 @@ from .derive import TAGS, index_entry, is_version_tag, metadata_of, record_field
 from .hooks import install_hooks
 from .layout import Layout
 from .reader import LocalReader
-from .settings import DEFAULT_SETTINGS, read_settings
+from .settings import initial_settings, read_settings
 
 __all__ = ["Store", "init_registry", "writer_lock", "atomic_write", "is_version_tag"]
 
 ZERO = "0" * 40
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
+
+    ``mode`` 0644 by default: the sandboxed processes (another uid) read the published parts.
+    """
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -57,6 +61,15 @@ def atomic_write(path: str, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _make_published_parts_readable(layout: Layout) -> None:
+    """Index and blob files written owner-only (before the sandbox ran as another uid) become 0644."""
+    for directory in (layout.index_dir, layout.blobs_dir):
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_file() and not entry.stat().st_mode & 0o004:
+                    os.chmod(entry.path, 0o644)
 
 
 def _json_bytes(obj) -> bytes:
@@ -97,11 +110,12 @@ def init_registry(root: str) -> "Store":
         )
     os.makedirs(layout.index_dir, exist_ok=True)
     os.makedirs(layout.blobs_dir, exist_ok=True)
+    _make_published_parts_readable(layout)
     if not had_store:
         git.Repo.init(layout.git_dir, bare=True, mkdir=True, initial_branch="main")
     install_hooks(layout.git_dir)
     if not os.path.exists(layout.settings_file):
-        atomic_write(layout.settings_file, _json_bytes(DEFAULT_SETTINGS))
+        atomic_write(layout.settings_file, _json_bytes(initial_settings()))
     store = Store(root)
     store.adopted = None
     if had_store:

@@ -15,9 +15,12 @@ The subprocess gets:
   whole run, counted once the kernel answers (``validation_startup_timeout``, default 120 s, limits
   its start: a loaded machine must not fail a notebook), ``validation_memory_mb`` of address
   space for the kernel;
-* the file-system sandbox of :mod:`gilgamesh.registry.sandbox` when bubblewrap is installed
-  (writable: the scratch directory only; no ``tokens.json``); ``settings.json`` ``sandbox``
-  (default true) can turn it off, and the record stored with each version says whether it was on;
+* the sandbox of :mod:`gilgamesh.registry.sandbox` (no network, an unprivileged uid, a minimal
+  read-only file system with the scratch directory as a size-limited tmpfs, an allow-listed
+  environment, limits on processes, file size, memory and CPU time); the runner and its kernel
+  share it, talking over unix sockets. ``settings.json`` ``sandbox`` (default true) can turn it
+  off, ``require_sandbox`` refuses to run the notebook where bwrap is missing, and the record
+  stored with each version says whether it was on;
 * a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
   tree is killed here; if it dies without reporting, every process still carrying the run's
   marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
@@ -40,12 +43,13 @@ import subprocess
 import sys
 import tempfile
 
+from gilgamesh.config import is_url
 from gilgamesh.errors import GilgameshError, Problem
 from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import spec_from_module_part
 
-from .sandbox import sandboxed
+from .sandbox import Limits, SandboxRequired, sandboxed, use_sandbox
 
 __all__ = [
     "validate_notebook",
@@ -195,7 +199,10 @@ def validate_notebook(
     if cached is not None:
         cached.pop("key", None)
         return {**cached, "cached": True}, []
-    report = run_notebook(data, root, settings, tolerance, facts, behaviour=behaviour)
+    try:
+        report = run_notebook(data, root, settings, tolerance, facts, behaviour=behaviour)
+    except SandboxRequired as e:
+        return None, [Problem("validation", f"the notebook was not run: {e}")]
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
     record = {
         "passed": not problems,
@@ -244,6 +251,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     return the executed notebook as ``"notebook"``. ``workdir``: the kernel's working directory,
     writable in the sandbox, instead of the scratch directory's own.
     """
+    sandbox = use_sandbox(settings)  # before anything is written: it may refuse
     timeout = float(settings.get("validation_timeout") or 300)
     startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
     scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
@@ -266,8 +274,10 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "tolerance": tolerance,
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
+            "limits": {k: v for k, v in settings.items() if k.startswith("sandbox_")} if sandbox else {},
             "save": save,
         }
+        open(job["progress"], "w").close()  # the one file the run writes back to the host
         if facts is not None:
             job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
             if behaviour is not None:
@@ -276,12 +286,16 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
         with open(job_file, "w") as f:
             json.dump(job, f)
         argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
-        if settings.get("sandbox", True):
-            # A registry over HTTP, or none yet, has nothing to hide: the scratch stands in for it.
-            hidden = root if os.path.isdir(root) else os.path.join(scratch, "work")
-            argv = sandboxed(argv, hidden, [scratch] + ([workdir] if workdir else []))
-        report = _run_runner(argv, job, _scratch_env(root, scratch), scratch, stderr=None if save else subprocess.PIPE)
-        report["sandboxed"] = argv[0] != sys.executable
+        env = {**_scratch_env(root, scratch), MARKER_VARIABLE: os.path.basename(scratch)}
+        if sandbox:
+            # A registry over HTTP (gilgamesh run against a service) is reached over the network:
+            # the author's own notebook on the author's machine. A workdir (run --here) is the
+            # author's directory, written as the author.
+            argv = sandboxed(argv, registry_root=root if os.path.isdir(root) else None, scratch=scratch, env=env,
+                             limits=Limits.from_settings(settings), outputs=(job["progress"],),
+                             writable=(workdir,) if workdir else (), cwd=job["workdir"], network=is_url(root))
+        report = _run_runner(argv, job, env, scratch, stderr=None if save else subprocess.PIPE)
+        report["sandboxed"] = sandbox
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -290,8 +304,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
 def _run_runner(argv: list[str], job: dict, env: dict, scratch: str, stderr=subprocess.PIPE) -> dict:
     from .process_tree import kill_marked, kill_tree
 
-    marker = os.path.basename(scratch)  # every process of this run inherits it in its environment
-    env = {**env, MARKER_VARIABLE: marker}
+    marker = env[MARKER_VARIABLE]  # every process of this run inherits it in its environment
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,

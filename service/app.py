@@ -25,6 +25,7 @@ import tornado.process
 import tornado.web
 
 from gilgamesh.errors import GilgameshError, NotFound
+from gilgamesh.registry.sandbox import SandboxRequired
 
 from . import handlers, pages
 from .arguments import Binder
@@ -111,7 +112,10 @@ class ServiceContext:
     def start(self) -> None:
         """Start the model workers and the upstream sync (needs the running event loop)."""
         if self.pool._loop is None:
-            self.pool.start()
+            try:
+                self.pool.start()
+            except SandboxRequired as e:  # the rest of the service serves; model calls answer 503 with this
+                log.error("model workers not started: %s", e)
             if tornado.process.task_id() in (None, 0):  # one of --workers N processes pulls
                 from .upstreams import keep_current
 

@@ -1,7 +1,9 @@
 """A model worker process: imports API modules once, then runs calls sent by the server.
 
 Run as ``python -m gilgamesh.service.worker FD SERVER_PID`` with ``GILGAMESH_REGISTRY`` naming the registry;
-``FD`` is this end of the socketpair (see :mod:`gilgamesh.service.protocol`). Modules come from
+``FD`` is this end of the socketpair (see :mod:`gilgamesh.service.protocol`). Sandboxed
+(``GILGAMESH_CONTAINED=1``: a PID namespace of its own, this worker pid 2 under bwrap's init), it
+kills whatever a call left running before answering it. Modules come from
 the loader (``gilgamesh.use("name@version")``), so the compiled-code cache is shared with every
 other process of the machine. Whatever the model prints goes to stderr, never into the protocol.
 """
@@ -109,13 +111,52 @@ def _model_traceback(exc: BaseException) -> list[str]:
     return [line.rstrip() for line in "".join(lines).splitlines() if line.strip()][-40:]
 
 
+class Leftovers:
+    """What model calls leave running in this worker's PID namespace, ended after each call.
+
+    ``ns_last_pid`` (the namespace's last pid handed out: one read, a few microseconds) tells
+    whether a call started anything; only then is ``/proc`` read. Threads of this worker are not
+    listed there, so everything but bwrap's init (1) and this process is the call's.
+    """
+
+    PATH = "/proc/sys/kernel/ns_last_pid"
+
+    def __init__(self):
+        self.last = self._last_pid()
+
+    def _last_pid(self) -> bytes:
+        with open(self.PATH, "rb") as f:
+            return f.read()
+
+    def end(self) -> int:
+        """Kill and reap what was started since the last look; return how many."""
+        if self._last_pid() == self.last:
+            return 0
+        me, killed = os.getpid(), []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (1, me):
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                    killed.append(int(entry))
+                except OSError:
+                    pass
+        for pid in killed:
+            try:
+                os.waitpid(pid, 0)  # ours: reaped; adopted by init (a double fork): init reaps it
+            except ChildProcessError:
+                pass
+        self.last = self._last_pid()
+        return len(killed)
+
+
 class Worker:
     """The state of one worker: its socket and the modules it has imported."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, leftovers: Leftovers | None = None):
         self.sock = sock
         self.modules: dict[tuple[str, str], object] = {}
         self.out: list[bytes] = []
+        self.leftovers = leftovers
 
     def reply(self, cid: int, kind: int, payload: bytes = b"", seconds: float = 0.0) -> None:
         self.out.append(REPLY_HEADER.pack(len(payload) + REPLY_HEADER.size - 4, cid, kind, seconds) + payload)
@@ -188,6 +229,9 @@ class Worker:
                 buf = buf[4 + n:]
                 if request[0] == CALL:
                     self.call(request)
+                    if self.leftovers is not None and self.leftovers.end():
+                        print(f"killed the processes that {request[2]}@{request[3]} {request[4]} left running",
+                              file=sys.stderr)
                     # Each answer goes out as soon as it is known: held back for a batch, it
                     # would wait on the next call, and a slow next call would make this one
                     # look like it ran past its time limit.
@@ -224,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     import gilgamesh  # noqa: F401  the loader, before the first call
 
-    worker = Worker(sock)
+    leftovers = Leftovers() if os.environ.get("GILGAMESH_CONTAINED") == "1" else None
+    worker = Worker(sock, leftovers)
     try:
         worker.reply(0, READY)
         worker.flush()

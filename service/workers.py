@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import itertools
 import json
 import logging
@@ -40,7 +41,7 @@ import time
 
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError, ModelTimeout, ServiceBusy
-from gilgamesh.registry.sandbox import sandbox_available, sandboxed
+from gilgamesh.registry.sandbox import Limits, sandboxed, use_sandbox
 from gilgamesh.registry.settings import read_settings
 
 from .protocol import CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
@@ -193,14 +194,18 @@ class WorkerPool:
         self.replaced = 0  # workers replaced after a timeout or a crash (for tests and logs)
         self.refused = 0  # calls refused with 503 because the queue was full
         self.scratch: str | None = None  # the sandboxed workers' writable directory
+        self.limits: Limits | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Spawn the workers (on the running event loop); calls queue until one is ready."""
+        settings = read_settings(self.registry_root)
+        sandbox = use_sandbox(settings)  # raises SandboxRequired (503) where bwrap is required but missing
         self._loop = asyncio.get_running_loop()
-        if read_settings(self.registry_root)["sandbox"] and sandbox_available():
-            # Published code runs here at anyone's request: give it the validation sandbox, with
-            # one scratch directory (caches, temporary files) for the workers of this pool.
+        if sandbox:
+            # Published code runs here at anyone's request: give it the validation sandbox. A warm
+            # worker lives long, so no CPU-time limit: each call has its own time limit.
+            self.limits = dataclasses.replace(Limits.from_settings(settings), cpu_seconds=None)
             self.scratch = tempfile.mkdtemp(prefix="gilgamesh-workers-")
             for sub in ("cache", "tmp", "matplotlib"):
                 os.makedirs(os.path.join(self.scratch, sub))
@@ -214,9 +219,10 @@ class WorkerPool:
         argv = [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno()), str(os.getpid())]
         if self.scratch is not None:
             env.update(GILGAMESH_CACHE=os.path.join(self.scratch, "cache"), TMPDIR=os.path.join(self.scratch, "tmp"),
-                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"))
+                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"), GILGAMESH_CONTAINED="1")
             # Inside, the worker's parent is bwrap, not this server: no parent-pid check (argv[5]).
-            argv = sandboxed(argv[:-1], self.registry_root, [self.scratch])
+            argv = sandboxed(argv[:-1], registry_root=self.registry_root, scratch=self.scratch, env=env,
+                             limits=self.limits)
         try:
             # A process group of its own: a Ctrl-C or SIGTERM sent to the server's group is the
             # server's to act on (it stops its workers); the worker dies with the server anyway.
@@ -256,19 +262,8 @@ class WorkerPool:
             self.scratch = None
 
     def pids(self) -> list[int]:
-        """The processes that run the calls (inside the sandbox: bwrap's child, not bwrap)."""
-        pids = [w.proc.pid for w in self.workers if not w.dead]
-        if self.scratch is None:
-            return pids
-        import psutil
-
-        found = []
-        for pid in pids:
-            try:
-                found += [c.pid for c in psutil.Process(pid).children(recursive=True) if "gilgamesh.service.worker" in c.cmdline()]
-            except psutil.Error:
-                pass
-        return found
+        """The process of each live worker (bwrap's, for a sandboxed one: it ends with the worker)."""
+        return [w.proc.pid for w in self.workers if not w.dead]
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, name: str, version: str, function: str, positional: list, keywords: dict,

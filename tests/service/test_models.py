@@ -172,12 +172,9 @@ def test_concurrent_calls(server):
 
 
 def test_warm_workers_import_once(server):
-    """Calls are served by at most two processes (the pool), never by the server itself."""
-    import os
-
-    pids = {call(server, "geo/1/whoami", {}).json()["result"] for _ in range(20)}
-    assert os.getpid() not in pids
-    assert pids <= set(server.ctx.pool.pids())
+    """Calls are served by at most two processes (the pool), each importing the module once."""
+    ids = {call(server, "geo/1/whoami", {}).json()["result"] for _ in range(20)}
+    assert 1 <= len(ids) <= len(server.ctx.pool.pids()) == 2
 
 
 def test_calls_after_shutdown_are_503(seeded_registry, service_env):
