@@ -8,6 +8,7 @@ fact (this ran while that was still blocked), never a duration.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import threading
 
@@ -42,6 +43,14 @@ def gated() -> bytes:
 def gated_registry(tmp_path_factory, service_env):
     root = str(tmp_path_factory.mktemp("scheduling") / "registry")
     init_registry(root)
+    # The gates are files in the test's tmp_path, which a contained worker cannot see by design
+    # (no host /tmp in the sandbox): scheduling is tested here, containment in tests/reliability.
+    settings_path = os.path.join(root, "settings.json")
+    with open(settings_path) as f:
+        settings = json.load(f)
+    settings.update(sandbox=False, require_sandbox=False)
+    with open(settings_path, "w") as f:
+        json.dump(settings, f)
     publish(root, gated(), publisher="seed", validate=False)
     return root
 
