@@ -6,20 +6,27 @@ REGISTRY ?= $(CURDIR)/.registry
 HOST ?= 127.0.0.1
 PORT ?= 8765
 PYTEST_ARGS ?=
+# Test processes: most tests wait on kernels, git and subprocesses, so three share two cores well.
+TEST_WORKERS ?= 3
 
-.PHONY: install static serve seed test sandbox browser bench clean
+.PHONY: install static generators serve seed test sandbox browser bench clean
 
-$(VENV)/.installed: pyproject.toml service/static/package-lock.json
+$(VENV)/.installed: pyproject.toml service/static/package-lock.json tests/service/generators/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(MAKE) --no-print-directory static
+	$(MAKE) --no-print-directory static generators
 	touch $@
 
 # KaTeX, served from the service's own origin so that equations render offline.
 static:
 	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install KaTeX (apt-get install npm)"; exit 1; }
 	npm ci --silent --no-audit --no-fund --prefix service/static
+
+# openapi-typescript (and tsc), which the tests run against the live OpenAPI document.
+generators:
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the OpenAPI generator tests (apt-get install npm)"; exit 1; }
+	npm ci --silent --no-audit --no-fund --prefix tests/service/generators
 
 install: $(VENV)/.installed
 
@@ -48,10 +55,10 @@ browser:
 	$(call apt_install,chromium chromium-driver)
 
 test: install sandbox browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .registry test-artifacts *.egg-info service/static/node_modules
+	rm -rf $(VENV) .registry test-artifacts *.egg-info service/static/node_modules tests/service/generators/node_modules

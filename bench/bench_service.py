@@ -17,7 +17,17 @@ targets interleave so that a noisy neighbour affects them alike. Targets:
       python3 -m venv /tmp/gilgamesh-kg-venv
       /tmp/gilgamesh-kg-venv/bin/pip install jupyter_kernel_gateway ipykernel
 
-Targets (DESIGN.md 10, issue 6): gilgamesh >= 0.8x bare, >= 30x kernel gateway, p99 <= 2x bare's.
+Fairness (issue 14), on the same ``gilgamesh serve``: the fast call's p99 from one closed-loop
+connection, alone and with four slow calls kept in flight (each waits 0.5 s, as a model waiting on
+an instrument or a file does; a variant that burns CPU for 0.5 s is reported beside it, since on a
+2-core machine four busy processes share the cores with the fast one whatever the scheduling).
+Then overload: a service with at most 2 model workers and a queue of 20 gets 60 slow calls at
+once; the figures are how many ran, waited and got 503 (with its ``Retry-After``), and how fast the
+503s came back.
+
+Targets (DESIGN.md 10, issues 6 and 14): gilgamesh >= 0.8x bare, >= 30x kernel gateway, p99 <=
+2x bare's; fast-call p99 with four slow calls in flight <= 2x alone; under overload exactly the
+queue bound waits, the rest get 503 promptly.
 Usage: ``python bench/bench_service.py [--seconds S] [--rounds N]``; exits 1 if a target is missed.
 """
 
@@ -36,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,16 +65,42 @@ ARGS = {"n_e": 1e18, "T_e": 3.0}
 EXPECTED = 1.2875965235341128e-05
 
 
+SLOW = '''\
+import time
+
+
+def slow(seconds: float) -> float:
+    """Waits (an instrument, a file, a remote service), then answers."""
+    time.sleep(seconds)
+    return seconds
+
+
+def burn(seconds: float) -> float:
+    """Computes for that long."""
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return seconds
+'''
+SLOW_SECONDS = 0.5
+SLOW_IN_FLIGHT = 4
+OVERLOAD = {"max_model_workers": 2, "queue_limit": 20, "calls": 60, "seconds": 1.0}
+
+
 def api_notebook() -> bytes:
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": "# benchplasma\n\nThe Debye length $\\lambda_D$."},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": PRELUDE},
         {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": FUNCTION},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": SLOW},
     ]
+    counts = iter(range(1, len(cells)))  # saved as run (publishing refuses a notebook that never ran)
+    cells = [dict(c, execution_count=next(counts)) if c["cell_type"] == "code" else c for c in cells]
     nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [dict(c, id=f"c{i}") for i, c in enumerate(cells)],
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                        "gilgamesh": {"name": "benchplasma", "version": "1.0.0", "summary": "Debye length.",
-                                     "endpoints": ["debye_length"]}}}
+                                     "endpoints": ["debye_length", "slow", "burn"]}}}
     return json.dumps(nb, indent=1).encode()
 
 
@@ -102,18 +139,18 @@ BARE_SERVER = textwrap.dedent("""
 """)
 
 SERVICE = textwrap.dedent("""
-    import sys
+    import json, sys
     from gilgamesh.service.app import serve
-    serve("127.0.0.1", 0, sys.argv[1], workers=1)
+    serve("127.0.0.1", 0, sys.argv[1], workers=1, **json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}"))
 """)
 
 
 # -- the load generator ----------------------------------------------------------------------
-def load(port: int, path: str, body: bytes, seconds: float, warmup: float = 0.5) -> dict:
-    """``CONNECTIONS`` closed-loop keep-alive clients for ``seconds``; req/s and latencies."""
+def load(port: int, path: str, body: bytes, seconds: float, warmup: float = 0.5, connections: int = CONNECTIONS) -> dict:
+    """``connections`` closed-loop keep-alive clients for ``seconds``; req/s and latencies."""
     request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
     for s in socks:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     state = {s.fileno(): [s, b"", 0.0] for s in socks}
@@ -224,6 +261,116 @@ class Target:
                 "rounds": [round(r["rps"]) for r in self.rounds]}
 
 
+# -- fairness and overload ---------------------------------------------------------------------
+def _post(conn, path: str, body: dict) -> tuple[int, dict, float]:
+    import http.client  # noqa: F401  (conn is an http.client.HTTPConnection)
+
+    data = json.dumps(body).encode()
+    started = time.perf_counter()
+    conn.request("POST", path, data, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    return response.status, dict(response.getheaders()), time.perf_counter() - started
+
+
+class SlowCalls:
+    """``n`` clients each keeping one slow call in flight until stopped."""
+
+    def __init__(self, port: int, function: str, n: int = SLOW_IN_FLIGHT, seconds: float = SLOW_SECONDS):
+        self.port, self.path, self.n, self.seconds = port, f"/models/benchplasma/1/{function}", n, seconds
+        self.stop = threading.Event()
+        self.done = 0
+        self.statuses: dict[int, int] = {}
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(n)]
+
+    def _client(self) -> None:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        while not self.stop.is_set():
+            status, _, _ = _post(conn, self.path, {"seconds": self.seconds})
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.done += 1
+        conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        time.sleep(self.seconds / 2)  # every slow call has reached a worker
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+        if set(self.statuses) != {200}:
+            raise RuntimeError(f"slow calls answered {self.statuses}")
+
+
+def fairness(port: int, seconds: float, rounds: int) -> dict:
+    """Fast-call p99 alone and with slow calls in flight (waiting ones, and CPU-bound ones)."""
+    import http.client
+
+    body = json.dumps(ARGS).encode()
+    path = "/models/benchplasma/1/debye_length"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for function in ("slow", "burn"):  # their cost is measured once, as in a running service
+        assert _post(conn, f"/models/benchplasma/1/{function}", {"seconds": 0.05})[0] == 200
+    conn.close()
+    out = {"alone": [], "slow": [], "burn": []}
+    for _ in range(rounds):
+        out["alone"].append(load(port, path, body, seconds, connections=1))
+        for function in ("slow", "burn"):
+            with SlowCalls(port, function):
+                out[function].append(load(port, path, body, seconds, connections=1))
+    return out
+
+
+def overload(port: int) -> dict:
+    """``OVERLOAD["calls"]`` slow calls at once at a service of few workers and a short queue."""
+    import http.client
+
+    n, path = OVERLOAD["calls"], "/models/benchplasma/1/slow"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    assert _post(conn, path, {"seconds": OVERLOAD["seconds"]})[0] == 200  # its cost, measured
+    conn.close()
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=300) for _ in range(n)]
+    for c in conns:
+        c.connect()
+    barrier = threading.Barrier(n)
+    results: list[tuple[int, dict, float]] = [None] * n
+
+    def client(i: int) -> None:
+        barrier.wait()
+        results[i] = _post(conns[i], path, {"seconds": OVERLOAD["seconds"]})
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    ok = [r for r in results if r[0] == 200]
+    busy = [r for r in results if r[0] == 503]
+    others = [r[0] for r in results if r[0] not in (200, 503)]
+    return {
+        "calls": n, "ok": len(ok), "refused_503": len(busy), "other_statuses": others,
+        "retry_after": sorted({int(r[1].get("Retry-After", 0)) for r in busy}),
+        "refusal_ms_p50": 1e3 * statistics.median(r[2] for r in busy) if busy else None,
+        "refusal_ms_max": 1e3 * max(r[2] for r in busy) if busy else None,
+        "served_s_max": max(r[2] for r in ok) if ok else None,
+        "elapsed_s": elapsed,
+    }
+
+
+def _p99(latencies: list[float]) -> float:
+    lat = sorted(latencies)
+    return lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="measured seconds per round")
@@ -246,7 +393,7 @@ def run(work: str, seconds: float, rounds: int) -> int:
 
     registry = os.path.join(work, "registry")
     init_registry(registry)
-    publish(registry, api_notebook(), publisher="bench")
+    publish(registry, api_notebook(), publisher="bench", validate=False)  # validation is not measured here
     env = dict(os.environ, GILGAMESH_REGISTRY=registry, GILGAMESH_CACHE=os.path.join(work, "cache"))
     env.pop("GILGAMESH_TOKEN", None)
     # Compiled-code caches are files: build them once so that neither target pays for it.
@@ -273,6 +420,9 @@ def run(work: str, seconds: float, rounds: int) -> int:
             "kernel gateway", [kg_path, "--KernelGatewayApp.api=kernel_gateway.notebook_http", f"--KernelGatewayApp.seed_uri={nb}",
                                "--KernelGatewayApp.ip=127.0.0.1", f"--KernelGatewayApp.port={kg_port}"],
             "/call", kg_env, r"is available at http://127\.0\.0\.1:(\d+)", cwd=work)
+    overloaded = Target("gilgamesh serve (overload)", [sys.executable, "-c", SERVICE, registry, json.dumps(
+        {"model_workers": OVERLOAD["max_model_workers"], "max_model_workers": OVERLOAD["max_model_workers"],
+         "queue_limit": OVERLOAD["queue_limit"]})], "/models/benchplasma/1/debye_length", env, listening)
     try:
         for t in targets:
             t.start()
@@ -287,8 +437,13 @@ def run(work: str, seconds: float, rounds: int) -> int:
         for _ in range(rounds):
             for t in targets:
                 t.rounds.append(load(t.port, t.path, body, seconds))
+        fair = fairness(targets[1].port, seconds, rounds)
+        for t in targets:  # the overload service gets the machine to itself
+            t.stop()
+        overloaded.start()
+        over = overload(overloaded.port)
     finally:
-        for t in targets + ([kg_target] if kg_target else []):
+        for t in targets + ([kg_target] if kg_target else []) + [overloaded]:
             t.stop()
 
     bare, ours = targets[0].summary(), targets[1].summary()
@@ -314,6 +469,27 @@ def run(work: str, seconds: float, rounds: int) -> int:
         (f"gilgamesh / kernel gateway req/s = {vs_kg:.0f}x", vs_kg >= 30, ">= 30x"),
         (f"gilgamesh p99 / bare p99 = {p99_ratio:.2f}x", p99_ratio <= 2.0, "<= 2x"),
     ]
+    alone_p99 = [_p99(r["latencies"]) for r in fair["alone"]]
+    print(f"fast call ({fair['alone'][0]['p50']:.2f} ms p50 alone), 1 connection, {rounds} rounds of {seconds:g} s:")
+    fair_ratio = {}
+    for kind, label in (("alone", "alone"), ("slow", f"{SLOW_IN_FLIGHT} waiting slow calls in flight"),
+                        ("burn", f"{SLOW_IN_FLIGHT} CPU-bound slow calls in flight")):
+        p99s = [_p99(r["latencies"]) for r in fair[kind]]
+        fair_ratio[kind] = statistics.median(p / a for p, a in zip(p99s, alone_p99))
+        print(f"  {label:<40} p99 {statistics.median(p99s):7.2f} ms   ({fair_ratio[kind]:.2f}x alone; "
+              f"req/s {statistics.median(r['rps'] for r in fair[kind]):.0f})")
+    expected_ok = OVERLOAD["max_model_workers"] + OVERLOAD["queue_limit"]
+    print(f"overload: {over['calls']} slow calls ({OVERLOAD['seconds']:g} s) at once, "
+          f"{OVERLOAD['max_model_workers']} workers, queue bound {OVERLOAD['queue_limit']}: "
+          f"{over['ok']} x 200 (last after {over['served_s_max']:.1f} s), {over['refused_503']} x 503 "
+          f"(Retry-After {over['retry_after']} s; answered in {over['refusal_ms_p50']:.1f} ms p50, "
+          f"{over['refusal_ms_max']:.1f} ms max), other statuses {over['other_statuses'] or 'none'}")
+    checks += [
+        (f"fast p99 with {SLOW_IN_FLIGHT} slow calls / alone = {fair_ratio['slow']:.2f}x", fair_ratio["slow"] <= 2.0, "<= 2x"),
+        (f"overload: 200s = workers + queue bound = {over['ok']}", over["ok"] == expected_ok, f"== {expected_ok}"),
+        (f"overload: 503s = {over['refused_503']}", over["refused_503"] == over["calls"] - expected_ok
+         and not over["other_statuses"], f"== {over['calls'] - expected_ok}"),
+    ]
     print("ratios: median over rounds of the per-round ratio")
     for text, ok, target in checks:
         print(f"{text:<48} target {target:<8} {'PASS' if ok else 'FAIL'}")
@@ -321,7 +497,10 @@ def run(work: str, seconds: float, rounds: int) -> int:
     with open(os.path.join(HERE, "results", "bench_service.json"), "w") as f:
         json.dump({"bare": {k: v for k, v in bare.items()}, "gilgamesh": ours,
                    "kernel_gateway": kg or {"rps": KG_ANCHOR, "anchor": True},
-                   "ratios": {"vs_bare": vs_bare, "vs_kg": vs_kg, "p99": p99_ratio}}, f, indent=1)
+                   "ratios": {"vs_bare": vs_bare, "vs_kg": vs_kg, "p99": p99_ratio},
+                   "fairness": {k: {"p99_ms": statistics.median(_p99(r["latencies"]) for r in v),
+                                    "vs_alone": fair_ratio[k]} for k, v in fair.items()},
+                   "overload": over}, f, indent=1, default=str)
     return 0 if all(ok for _, ok, _ in checks) else 1
 
 

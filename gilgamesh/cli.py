@@ -130,6 +130,11 @@ def _publish_many(args, dry_run: bool) -> int:
                 print(f"{r['path']}: published {label} (sha256 {r['sha256'][:12]})")
             else:
                 print(f"{r['path']}: {label} is already published with the same content; nothing changed")
+            from .registry.behaviour_changes import publish_lines
+
+            found = publish_lines(r) if dry_run or r["created"] else []  # the API and behaviour changes
+            if found:
+                print("\n".join(found))
     failed = sum(not r["ok"] for r in results)
     _emit(args, {"results": results, "failed": failed})
     return 1 if failed else 0
@@ -187,6 +192,9 @@ def _resolved_text(data: dict) -> str:
         lines.append(f"yanked:       {data['yank_reason']}")
     if data["deprecated"]:
         lines.append(f"deprecated:   {data['deprecation_message']}")
+    from .registry.behaviour_changes import changed_lines
+
+    lines += changed_lines(data.get("changed"))
     return "\n".join(lines)
 
 
@@ -214,7 +222,9 @@ def cmd_fork(args) -> int:
     from .loader.kernelspec import kernelspec_metadata
 
     nb = json.loads(registry.reader.notebook_bytes(name, chosen))
-    nb.setdefault("metadata", {}).setdefault("gilgamesh", {})["version"] = new_version
+    meta = nb.setdefault("metadata", {}).setdefault("gilgamesh", {})
+    meta["version"] = new_version
+    meta.pop("changed", None)  # the reasons were for the version forked from
     # Jupyter then starts the Gilgamesh kernel, whose extension makes the first `@` import work.
     nb["metadata"]["kernelspec"] = kernelspec_metadata()
     from .registry.store import atomic_write
@@ -269,7 +279,8 @@ def _kernel_installed() -> bool:
 
 
 def _diff_side(reader, location: str, text: str):
-    """``(name, version, label, surface)`` of a published NAME@SPEC or a notebook path (a working copy)."""
+    """``(name, version, label, surface, metadata.gilgamesh or None)`` of a published NAME@SPEC or a
+    notebook path (a working copy)."""
     from .registry.publish import notebook_surface, version_surface
 
     if text.endswith(".ipynb") or os.path.sep in text or os.path.isfile(text):
@@ -285,26 +296,28 @@ def _diff_side(reader, location: str, text: str):
             raise GilgameshError(f"{text}: metadata.gilgamesh needs a name and a version to be diffed")
         check_name(name)
         Version(version)
-        return name, version, text, notebook_surface(nb, location)
+        return name, version, text, notebook_surface(nb, location), nb.metadata
     name, spec = parse_name_spec(text)
     version = reader.resolve(name, spec).version
-    return name, version, version, version_surface(location, reader, name, version)
+    return name, version, version, version_surface(location, reader, name, version), None
 
 
 def cmd_diff(args) -> int:
+    from .registry.behaviour_changes import diff_rows
     from .registry.publish import comparable
     from .registry.semver import bump_of, diff_snapshots, effective_bump, required_bump
 
     reader = _registry(args).reader
     location = _location(args)
-    n1, v1, label1, old = _diff_side(reader, location, args.old)
-    n2, v2, label2, new = _diff_side(reader, location, args.new)
+    n1, v1, label1, old, _ = _diff_side(reader, location, args.old)
+    n2, v2, label2, new, working = _diff_side(reader, location, args.new)
     if n1 != n2:
         raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
     changes = diff_snapshots(*comparable(old, new))
     required = required_bump(changes, v1)
     # Each change's bump as it applies over v1 (a 0.x line needs MINOR where 1.x needs MAJOR).
     rows = [{**c.to_dict(), "bump": effective_bump(c.bump, v1)} for c in changes]
+    rows += diff_rows(reader, n1, v1, v2, working)  # accepted behaviour changes, with their reasons
     data = {"name": n1, "old": v1, "new": v2, "changes": rows,
             "required": required, "bump": bump_of(v1, v2) if Version(v2) > Version(v1) else None}
     if label1 != v1:
@@ -432,6 +445,9 @@ def cmd_lock(args) -> int:
 def cmd_serve(args) -> int:
     from .service.app import serve
 
+    if args.model_workers and args.max_model_workers and args.max_model_workers < args.model_workers:
+        raise UsageError(f"--max-model-workers ({args.max_model_workers}) must be at least "
+                         f"--model-workers ({args.model_workers})")
     root = _local_root(args, "serve")
     if not os.path.isdir(os.path.join(root, "store.git")):
         from .registry.store import init_registry
@@ -439,7 +455,8 @@ def cmd_serve(args) -> int:
         init_registry(root)
     serve(args.host, args.port, root, workers=args.workers, private=args.private,
           model_workers=args.model_workers, call_timeout=args.call_timeout,
-          max_body_size=int(args.max_body_mb * 1024 * 1024))
+          max_body_size=int(args.max_body_mb * 1024 * 1024), body_timeout=args.body_timeout,
+          max_model_workers=args.max_model_workers, queue_limit=args.queue_limit)
     return 0
 
 
@@ -566,12 +583,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_bounded(int, 0, 65535), default=8765, help="port (default 8765)")
     p.add_argument("--workers", type=_bounded(int, 1), default=1, help="server processes sharing the port (default 1)")
     p.add_argument("--private", action="store_true", help="require a token for reads too")
-    p.add_argument("--model-workers", type=_bounded(int, 1), default=2, metavar="N",
-                   help="warm processes that run model calls (default 2)")
+    p.add_argument("--model-workers", type=_bounded(int, 1), default=None, metavar="N",
+                   help="warm processes that run model calls (default: one per core)")
+    p.add_argument("--max-model-workers", type=_bounded(int, 1), default=None, metavar="N",
+                   help="how many the pool grows to while slow calls occupy it (default: 4 per core)")
+    p.add_argument("--queue-limit", type=_bounded(int, 0), default=256, metavar="N",
+                   help="calls that may wait for a worker; past it a call gets 503 with Retry-After (default 256)")
     p.add_argument("--call-timeout", type=_bounded(float, 0.001), default=30.0, metavar="SECONDS",
                    help="time limit of one model call; past it the call gets 504 (default 30)")
     p.add_argument("--max-body-mb", type=_bounded(float, 0.001), default=20.0, metavar="MB",
                    help="largest request body accepted; larger ones get 413 (default 20)")
+    p.add_argument("--body-timeout", type=_bounded(float, 0.001), default=60.0, metavar="SECONDS",
+                   help="time a request body may take to arrive; past it the connection is closed (default 60)")
     p = add("token", cmd_token, "manage publish tokens (create USER, remove USER, list)")
     tsub = p.add_subparsers(dest="token_command", metavar="ACTION")
     tsub.required = True
@@ -627,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             # through the publish report), so they are usage errors.
             e.exit_code = 2
         if getattr(args, "json", False):
-            print(json.dumps({"error": e.to_dict()}, indent=2))
+            print(json.dumps(e.envelope(), indent=2))
         print(f"error: {e}", file=sys.stderr)
         if e.exit_code == 2:
             print(f"usage: see 'gilgamesh {args.command} --help'", file=sys.stderr)

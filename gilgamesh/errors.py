@@ -27,7 +27,20 @@ __all__ = [
     "ModelTimeout",
     "BadArguments",
     "LockError",
+    "BodyTooLarge",
+    "MethodNotAllowed",
+    "ServiceBusy",
+    "envelope",
 ]
+
+
+def envelope(status: int, message: str, details: list | tuple = ()) -> dict:
+    """The one error envelope of the service (and of ``--json`` on the command line)."""
+    return {"error": {
+        "status": status,
+        "message": message,
+        "details": [d.to_dict() if hasattr(d, "to_dict") else str(d) for d in details],
+    }}
 
 
 class GilgameshError(Exception):
@@ -50,11 +63,11 @@ class GilgameshError(Exception):
 
     def to_dict(self) -> dict:
         """The body of the service's error envelope."""
-        return {
-            "status": self.http_status,
-            "message": self.message,
-            "details": [d.to_dict() if hasattr(d, "to_dict") else str(d) for d in self.details],
-        }
+        return self.envelope()["error"]
+
+    def envelope(self) -> dict:
+        """``{"error": {"status", "message", "details"}}``."""
+        return envelope(self.http_status, self.message, self.details)
 
 
 class UsageError(GilgameshError, ValueError):
@@ -179,3 +192,25 @@ class ModelTimeout(GilgameshError, TimeoutError):
     """A model call ran past its time limit."""
 
     http_status = 504
+
+
+class BodyTooLarge(GilgameshError, ValueError):
+    """A request body above the service's limit."""
+
+    http_status = 413
+
+
+class MethodNotAllowed(GilgameshError):
+    """An HTTP method the route does not serve."""
+
+    http_status = 405
+
+
+class ServiceBusy(GilgameshError):
+    """Every model worker is busy and the queue of waiting calls is full: retry after a while."""
+
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: list | None = None):
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

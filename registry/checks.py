@@ -78,10 +78,12 @@ def check_structure(nb: ParsedNotebook, schema: bool = True) -> list[Problem]:
     tolerance = meta.get("tolerance")
     if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1):
         problems.append(Problem("metadata", "metadata.gilgamesh.tolerance must be a relative tolerance between 0 and 1"))
+    from .behaviour import changed_shape_problems
     from .sanitize import read_sanitizers
 
     problems += [Problem("metadata", message) for message in read_sanitizers(meta.get("sanitize"))[1]]
-    known = {"name", "version", "summary", "endpoints", "authors", "tolerance", "sanitize"}
+    problems += changed_shape_problems(meta)
+    known = {"name", "version", "summary", "endpoints", "authors", "tolerance", "sanitize", "changed"}
     for key in sorted(set(meta) - known):
         problems.append(Problem("metadata", f"metadata.gilgamesh.{key} is not a known field (known: {', '.join(sorted(known))})"))
     return problems

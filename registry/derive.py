@@ -47,6 +47,7 @@ def index_entry(meta: dict) -> dict:
         "endpoints": meta.get("endpoints", {}),
         "dependencies": meta.get("dependencies", {}),
         "environment": meta.get("environment"),
+        "changed": meta.get("changed") or {},  # behaviour changes accepted with a reason (step 3b)
     }
 
 

@@ -28,7 +28,7 @@ from gilgamesh.pyparse import parse_python
 
 __all__ = [
     "TypeExpr", "parse_type", "canonical_type", "accepts", "endpoint_type_problem", "ENDPOINT_TYPES",
-    "Annotation", "Mismatch", "parse_annotation", "default_value", "NO_DEFAULT",
+    "Annotation", "Mismatch", "parse_annotation", "default_value", "NO_DEFAULT", "MAX_RANK", "nested_array_schema",
 ]
 
 ENDPOINT_TYPES = "float, int, bool, str, list[...], dict[str, ...], numpy.ndarray, X | None"
@@ -346,22 +346,52 @@ def _array_shape(value, where: str) -> tuple:
     raise Mismatch(where, "a number", value)
 
 
+MAX_RANK = 4  # dimensions of an array whose annotation does not say how many
+
+
+def nested_array_schema(rank: int, leaf: dict) -> dict:
+    """``rank`` levels of JSON arrays around ``leaf``: the JSON Schema of a ``rank``-D array."""
+    schema = leaf
+    for _ in range(rank):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
 class _NdArray(Annotation):
-    description, plural = "an array of numbers (nested arrays for more dimensions)", "arrays of numbers"
+    """A numpy array: rectangular nested JSON arrays of numbers, of the annotation's rank.
+
+    ``np.ndarray[tuple[int, int], np.dtype[np.float64]]`` says its rank (2); a bare
+    ``np.ndarray`` or ``npt.NDArray[...]`` takes 1 to :data:`MAX_RANK` dimensions. The schema is
+    one fixed-depth array per rank allowed (what code generators turn into typed lists), and the
+    check refuses what JSON Schema cannot say: rows of unequal length.
+    """
+
+    plural = "arrays of numbers"
     is_array = True
+
+    def __init__(self, rank: int | None = None):
+        self.rank = rank
+        if rank is None:
+            self.description = f"an array of numbers (nested arrays for up to {MAX_RANK} dimensions)"
+        elif rank == 1:
+            self.description = "an array of numbers"
+        else:
+            self.description = f"a {rank}-dimensional array of numbers (arrays nested {rank} deep)"
 
     def check(self, value, where=""):
         if type(value) is not list:
             raise Mismatch(where, self.description, value)
-        _array_shape(value, where)
+        rank = len(_array_shape(value, where))
+        if not (rank == self.rank if self.rank is not None else 1 <= rank <= MAX_RANK):
+            raise Mismatch(where, self.description, value)
         return value  # the worker turns it into a numpy array
 
-    def schema(self):
-        return {
-            "type": "array",
-            "items": {"anyOf": [{"type": "number"}, {"type": "array"}]},
-            "description": "a numpy array: nested JSON arrays of numbers",
-        }
+    def schema(self, leaf: dict | None = None):
+        leaf = leaf or {"type": "number"}
+        ranks = [self.rank] if self.rank is not None else range(1, MAX_RANK + 1)
+        options = [nested_array_schema(r, leaf) for r in ranks]
+        schema = options[0] if len(options) == 1 else {"anyOf": options}
+        return {**schema, "description": f"A numpy array: {self.description}, every row the same length."}
 
 
 class _Union(Annotation):
@@ -383,26 +413,33 @@ class _Union(Annotation):
         raise inner or Mismatch(where, self.description, value)
 
     def schema(self):
-        return {"anyOf": [o.schema() for o in self.options]}
+        options = []
+        for o in self.options:
+            schema = o.schema()
+            # An array of any rank is a union already: one flat anyOf reads better to generators.
+            options.extend(schema["anyOf"] if set(schema) <= {"anyOf", "description"} and "anyOf" in schema else [schema])
+        return {"anyOf": options}
 
     def form_kind(self):
         kinds = {o.form_kind() for o in self.options if not isinstance(o, _None)}
         return kinds.pop() if len(kinds) == 1 else "json"
 
 
-_CHECKERS = {"float": _Float, "int": _Int, "bool": _Bool, "str": _Str, "None": _None, "ndarray": _NdArray}
+_CHECKERS = {"float": _Float, "int": _Int, "bool": _Bool, "str": _Str, "None": _None}
 
 
-def _annotation(tree: TypeExpr) -> Annotation:
+def _annotation(tree: TypeExpr, rank: int | None = None) -> Annotation:
+    if tree.kind == "ndarray":
+        return _NdArray(rank)
     if tree.kind in _CHECKERS:
         return _CHECKERS[tree.kind]()
     if tree.kind == "list":
-        return _List(_annotation(tree.args[0]))
+        return _List(_annotation(tree.args[0], rank))
     if tree.kind == "dict":
-        return _Dict(_annotation(tree.args[1]))
+        return _Dict(_annotation(tree.args[1], rank))
     if tree.kind == "union":
         # The order the author wrote is the order values are tried in: ``int | float`` keeps ints.
-        return _Union([_annotation(a) for a in tree.args])
+        return _Union([_annotation(a, rank) for a in tree.args])
     return _Any()  # publish refuses these for endpoints; old versions are served unchecked
 
 
@@ -442,7 +479,25 @@ def parse_annotation(text: str | None) -> Annotation:
     tree = parse_type(text)
     if tree is None:
         return _Any()
-    return _annotation(_written_order(str(text), tree))
+    return _annotation(_written_order(str(text), tree), _array_rank(str(text)))
+
+
+def _array_rank(text: str) -> int | None:
+    """The rank an array annotation spells with a shape (``np.ndarray[tuple[int, int], ...]``: 2)."""
+    if "[" not in text:
+        return None
+    try:
+        tree = parse_python(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) in _ARRAYS and isinstance(node.slice, ast.Tuple):
+            shape = node.slice.elts[0]
+            if isinstance(shape, ast.Subscript) and ast.unparse(shape.value) in _TUPLES:
+                dims = shape.slice.elts if isinstance(shape.slice, ast.Tuple) else [shape.slice]
+                if dims and not any(isinstance(d, ast.Constant) and d.value is Ellipsis for d in dims):
+                    return len(dims)
+    return None
 
 
 def default_value(text: str | None) -> Any:

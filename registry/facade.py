@@ -78,6 +78,7 @@ class Registry:
             "environment": entry.get("environment"),
             "deprecated": bool(entry.get("deprecated")),
             "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
+            "changed": entry.get("changed") or {},
             "warning": resolution.warning,
         }
 

@@ -46,6 +46,9 @@ __all__ = ["run_job", "main", "KERNEL_BOOTSTRAP"]
 KERNEL_BOOTSTRAP = (
     "import resource, sys\n"
     "limit = int(sys.argv.pop(1))\n"
+    "hard = resource.getrlimit(resource.RLIMIT_AS)[1]\n"
+    "if limit > 0 and hard != resource.RLIM_INFINITY:\n"
+    "    limit = min(limit, hard)\n"  # under the sandbox's own limit, which it cannot raise
     "if limit > 0:\n"
     "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
     "if sys.path and sys.path[0] == '':\n"
@@ -87,6 +90,26 @@ def _kernel_spec_manager(argv: list[str]):
             return KernelSpec(argv=argv, display_name="Gilgamesh validation", language="python")
 
     return _OneKernel()
+
+
+# The sandbox's limits as a notebook meets them: (ename, words in the message, the setting, unit).
+_LIMITS = (
+    ("BlockingIOError", "Resource temporarily unavailable", "sandbox_processes", "processes and threads"),
+    ("OSError", "No space left on device", "sandbox_scratch_mb", "MB of scratch space"),
+    ("OSError", "File too large", "sandbox_file_mb", "MB a file"),
+)
+
+
+def _limit_hint(job: dict, error) -> str:
+    """`` (the ... limit is N: setting)`` when the error is a limit of the run, else ``""``."""
+    ename, evalue = error.get("ename", ""), error.get("evalue", "")
+    if ename.endswith("MemoryError"):
+        return f" (the validation memory limit is {job.get('memory_mb')} MB: validation_memory_mb)"
+    limits = job.get("limits") or {}
+    for name, words, setting, unit in _LIMITS:
+        if (ename == name or ename == "OSError") and words in evalue and limits.get(setting):
+            return f" (the sandbox allows {limits[setting]} {unit}: {setting} in the registry's settings.json)"
+    return ""
 
 
 def _log_tail(path: str, lines: int = 6) -> str:
@@ -145,7 +168,7 @@ async def run_job(job: dict) -> dict:
         from nbclient import NotebookClient
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-        from .nbval_compare import cell_options, compare_outputs  # nbval, and so pytest
+        from .nbval_compare import cell_options, compare_outputs  # nbval's code (without pytest)
         from .sanitize import read_sanitizers
 
         if job.get("check_schema"):
@@ -187,8 +210,11 @@ async def run_job(job: dict) -> dict:
             return _report(problems, ran, compared, started)
         deadline = time.monotonic() + float(job["timeout"])
 
-        await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)",
-                        deadline)
+        from .behaviour import install_code, settle
+
+        # One silent round trip before the first cell: the modules already loaded, the call recorder.
+        await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)"
+                        + install_code(job.get("probe")), deadline)
         for index, cell in enumerate(nb.cells):
             number = index + 1
             if cell.cell_type != "code":
@@ -228,9 +254,7 @@ async def run_job(job: dict) -> dict:
                 line_open = False
             if errors and not options["check_exception"]:
                 summary = _error_summary(errors[0])
-                hint = ""
-                if errors[0].get("ename", "").endswith("MemoryError"):
-                    hint = f" (the validation memory limit is {job.get('memory_mb')} MB: validation_memory_mb)"
+                hint = _limit_hint(job, errors[0])
                 problems.append(_problem(f"the cell raised {summary}{hint}", number))
                 break
             execution_count, reference = references[index]
@@ -261,6 +285,7 @@ async def run_job(job: dict) -> dict:
             report_extra["notebook"] = nb
         if not problems and job.get("probe"):
             report_extra.update(await _probe(client, job["probe"], deadline))
+            settle(report_extra, job["probe"], tolerance)  # golden calls kept, replayed ones compared
     finally:
         await _stop_kernel(km)
         if kernel_pgid is not None:
@@ -374,6 +399,9 @@ def _death_problem(km, job: dict, cell: int) -> dict:
             how = f"killed by signal {signal.Signals(-code).name}"
         except ValueError:
             how = f"killed by signal {-code}"
+        cpu = (job.get("limits") or {}).get("sandbox_cpu_seconds")
+        if -code == signal.SIGXCPU and cpu:
+            how += f": it used up the CPU time limit of {cpu} s (sandbox_cpu_seconds)"
     elif code is not None:
         how = f"exit status {code}"
     else:

@@ -18,6 +18,7 @@ from gilgamesh.errors import Conflict, GilgameshError, Problem, PublishRefused
 from gilgamesh.notebook import ParsedNotebook, parse_notebook
 
 from . import checks
+from .behaviour import behaviour_job, behaviour_problems, golden_file, golden_metadata, replay_source
 from .reader import LocalReader
 from .surface import FORMAT, api_snapshot, merge_surface, parse_import_cells, probe_surface, static_facts
 
@@ -33,13 +34,19 @@ class PublishOutcome(NamedTuple):
     dry_run: bool
     metadata: dict
     warnings: list
+    changes: tuple = ()  # the API changes over the predecessor, each with the bump it needs
 
     def to_dict(self) -> dict:
+        validation = self.metadata.get("validation") or {}
         return {
             "name": self.name, "version": self.version, "sha256": self.sha256,
             "created": self.created, "dry_run": self.dry_run, "warnings": list(self.warnings),
             "dependencies": self.metadata.get("dependencies", {}),
             "validation": self.metadata.get("validation"),
+            "predecessor": self.metadata.get("predecessor"),
+            "changes": list(self.changes),
+            "behaviour": validation.get("behaviour"),
+            "changed": self.metadata.get("changed") or {},
         }
 
 
@@ -75,18 +82,19 @@ def _already_published(reader: LocalReader, name: str, version: str, sha: str) -
     )
 
 
-def _semver_problems(store, root: str, name: str, version: str, surface: "Surface") -> tuple[str | None, list[Problem]]:
-    """Step 3: compare with the predecessor; return (predecessor, problems)."""
-    from .semver import bump_problems
+def _semver_problems(store, root: str, name: str, version: str, surface: "Surface") -> tuple[str | None, list[Problem], list]:
+    """Step 3: compare with the predecessor; return (predecessor, problems, changes with their bumps)."""
+    from .semver import bump_problems, diff_snapshots, effective_bump
 
     try:
         predecessor = store.version_set(name).predecessor(version)
     except GilgameshError:
-        return None, []
+        return None, [], []
     if predecessor is None:
-        return None, []
+        return None, [], []
     old, new = comparable_snapshots(root, store, name, predecessor, surface)
-    return predecessor, bump_problems(name, predecessor, old, version, new)
+    changes = [{**c.to_dict(), "bump": effective_bump(c.bump, predecessor)} for c in diff_snapshots(old, new)]
+    return predecessor, bump_problems(name, predecessor, old, version, new), changes
 
 
 class Surface(NamedTuple):
@@ -215,15 +223,19 @@ def publish(
 
     validation = None
     live = None
+    golden = None
     validation_problems: list[Problem] = []
+    source = replay_source(store, name, version) if identified else None  # step 3b: the calls to replay
     if validate and nb.raw.get("nbformat") == 4 and not schema_found:
         # One report: validation runs whatever else the static checks found. An import cell whose
         # dependency does not resolve fails in the kernel too; that follow-on is left out.
         from .validation import validate_notebook
 
-        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, static_facts(readable, trees),
-                                              check_schema=schema_found is None)
+        facts = static_facts(readable, trees)
+        validation, found = validate_notebook(data, nb, root, store.settings(), dependencies, facts,
+                                              behaviour_job(nb, facts, source), check_schema=schema_found is None)
         live = validation.pop("surface", None) if validation else None
+        golden = validation.pop("golden", None) if validation else None
         schema = validation.pop("schema", None) if validation else None
         if schema is not None:
             schema_found = [Problem("structure", schema["problem"])] if schema["problem"] else []
@@ -234,15 +246,19 @@ def publish(
     if schema_found:
         # A notebook outside the nbformat 4 schema is not validated (the runner ran none of it).
         problems = schema_found + problems
-        validation, live, validation_problems = None, None, []
+        validation, live, golden, validation_problems = None, None, None, []
     runnable = live is not None or not any(p.check in ("structure", "dependencies") for p in problems)
     static = api_snapshot(readable, trees)
     surface = _surface(readable, root, trees, live) if runnable else Surface(static, 1, static)
     snapshot = surface.api
     predecessor = None
     semver_problems: list[Problem] = []
+    changes: list = []
+    changed: dict = {}
     if identified:
-        predecessor, semver_problems = _semver_problems(store, root, name, version, surface)
+        predecessor, semver_problems, changes = _semver_problems(store, root, name, version, surface)
+        found, changed = behaviour_problems(nb, snapshot, validation, source, name, version)
+        semver_problems += found
     problems = semver_problems + problems
     problems += checks.check_documentation(readable, snapshot)
     problems += checks.check_endpoints(readable, snapshot)
@@ -269,19 +285,32 @@ def publish(
         "environment": (validation or {}).get("environment"),
         "predecessor": predecessor,
     }
+    files = {}
+    golden_bytes = golden_file(golden)
+    if golden_bytes is not None:
+        files["golden.json"] = golden_bytes
+        metadata["golden"] = golden_metadata(golden_bytes, golden)
+    if changed:
+        metadata["changed"] = changed
     if dry_run:
-        return PublishOutcome(name, version, sha, False, True, metadata, [])
+        return PublishOutcome(name, version, sha, False, True, metadata, [], changes)
 
     with writer_lock(root):
         # Another writer may have published meanwhile: this version, or a new predecessor.
         store._recover_if_needed()
         if _already_published(store, name, version, sha):
             return PublishOutcome(name, version, sha, False, False, store.entry(name, version), [])
-        latest_predecessor, found = _semver_problems(store, root, name, version, surface)
+        latest_predecessor, found, latest_changes = _semver_problems(store, root, name, version, surface)
         if latest_predecessor != predecessor:
             if found:
                 raise PublishRefused(f"{label} was refused: {len(found)} problems", details=found)
             metadata["predecessor"] = latest_predecessor
-        created = store.write_version(data, metadata)
-    return PublishOutcome(name, version, sha, created, False, metadata, [])
+            changes = latest_changes
+            latest_source = replay_source(store, name, version)
+            if (latest_source or {}).get("sha256") != (source or {}).get("sha256"):
+                message = (f"{name}@{latest_predecessor} was published while {label} was validated; "
+                           "publish again to replay its golden calls")
+                raise PublishRefused(f"{label} was refused: 1 problem", details=[Problem("behaviour", message)])
+        created = store.write_version(data, metadata, files)
+    return PublishOutcome(name, version, sha, created, False, metadata, [], changes)
 

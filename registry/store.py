@@ -1,7 +1,7 @@
 """The git-backed store: immutable versions as create-only tags, the record log, the derived index.
 
 Every published version is a commit whose tree holds ``notebook.ipynb`` and ``gilgamesh.json``
-(the derived metadata), pointed at by the tag ``<name>/v<version>`` and chained on the branch
+(the derived metadata; ``golden.json`` too when its example cells' calls were recorded), pointed at by the tag ``<name>/v<version>`` and chained on the branch
 ``api/<name>`` so that ``git log api/langmuir`` and ``git diff langmuir/v1.1.0 langmuir/v1.2.0``
 read as history. Yanks and deprecations are records on ``refs/records/log`` (registry/records.py),
 a log that sites merge and never overwrite.
@@ -36,18 +36,22 @@ from .derive import TAGS, index_entry, is_version_tag, metadata_of, record_field
 from .hooks import install_hooks
 from .layout import Layout
 from .reader import LocalReader
-from .settings import DEFAULT_SETTINGS, read_settings
+from .settings import initial_settings, read_settings
 
 __all__ = ["Store", "init_registry", "writer_lock", "atomic_write", "is_version_tag"]
 
 ZERO = "0" * 40
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
+
+    ``mode`` 0644 by default: the sandboxed processes (another uid) read the published parts.
+    """
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -57,6 +61,15 @@ def atomic_write(path: str, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _make_published_parts_readable(layout: Layout) -> None:
+    """Index and blob files written owner-only (before the sandbox ran as another uid) become 0644."""
+    for directory in (layout.index_dir, layout.blobs_dir):
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_file() and not entry.stat().st_mode & 0o004:
+                    os.chmod(entry.path, 0o644)
 
 
 def _json_bytes(obj) -> bytes:
@@ -97,11 +110,12 @@ def init_registry(root: str) -> "Store":
         )
     os.makedirs(layout.index_dir, exist_ok=True)
     os.makedirs(layout.blobs_dir, exist_ok=True)
+    _make_published_parts_readable(layout)
     if not had_store:
         git.Repo.init(layout.git_dir, bare=True, mkdir=True, initial_branch="main")
     install_hooks(layout.git_dir)
     if not os.path.exists(layout.settings_file):
-        atomic_write(layout.settings_file, _json_bytes(DEFAULT_SETTINGS))
+        atomic_write(layout.settings_file, _json_bytes(initial_settings()))
     store = Store(root)
     store.adopted = None
     if had_store:
@@ -143,6 +157,16 @@ class Store(LocalReader):
         if sha is None:
             raise VersionNotFound(f"{name} has no version {version}")
         return json.loads(self.repo.commit(sha).tree["gilgamesh.json"].data_stream.read())
+
+    def read_version_file(self, name: str, version: str, path: str) -> bytes:
+        """Another file of a version's tree (``golden.json``); raise :class:`VersionNotFound`."""
+        sha = self._ref_sha(f"refs/tags/{name}/v{version}")
+        if sha is None:
+            raise VersionNotFound(f"{name} has no version {version}")
+        try:
+            return self.repo.commit(sha).tree[path].data_stream.read()
+        except KeyError:
+            raise VersionNotFound(f"{name}@{version} has no {path}") from None
 
     def record_state(self) -> records.RecordState:
         """Every version's yank and deprecation, folded from the record log."""
@@ -187,11 +211,12 @@ class Store(LocalReader):
         except VersionNotFound:
             return None
 
-    def write_version(self, notebook: bytes, metadata: dict) -> bool:
+    def write_version(self, notebook: bytes, metadata: dict, files: dict[str, bytes] | None = None) -> bool:
         """Store one new version; return False if the very same bytes are already published.
 
-        ``metadata`` is the derived metadata (``name``, ``version``, ``sha256``, ...). The caller
-        holds the writer lock and has run the publish checks.
+        ``metadata`` is the derived metadata (``name``, ``version``, ``sha256``, ...); ``files``
+        are more files of the version's tree (``golden.json``). The caller holds the writer lock
+        and has run the publish checks.
         """
         name, version, sha = metadata["name"], metadata["version"], metadata["sha256"]
         tag = f"refs/tags/{name}/v{version}"
@@ -206,7 +231,7 @@ class Store(LocalReader):
         branch = f"refs/heads/api/{name}"
         parent = self._ref_sha(branch)
         commit = self._commit(
-            {"notebook.ipynb": notebook, "gilgamesh.json": _json_bytes(metadata)},
+            {**(files or {}), "notebook.ipynb": notebook, "gilgamesh.json": _json_bytes(metadata)},
             f"publish {name} {version}\n\n{metadata.get('summary', '')}\n",
             parent, metadata.get("publisher", "gilgamesh"), metadata["published_at"],
         )

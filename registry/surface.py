@@ -300,7 +300,17 @@ def probe_surface(nb: ParsedNotebook, root: str, timeout: float = 60.0) -> tuple
     import sys
     import tempfile
 
-    from .sandbox import sandboxed
+    from gilgamesh.errors import GilgameshError
+
+    from .sandbox import Limits, sandboxed, use_sandbox
+    from .settings import DEFAULT_SETTINGS, read_settings
+
+    remote = "://" in root
+    settings = dict(DEFAULT_SETTINGS) if remote else read_settings(root)
+    try:
+        sandbox = use_sandbox(settings)
+    except GilgameshError as e:
+        return None, str(e)
 
     trees = parse_import_cells(nb)
     job = {"cells": [[c.number, rewrite_at_spelling(c.source)] for c in nb.import_cells()], "facts": static_facts(nb, trees)}
@@ -312,12 +322,15 @@ def probe_surface(nb: ParsedNotebook, root: str, timeout: float = 60.0) -> tuple
         with open(job_file, "w", encoding="utf-8") as f:
             json.dump(job, f)
         env = {k: v for k, v in os.environ.items() if k != "GILGAMESH_TOKEN"}
-        remote = "://" in root
         env.update({"GILGAMESH_REGISTRY": root if remote else os.path.abspath(root), "GILGAMESH_CACHE": os.path.join(scratch, "cache"),
                     "TMPDIR": os.path.join(scratch, "tmp"), "MPLBACKEND": "Agg",
                     "MPLCONFIGDIR": os.path.join(scratch, "tmp")})
-        argv = sandboxed([sys.executable, "-m", "gilgamesh.registry.live_surface", job_file],
-                         scratch if remote else os.path.abspath(root), [scratch])
+        argv = [sys.executable, "-m", "gilgamesh.registry.live_surface", job_file]
+        if sandbox:
+            # Against a registry over HTTP the imports fetch their dependencies: the network stays
+            # (this is the author's own working copy, run on the author's machine).
+            argv = sandboxed(argv, registry_root=None if remote else os.path.abspath(root), scratch=scratch, env=env,
+                             limits=Limits.from_settings(settings), cwd=os.path.join(scratch, "work"), network=remote)
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, cwd=os.path.join(scratch, "work"),
                                   env=env, timeout=timeout, start_new_session=True)

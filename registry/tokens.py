@@ -38,8 +38,7 @@ def _save(root: str, data: dict) -> None:
     from .store import atomic_write
 
     path = Layout(root).tokens_file
-    atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
-    os.chmod(path, 0o600)
+    atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
 
 
 def _check_user(user: str) -> str:

@@ -15,9 +15,12 @@ The subprocess gets:
   whole run, counted once the kernel answers (``validation_startup_timeout``, default 120 s, limits
   its start: a loaded machine must not fail a notebook), ``validation_memory_mb`` of address
   space for the kernel;
-* the file-system sandbox of :mod:`gilgamesh.registry.sandbox` when bubblewrap is installed
-  (writable: the scratch directory only; no ``tokens.json``); ``settings.json`` ``sandbox``
-  (default true) can turn it off, and the record stored with each version says whether it was on;
+* the sandbox of :mod:`gilgamesh.registry.sandbox` (no network, an unprivileged uid, a minimal
+  read-only file system with the scratch directory as a size-limited tmpfs, an allow-listed
+  environment, limits on processes, file size, memory and CPU time); the runner and its kernel
+  share it, talking over unix sockets. ``settings.json`` ``sandbox`` (default true) can turn it
+  off, ``require_sandbox`` refuses to run the notebook where bwrap is missing, and the record
+  stored with each version says whether it was on;
 * a backstop: if the runner itself overruns the limit by :data:`GRACE_SECONDS`, its whole process
   tree is killed here; if it dies without reporting, every process still carrying the run's
   marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
@@ -25,8 +28,9 @@ The subprocess gets:
 
 The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
 sha256 together with the exact version and sha256 of every API it imports, transitively (the
-versions recorded with each dependency, which is what the loader runs), and :data:`VALIDATOR_VERSION`. Only passes are cached: a failure
-may come from a limit, and is cheap to reproduce.
+versions recorded with each dependency, which is what the loader runs), the sha256 of the golden
+calls it replays (:mod:`gilgamesh.registry.behaviour`), and :data:`VALIDATOR_VERSION`. Only passes
+are cached: a failure may come from a limit, and is cheap to reproduce.
 """
 
 from __future__ import annotations
@@ -39,12 +43,13 @@ import subprocess
 import sys
 import tempfile
 
+from gilgamesh.config import is_url
 from gilgamesh.errors import GilgameshError, Problem
 from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import spec_from_module_part
 
-from .sandbox import sandboxed
+from .sandbox import Limits, SandboxRequired, sandboxed, use_sandbox
 
 __all__ = [
     "validate_notebook",
@@ -60,7 +65,7 @@ __all__ = [
 ]
 
 DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
-VALIDATOR_VERSION = 3  # part of the cache key: bump it when the verdict for the same input may change
+VALIDATOR_VERSION = 4  # part of the cache key: bump it when the verdict for the same input may change
 DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for the kernel to answer; not part of validation_timeout
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
 CACHE_DIRNAME = "validation-cache"
@@ -103,13 +108,16 @@ def dependency_closure(reader, dependencies: dict[str, str]) -> dict[str, str]:
     return closure
 
 
-def validation_key(data: bytes, reader, dependencies: dict[str, str]) -> str:
-    """The cache key of one validation: notebook bytes, dependency closure, validator version."""
+def validation_key(data: bytes, reader, dependencies: dict[str, str], replayed: str | None = None) -> str:
+    """The cache key of one validation: notebook bytes, dependency closure, the golden calls
+    replayed (their sha256), validator version."""
     payload = {
         "validator": VALIDATOR_VERSION,
         "notebook": hashlib.sha256(data).hexdigest(),
         "dependencies": dependency_closure(reader, dependencies),
     }
+    if replayed is not None:
+        payload["replayed"] = replayed
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -160,6 +168,7 @@ def validate_notebook(
     settings: dict,
     dependencies: dict[str, str],
     facts: dict | None = None,
+    behaviour: dict | None = None,
     check_schema: bool = False,
 ) -> tuple[dict | None, list[Problem]]:
     """Run and compare the notebook (or recall an earlier pass); return (record, problems).
@@ -169,9 +178,12 @@ def validate_notebook(
     the notebook imported (:mod:`gilgamesh.environment`). With ``facts``
     (:func:`gilgamesh.registry.surface.static_facts`) the kernel also describes the module after
     the last cell: the record then carries ``"surface"`` (the live description), which the caller
-    takes out before storing it. With ``check_schema`` the runner checks the nbformat 4 schema
-    before it runs anything, and a record from a run carries ``"schema": {"problem"}`` (also for
-    the caller to take out); a recalled pass or a never-run refusal does not.
+    takes out before storing it. With ``behaviour`` (:func:`gilgamesh.registry.behaviour.behaviour_job`)
+    the kernel records the example cells' golden calls and replays the predecessor's: the record
+    carries ``"golden"`` (taken out too) and ``"behaviour"`` (what was recorded and what differed).
+    With ``check_schema`` the runner checks the nbformat 4 schema before it runs anything, and a
+    record from a run carries ``"schema": {"problem"}`` (for the caller to take out, and not
+    remembered); a recalled pass or a refusal before any run does not.
     """
     from .reader import LocalReader
 
@@ -185,12 +197,16 @@ def validate_notebook(
         )]
     root = os.path.abspath(root)
     tolerance = _tolerance(nb)
-    key = validation_key(data, LocalReader(root), dependencies)
+    replayed = ((behaviour or {}).get("replay") or {}).get("sha256")
+    key = validation_key(data, LocalReader(root), dependencies, replayed)
     cached = _read_cached(root, key)
     if cached is not None:
         cached.pop("key", None)
         return {**cached, "cached": True}, []
-    report = run_notebook(data, root, settings, tolerance, facts, check_schema=check_schema)
+    try:
+        report = run_notebook(data, root, settings, tolerance, facts, behaviour=behaviour, check_schema=check_schema)
+    except SandboxRequired as e:
+        return None, [Problem("validation", f"the notebook was not run: {e}")]
     problems = [Problem("validation", p["message"], cell=p.get("cell")) for p in report["problems"]]
     schema = report.get("schema")
     record = {
@@ -203,10 +219,9 @@ def validate_notebook(
         "cached": False,
         "environment": report.get("environment"),
     }
-    if report.get("surface") is not None:
-        record["surface"] = report["surface"]
-    if schema is not None:
-        record["schema"] = schema
+    for found in ("surface", "golden", "behaviour", "schema"):
+        if report.get(found) is not None:
+            record[found] = report[found]
     if record["passed"]:
         _write_cached(root, key, {**{k: v for k, v in record.items() if k != "schema"}, "key": key})
     return record, problems
@@ -232,7 +247,7 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
 
 def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
                  facts: dict | None = None, *, save: bool = False, workdir: str | None = None,
-                 check_schema: bool = False) -> dict:
+                 behaviour: dict | None = None, check_schema: bool = False) -> dict:
     """Run the notebook in a fresh, limited kernel; return the runner's report.
 
     ``{"problems": [{"message", "cell"}], "cells", "compared", "seconds"}``; the scratch
@@ -241,6 +256,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     return the executed notebook as ``"notebook"``. ``workdir``: the kernel's working directory,
     writable in the sandbox, instead of the scratch directory's own.
     """
+    sandbox = use_sandbox(settings)  # before anything is written: it may refuse
     timeout = float(settings.get("validation_timeout") or 300)
     startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
     scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
@@ -263,21 +279,29 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
             "tolerance": tolerance,
             "python": sys.executable,
             "progress": os.path.join(scratch, "progress"),
+            "limits": {k: v for k, v in settings.items() if k.startswith("sandbox_")} if sandbox else {},
             "save": save,
             "check_schema": check_schema,
         }
+        open(job["progress"], "w").close()  # the one file the run writes back to the host
         if facts is not None:
             job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
+            if behaviour is not None:
+                job["probe"]["behaviour"] = behaviour
         job_file = os.path.join(scratch, "job.json")
         with open(job_file, "w") as f:
             json.dump(job, f)
         argv = [sys.executable, "-m", "gilgamesh.registry.notebook_runner", job_file]
-        if settings.get("sandbox", True):
-            # A registry over HTTP, or none yet, has nothing to hide: the scratch stands in for it.
-            hidden = root if os.path.isdir(root) else os.path.join(scratch, "work")
-            argv = sandboxed(argv, hidden, [scratch] + ([workdir] if workdir else []))
-        report = _run_runner(argv, job, _scratch_env(root, scratch), scratch, stderr=None if save else subprocess.PIPE)
-        report["sandboxed"] = argv[0] != sys.executable
+        env = {**_scratch_env(root, scratch), MARKER_VARIABLE: os.path.basename(scratch)}
+        if sandbox:
+            # A registry over HTTP (gilgamesh run against a service) is reached over the network:
+            # the author's own notebook on the author's machine. A workdir (run --here) is the
+            # author's directory, written as the author.
+            argv = sandboxed(argv, registry_root=root if os.path.isdir(root) else None, scratch=scratch, env=env,
+                             limits=Limits.from_settings(settings), outputs=(job["progress"],),
+                             writable=(workdir,) if workdir else (), cwd=job["workdir"], network=is_url(root))
+        report = _run_runner(argv, job, env, scratch, stderr=None if save else subprocess.PIPE)
+        report["sandboxed"] = sandbox
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -286,8 +310,7 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
 def _run_runner(argv: list[str], job: dict, env: dict, scratch: str, stderr=subprocess.PIPE) -> dict:
     from .process_tree import kill_marked, kill_tree
 
-    marker = os.path.basename(scratch)  # every process of this run inherits it in its environment
-    env = {**env, MARKER_VARIABLE: marker}
+    marker = env[MARKER_VARIABLE]  # every process of this run inherits it in its environment
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,

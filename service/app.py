@@ -25,19 +25,25 @@ import tornado.process
 import tornado.web
 
 from gilgamesh.errors import GilgameshError, NotFound
+from gilgamesh.registry.sandbox import SandboxRequired
 
 from . import handlers, pages
 from .arguments import Binder
 from .docs import DocsCache, render_api_reference, render_notebook_body
+from .http_policy import Cors
 from .model_calls import MODEL_PATH, ModelCalls
 from .registry_view import RegistryView
-from .workers import WorkerPool
+from .workers import QUEUE_LIMIT, WorkerPool
 
-__all__ = ["make_app", "serve", "ServiceContext", "DEFAULT_MAX_BODY_SIZE", "STATIC_DIR", "KATEX_DIR"]
+__all__ = ["make_app", "make_server", "serve", "ServiceContext", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_BODY_TIMEOUT",
+           "STATIC_DIR", "KATEX_DIR"]
 
 log = logging.getLogger("gilgamesh.service")
 
 DEFAULT_MAX_BODY_SIZE = 20 * 1024 * 1024
+# Seconds a request body may take to arrive: a client trickling bytes holds a connection and its
+# buffer for no longer than this.
+DEFAULT_BODY_TIMEOUT = 60.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATIC_DIR = os.path.join(HERE, "static")
 TEMPLATE_DIR = os.path.join(HERE, "templates")
@@ -52,6 +58,12 @@ PAGE_CSP = (
 )
 
 
+class NotRenderable(GilgameshError):
+    """A published notebook that the docs renderer cannot turn into a page."""
+
+    http_status = 422
+
+
 class ServiceContext:
     """What every handler shares: the registry view, the model workers, settings, the executor."""
 
@@ -60,24 +72,35 @@ class ServiceContext:
         registry_root: str,
         *,
         private: bool = False,
-        model_workers: int = 2,
+        model_workers: int | None = None,
         call_timeout: float = 30.0,
         import_timeout: float = 120.0,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         validate: bool = True,
         blocking_threads: int = 4,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        max_model_workers: int | None = None,
+        queue_limit: int = QUEUE_LIMIT,
     ):
         self.root = os.path.abspath(registry_root)
         self.view = RegistryView(self.root)  # raises RegistryUnavailable if there is none
         self.private = private
         self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
         self.validate = validate
-        self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout,
-                               import_timeout=import_timeout)
+        self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout, import_timeout=import_timeout,
+                               max_size=max_model_workers, queue_limit=queue_limit)
         self.executor = concurrent.futures.ThreadPoolExecutor(blocking_threads, thread_name_prefix="gilgamesh")
         self.page_csp = PAGE_CSP
         self.katex_available = os.path.isfile(os.path.join(KATEX_DIR, "katex.min.js"))
         self.docs_cache = DocsCache()
+        self.cors = Cors(self.view.reader.layout.settings_file)
+        # First renders of docs pages: one per sha256 however many browsers wait for it, and at
+        # most half the executor's threads rendering, so that publishes and yanks still get theirs.
+        self._renders: dict[str, asyncio.Future] = {}
+        self.render_slots = max(1, blocking_threads // 2)
+        self._render_semaphore: asyncio.Semaphore | None = None
+        self.render_stats = {"renders": 0, "running": 0, "peak": 0}
         self._binders: dict[tuple[str, str, str], Binder] = {}
         self._openapi: tuple[tuple, bytes] | None = None
         self._upstreams: asyncio.Task | None = None
@@ -89,7 +112,10 @@ class ServiceContext:
     def start(self) -> None:
         """Start the model workers and the upstream sync (needs the running event loop)."""
         if self.pool._loop is None:
-            self.pool.start()
+            try:
+                self.pool.start()
+            except SandboxRequired as e:  # the rest of the service serves; model calls answer 503 with this
+                log.error("model workers not started: %s", e)
             if tornado.process.task_id() in (None, 0):  # one of --workers N processes pulls
                 from .upstreams import keep_current
 
@@ -186,12 +212,39 @@ class ServiceContext:
         return self._openapi[1]
 
     async def docs_body(self, name: str, version: str, sha256: str) -> tuple[str, str]:
-        """The sanitized HTML of a version's notebook and of its API reference (rendered once per sha256)."""
+        """The sanitized HTML of a version's notebook and of its API reference, rendered once per sha256.
+
+        Concurrent first views share one render; renders beyond :attr:`render_slots` wait.
+        """
         rendered = self.docs_cache.get(sha256)
-        if rendered is None:
-            data = self.view.notebook_bytes(name, version)
-            rendered = await self.run_blocking(lambda: (render_notebook_body(data), render_api_reference(data)))
-            self.docs_cache.put(sha256, rendered)
+        if rendered is not None:
+            return rendered
+        render = self._renders.get(sha256)
+        if render is None:
+            render = self._renders[sha256] = asyncio.ensure_future(self._render(name, version, sha256))
+            render.add_done_callback(lambda _: self._renders.pop(sha256, None))
+        return await asyncio.shield(render)  # a viewer that leaves does not cancel the others' render
+
+    async def _render(self, name: str, version: str, sha256: str) -> tuple[str, str]:
+        if self._render_semaphore is None:
+            self._render_semaphore = asyncio.Semaphore(self.render_slots)
+        async with self._render_semaphore:
+            stats = self.render_stats
+            stats["renders"] += 1
+            stats["running"] += 1
+            stats["peak"] = max(stats["peak"], stats["running"])
+            try:
+                data = self.view.notebook_bytes(name, version)
+                rendered = await self.run_blocking(lambda: (render_notebook_body(data), render_api_reference(data)))
+            except GilgameshError:
+                raise
+            except Exception as e:  # what a notebook carries must never be a 500
+                log.warning("cannot render %s@%s: %s: %s", name, version, type(e).__name__, e)
+                raise NotRenderable(f"{name}@{version} cannot be rendered as a page ({type(e).__name__}: {e}); "
+                                    f"its notebook is still served at /api/notebooks/{name}/{version}/notebook") from None
+            finally:
+                stats["running"] -= 1
+        self.docs_cache.put(sha256, rendered)
         return rendered
 
 
@@ -212,20 +265,26 @@ def make_app(
     registry_root: str,
     *,
     private: bool = False,
-    model_workers: int = 2,
+    model_workers: int | None = None,
     call_timeout: float = 30.0,
     import_timeout: float = 120.0,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     validate: bool = True,
     cookie_secret: str | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_model_workers: int | None = None,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> tornado.web.Application:
     """The service for the registry at ``registry_root``; ``app.settings["ctx"]`` is its context.
 
+    ``model_workers`` warm worker processes (default: one per core) grow up to
+    ``max_model_workers`` while slow calls occupy them; past that, ``queue_limit`` calls wait.
     Call ``await app.settings["ctx"].close()`` to stop its model workers.
     """
     ctx = ServiceContext(
         registry_root, private=private, model_workers=model_workers, call_timeout=call_timeout,
-        import_timeout=import_timeout, max_body_size=max_body_size, validate=validate,
+        import_timeout=import_timeout, max_body_size=max_body_size, validate=validate, body_timeout=body_timeout,
+        max_model_workers=max_model_workers, queue_limit=queue_limit,
     )
     c = {"ctx": ctx}
     name = r"([^/]+)"
@@ -273,6 +332,15 @@ def make_app(
     return app
 
 
+def make_server(app: tornado.web.Application) -> tornado.httpserver.HTTPServer:
+    """The HTTP server of ``app`` (add its sockets): the body timeout and size limit of its context."""
+    ctx = app.settings["ctx"]
+    # The handlers refuse a body past max_body_size with the 413 envelope as it streams in; the
+    # server's own limit, above it, only stops a client that keeps sending after that answer.
+    return tornado.httpserver.HTTPServer(app, max_body_size=2 * ctx.max_body_size + 1, idle_connection_timeout=300,
+                                         body_timeout=ctx.body_timeout)
+
+
 def _url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
@@ -285,10 +353,13 @@ def serve(
     workers: int = 1,
     private: bool = False,
     *,
-    model_workers: int = 2,
+    model_workers: int | None = None,
     call_timeout: float = 30.0,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     validate: bool = True,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_model_workers: int | None = None,
+    queue_limit: int = QUEUE_LIMIT,
 ) -> None:
     """Serve the registry at ``registry`` on ``host:port`` until interrupted (blocking).
 
@@ -309,8 +380,10 @@ def serve(
         tornado.process.fork_processes(workers)  # returns in each child; the parent waits here
         _die_with_parent()
     try:
-        asyncio.run(_serve_forever(sockets, registry, private, model_workers, call_timeout,
-                                   max_body_size, validate, cookie_secret))
+        asyncio.run(_serve_forever(sockets, registry, cookie_secret, private=private, model_workers=model_workers,
+                                   call_timeout=call_timeout, max_body_size=max_body_size, validate=validate,
+                                   body_timeout=body_timeout, max_model_workers=max_model_workers,
+                                   queue_limit=queue_limit))
     except KeyboardInterrupt:
         pass
 
@@ -325,11 +398,9 @@ def _die_with_parent() -> None:
         pass
 
 
-async def _serve_forever(sockets, registry, private, model_workers, call_timeout, max_body_size,
-                         validate, cookie_secret) -> None:
-    app = make_app(registry, private=private, model_workers=model_workers, call_timeout=call_timeout,
-                   max_body_size=max_body_size, validate=validate, cookie_secret=cookie_secret)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=2 * max_body_size + 1, idle_connection_timeout=300)
+async def _serve_forever(sockets, registry, cookie_secret, **options) -> None:
+    app = make_app(registry, cookie_secret=cookie_secret, **options)
+    server = make_server(app)
     server.add_sockets(sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

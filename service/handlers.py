@@ -12,12 +12,13 @@ import json
 import logging
 import os
 
-import tornado.httputil
 import tornado.web
 
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
 from gilgamesh.versions import Spec, Version, check_name
+
+from . import http_policy as policy
 
 __all__ = [
     "BaseHandler", "NotebooksHandler", "ApiHandler", "ResolveHandler", "NotebookHandler",
@@ -25,14 +26,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("gilgamesh.service")
-
-_JSON = "application/json; charset=UTF-8"
-
-
-class BodyTooLarge(GilgameshError):
-    """A request body above the service's limit."""
-
-    http_status = 413
 
 
 def _refuse_constant(name: str):
@@ -52,89 +45,77 @@ def loads_request_json(data: bytes):
 
 @tornado.web.stream_request_body  # inherited: every handler sees the body as it arrives
 class BaseHandler(tornado.web.RequestHandler):
-    """JSON helpers, authentication, the body limit and the error envelope.
+    """JSON helpers, and the HTTP policy of :mod:`.http_policy` applied to every route.
 
-    Bodies are streamed so that one over the limit is refused with 413 as soon as that is
-    known (from ``Content-Length``, or while a chunked body arrives), never buffered whole.
+    ``prepare`` runs on the headers alone, before a byte of the body is read: CORS, then
+    authentication (:meth:`authorize`: a refused publish costs no memory), then the declared
+    body size. Bodies are streamed, so one over the limit is refused with 413 as soon as that is
+    known, never buffered whole.
     """
 
-    # The methods that read: on a --private service they need a token too (writes always do).
+    # The methods that read: on a --private service they need a token too.
     read_methods: tuple[str, ...] = ("GET", "HEAD")
+    # The methods that change the registry: they always need a token allowed to publish.
+    write_methods: tuple[str, ...] = ()
 
     def initialize(self, ctx) -> None:
         self.ctx = ctx
-        self._chunks: list[bytes] = []
-        self._size = 0
+        self.user: str | None = None
+        self._body = policy.BodyBuffer(ctx.max_body_size)
 
-    # -- auth ----------------------------------------------------------------------------------
-    def bearer_token(self) -> str | None:
-        header = self.request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-        return None
+    # -- the policy, on the headers ------------------------------------------------------------
+    def prepare(self) -> None:
+        self._set_cors_headers()
+        if self.request.method == "OPTIONS":
+            return
+        self.authorize()
+        if not self._finished:
+            policy.check_content_length(self.request.headers, self.ctx.max_body_size)
 
-    def authenticated_user(self, *, cookie_ok: bool = True) -> str | None:
-        """The user of the request's token (or, for a browser, its signed login cookie)."""
-        token = self.bearer_token()
-        if token is not None:
-            return self.ctx.verify_token(token)
-        if cookie_ok:
-            user = self.get_signed_cookie("gilgamesh_user", max_age_days=7)
-            return user.decode() if user else None
-        return None
+    def authorize(self) -> None:
+        """Authenticate as the route requires (sets ``self.user``), or raise 401/403."""
+        method = self.request.method
+        if method in self.write_methods:
+            self.user = self.require_user(write=True)
+        elif self.ctx.private and method in self.read_methods:
+            self.user = self.require_user(write=False)
 
     def require_user(self, *, write: bool) -> str:
-        """The user allowed to do this, or raise 401 (no or unknown token) / 403 (not allowed)."""
-        token = self.bearer_token()
-        if token is None and not write:
-            user = self.authenticated_user()
-            if user:
-                return user
-        if token is None:
-            what = "publishing and yanking need" if write else "this service is private: reads need"
-            raise errors.AuthenticationError(
-                f"{what} a token: send 'Authorization: Bearer TOKEN' (create one with 'gilgamesh token create USER')"
-            )
-        user = self.ctx.verify_token(token)
-        if user is None:
-            raise errors.AuthenticationError("the token is not known to this registry (revoked, or from another registry)")
-        if write and not self.ctx.may_publish(user):
-            raise errors.PermissionDenied(f"user {user!r} may not publish or yank in this registry "
-                                          "(not listed in the 'publishers' of its settings.json)")
-        return user
+        return policy.require_user(self.ctx, self.request.headers, self.application.settings["cookie_secret"],
+                                   write=write)
 
-    def prepare(self) -> None:
-        if self.ctx.private and self.request.method in self.read_methods:
-            self.require_user(write=False)
-        length = self.request.headers.get("Content-Length")
-        if length is not None:
-            try:
-                too_large = int(length) > self.ctx.max_body_size
-            except ValueError:
-                raise errors.UsageError(f"Invalid Content-Length: {length!r}") from None
-            if too_large:
-                raise self._too_large()
+    def authenticated_user(self) -> str | None:
+        """The user of the request's token (or, for a browser, its signed login cookie)."""
+        return policy.request_user(self.ctx, self.request.headers, self.application.settings["cookie_secret"])
 
-    def _too_large(self) -> BodyTooLarge:
-        limit = self.ctx.max_body_size
-        return BodyTooLarge(f"the request body is larger than this service accepts ({limit:,} bytes)")
+    def bearer_token(self) -> str | None:
+        return policy.bearer_token(self.request.headers)
 
+    def _set_cors_headers(self) -> None:
+        for key, value in self.ctx.cors.headers(self.request.headers.get("Origin")).items():
+            self.set_header(key, value)
+
+    def options(self, *args, **kwargs) -> None:
+        """A CORS preflight (or a plain ``OPTIONS``): 204 with the route's methods."""
+        methods = allowed_methods(self)
+        self.set_header("Allow", ", ".join(methods))
+        for key, value in self.ctx.cors.preflight(self.request.headers.get("Origin"), methods).items():
+            self.set_header(key, value)
+        self.set_status(204)
+        self.finish()
+
+    # -- the body ---------------------------------------------------------------------------------
     def data_received(self, chunk: bytes) -> None:
         """Accumulate the body as it arrives, refusing it past the limit."""
         if self._finished:
-            return  # already refused; the rest of an oversized body is read and dropped
-        self._size += len(chunk)
-        if self._size > self.ctx.max_body_size:
-            self._chunks.clear()
-            self.send_error(413, exc_info=(BodyTooLarge, self._too_large(), None))
-            return
-        self._chunks.append(chunk)
+            return  # already refused; the rest of the body is read and dropped
+        try:
+            self._body.add(chunk)
+        except errors.BodyTooLarge as e:
+            self.send_error(413, exc_info=(type(e), e, None))
 
     def body(self) -> bytes:
-        if len(self._chunks) == 1:
-            return self._chunks[0]
-        return b"".join(self._chunks) if self._chunks else (self.request.body or b"")
+        return self._body.data() if self._body.chunks else (self.request.body or b"")
 
     def json_body(self):
         data = self.body()
@@ -145,34 +126,28 @@ class BaseHandler(tornado.web.RequestHandler):
     # -- responses ------------------------------------------------------------------------------
     def write_json(self, obj, status: int = 200) -> None:
         self.set_status(status)
-        self.set_header("Content-Type", _JSON)
+        self.set_header("Content-Type", policy.JSON)
         self.finish(json.dumps(obj, ensure_ascii=False).encode())
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        error = None
         exc_info = kwargs.get("exc_info")
-        if exc_info and isinstance(exc_info[1], GilgameshError):
-            error = exc_info[1].to_dict()
-            status_code = exc_info[1].http_status
-        elif exc_info and isinstance(exc_info[1], tornado.web.HTTPError):
-            error = {"status": exc_info[1].status_code, "message": _http_error_message(self, exc_info[1]),
-                     "details": []}
-        if error is None:
-            message = "internal error" if status_code >= 500 else (self._reason or "error")
-            error = {"status": status_code, "message": message, "details": []}
-        error["status"] = status_code
-        self.set_status(status_code)
-        if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Bearer realm="gilgamesh"')
-        if status_code == 405:
-            self.set_header("Allow", ", ".join(allowed_methods(self)))
+        if exc_info:
+            exc = exc_info[1]
+        else:  # send_error(status) without an exception: tornado's own refusals
+            exc = tornado.web.HTTPError(status_code, reason=self._reason)
+        status, envelope, headers = policy.error_answer(
+            exc, method=self.request.method, path=self.request.path, allowed=allowed_methods(self))
+        self.set_status(status)
+        self._set_cors_headers()
+        for key, value in headers.items():
+            self.set_header(key, value)
         if self.prefers_html():
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.set_header("Content-Security-Policy", self.ctx.page_csp)
-            self.finish(self.render_string("error.html", error=error, ctx=self.ctx))
+            self.finish(self.render_string("error.html", error=envelope["error"], ctx=self.ctx))
             return
-        self.set_header("Content-Type", _JSON)
-        self.finish(json.dumps({"error": error}, ensure_ascii=False).encode())
+        self.set_header("Content-Type", policy.JSON)
+        self.finish(policy.envelope_bytes(envelope))
 
     def prefers_html(self) -> bool:
         """HTML pages answer a browser's errors with a page, everything else with the envelope."""
@@ -204,31 +179,19 @@ def allowed_methods(handler: tornado.web.RequestHandler) -> list[str]:
     return methods
 
 
-def _http_error_message(handler: tornado.web.RequestHandler, e: tornado.web.HTTPError) -> str:
-    """What a tornado ``HTTPError`` says, for the envelope."""
-    if e.status_code == 405:
-        allowed = ", ".join(allowed_methods(handler)) or "none"
-        return f"{handler.request.method} is not allowed on {handler.request.path} (allowed: {allowed})"
-    if e.status_code == 404 and not e.log_message:
-        return f"no file {handler.request.path}"
-    if e.log_message:
-        return e.log_message % e.args if e.args else e.log_message
-    return e.reason or tornado.httputil.responses.get(e.status_code, "error")
-
-
 class StaticFiles(tornado.web.StaticFileHandler):
     """The service's own files and KaTeX: their errors too answer in the one envelope."""
 
     def write_error(self, status_code: int, **kwargs) -> None:
         exc_info = kwargs.get("exc_info")
-        if exc_info and isinstance(exc_info[1], tornado.web.HTTPError):
-            message = _http_error_message(self, exc_info[1])
-        else:
-            message = "internal error" if status_code >= 500 else self._reason
-        if status_code == 405:
-            self.set_header("Allow", ", ".join(allowed_methods(self)))
-        self.set_header("Content-Type", _JSON)
-        self.finish(json.dumps({"error": {"status": status_code, "message": message, "details": []}}).encode())
+        exc = exc_info[1] if exc_info else tornado.web.HTTPError(status_code, reason=self._reason)
+        status, envelope, headers = policy.error_answer(
+            exc, method=self.request.method, path=self.request.path, allowed=allowed_methods(self))
+        self.set_status(status)
+        for key, value in headers.items():
+            self.set_header(key, value)
+        self.set_header("Content-Type", policy.JSON)
+        self.finish(policy.envelope_bytes(envelope))
 
 
 class NotebooksHandler(BaseHandler):
@@ -237,12 +200,18 @@ class NotebooksHandler(BaseHandler):
     def get(self) -> None:
         self.write_json({"notebooks": self.ctx.view.listing()})
 
-    async def post(self) -> None:
+    write_methods = ("POST",)
+
+    def authorize(self) -> None:
         dry_run = self.get_query_argument("dry_run", "0").lower() in ("1", "true", "yes")
         if dry_run and self.bearer_token() is None and not self.ctx.private:
-            user = "anonymous"  # validating stores nothing: it needs no publish token
+            self.user = "anonymous"  # validating stores nothing: it needs no publish token
         else:
-            user = self.require_user(write=True)
+            super().authorize()
+
+    async def post(self) -> None:
+        dry_run = self.get_query_argument("dry_run", "0").lower() in ("1", "true", "yes")
+        user = self.user
         data = self.body()
         if not data:
             raise errors.UsageError("the request body is empty: send the .ipynb file's bytes")
@@ -286,6 +255,7 @@ class ResolveHandler(BaseHandler):
             "environment": entry.get("environment"),
             "deprecated": bool(entry.get("deprecated")),
             "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
+            "changed": entry.get("changed") or {},
             "warning": resolved.warning,
         })
 
@@ -301,8 +271,10 @@ class DependentsHandler(BaseHandler):
 class DeprecateHandler(BaseHandler):
     """``POST /api/notebooks/{name}/{version}/deprecate`` (``{"message": ...}``); ``DELETE`` undoes it."""
 
+    write_methods = ("POST", "DELETE")
+
     async def post(self, name: str, version: str) -> None:
-        user = self.require_user(write=True)
+        user = self.user
         name, version = check_name(name), str(Version(version))
         body = self.json_body()
         message = body.get("message") if isinstance(body, dict) else None
@@ -312,7 +284,7 @@ class DeprecateHandler(BaseHandler):
         self.write_json({"name": name, **entry})
 
     async def delete(self, name: str, version: str) -> None:
-        user = self.require_user(write=True)
+        user = self.user
         name, version = check_name(name), str(Version(version))
         entry = await self.run_blocking(self.ctx.set_deprecated, name, version, None, user)
         self.write_json({"name": name, **entry})
@@ -345,13 +317,15 @@ class NotebookHandler(BaseHandler):
 class YankHandler(BaseHandler):
     """``POST /api/notebooks/{name}/{version}/yank`` yanks (``{"reason": ...}``); ``DELETE`` unyanks."""
 
+    write_methods = ("POST", "DELETE")
+
     def _target(self, name: str, version: str) -> tuple[str, str]:
         name, version = check_name(name), version
         Version(version)  # an exact version: yanking a range would be a guess
         return name, version
 
     async def post(self, name: str, version: str) -> None:
-        user = self.require_user(write=True)
+        user = self.user
         name, version = self._target(name, version)
         body = self.json_body()
         reason = body.get("reason") if isinstance(body, dict) else None
@@ -361,7 +335,7 @@ class YankHandler(BaseHandler):
         self.write_json({"name": name, **entry})  # the entry carries the dependents warned of
 
     async def delete(self, name: str, version: str) -> None:
-        user = self.require_user(write=True)
+        user = self.user
         name, version = self._target(name, version)
         entry = await self.run_blocking(self.ctx.set_yanked, name, version, None, user)
         self.write_json({"name": name, **entry})
@@ -372,7 +346,7 @@ class OpenApiHandler(BaseHandler):
 
     async def get(self) -> None:
         document = await self.ctx.openapi_document()
-        self.set_header("Content-Type", _JSON)
+        self.set_header("Content-Type", policy.JSON)
         self.finish(document)
 
 

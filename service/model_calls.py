@@ -5,16 +5,16 @@ A model call is the one route served thousands of times a second, so it skips th
 transforms), which costs more than the call itself; the answer is the same as every other
 route's: the result (or the one error envelope), ``Gilgamesh-Version``, keep-alive.
 
-Order of work: the path and the token are checked on the headers, the body is refused past the
-limit while it arrives (413), then the spec is resolved against the current index, the arguments
+The HTTP policy is :mod:`.http_policy`'s, as on every route (the envelope and its status,
+authentication, the body limit, CORS). Order of work: the path and the token are checked on the
+headers, an ``OPTIONS`` preflight is answered there, the body is refused past the limit while it
+arrives (413), then the spec is resolved against the current index, the arguments
 are checked against the endpoint's annotations (400 naming the parameter) and only then does a
 warm worker run the model.
 """
 
 from __future__ import annotations
 
-import http.cookies
-import json
 import logging
 import re
 import time
@@ -27,6 +27,7 @@ import tornado.web
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
 
+from . import http_policy as policy
 from .handlers import loads_request_json
 
 __all__ = ["ModelCalls", "MODEL_PATH"]
@@ -35,10 +36,7 @@ log = logging.getLogger("gilgamesh.service")
 
 MODEL_PATH = r"/models/([^/]+)/([^/]+)/([^/]+)"
 _PATH = re.compile(MODEL_PATH + r"\Z")
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error",
-            503: "Service Unavailable", 504: "Gateway Timeout"}
-_JSON = "application/json; charset=UTF-8"
+_METHODS = ("POST", "OPTIONS")
 
 _date = [0, ""]
 
@@ -72,85 +70,53 @@ class ModelCalls(tornado.httputil.HTTPServerConnectionDelegate):
 
 
 class _Call(tornado.httputil.HTTPMessageDelegate):
-    __slots__ = ("route", "conn", "chunks", "size", "answered", "closed", "match", "started", "method", "path")
+    __slots__ = ("route", "conn", "body", "answered", "closed", "match", "started", "method", "path", "origin")
 
     def __init__(self, route: ModelCalls, conn):
         self.route = route
         self.conn = conn
-        self.chunks: list[bytes] = []
-        self.size = 0
+        self.body = policy.BodyBuffer(route.ctx.max_body_size)
         self.answered = False
         self.closed = False
         self.match = None
+        self.origin = None
 
     # -- the request as it arrives ---------------------------------------------------------------
     def headers_received(self, start_line, headers) -> None:
         self.started = time.monotonic()
         self.method, self.path = start_line.method, start_line.path.partition("?")[0]
+        self.origin = headers.get("Origin")
         ctx = self.route.ctx
         try:
             self.match = _PATH.match(self.path)
             if self.match is None:
                 raise errors.NotFound(f"no route {self.method} {self.path}")
+            if self.method == "OPTIONS":
+                self._answer(204, b"", {"Allow": ", ".join(_METHODS), **ctx.cors.preflight(self.origin, _METHODS)})
+                return
             if self.method != "POST":
-                raise _MethodNotAllowed(f"{self.method} is not allowed here: call a model with POST")
+                raise errors.MethodNotAllowed(f"{self.method} is not allowed here: call a model with POST")
             if ctx.private:
-                self._authenticate(headers)
-            length = headers.get("Content-Length")
-            if length is not None:
-                try:
-                    too_large = int(length) > ctx.max_body_size
-                except ValueError:
-                    raise errors.UsageError(f"Invalid Content-Length: {length!r}") from None
-                if too_large:
-                    raise self._too_large()
+                policy.require_user(ctx, headers, self.route.cookie_secret, write=False)
+            policy.check_content_length(headers, ctx.max_body_size)
         except GilgameshError as e:
             self._fail(e)
-
-    def _authenticate(self, headers) -> None:
-        scheme, _, token = headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            if self.route.ctx.verify_token(token.strip()) is None:
-                raise errors.AuthenticationError(
-                    "the token is not known to this registry (revoked, or from another registry)")
-            return
-        cookies = http.cookies.SimpleCookie()
-        try:
-            cookies.load(headers.get("Cookie", ""))
-        except http.cookies.CookieError:
-            pass
-        morsel = cookies.get("gilgamesh_user")
-        if morsel and tornado.web.decode_signed_value(self.route.cookie_secret, "gilgamesh_user", morsel.value,
-                                                      max_age_days=7):
-            return
-        raise errors.AuthenticationError(
-            "this service is private: reads need a token: send 'Authorization: Bearer TOKEN' "
-            "(create one with 'gilgamesh token create USER')")
-
-    def _too_large(self) -> GilgameshError:
-        limit = self.route.ctx.max_body_size
-        return _TooLarge(f"the request body is larger than this service accepts ({limit:,} bytes)")
 
     def data_received(self, chunk: bytes) -> None:
         if self.answered:
             return  # refused already; the rest is read and dropped
-        self.size += len(chunk)
-        if self.size > self.route.ctx.max_body_size:
-            self.chunks.clear()
-            self._fail(self._too_large())
-            return
-        self.chunks.append(chunk)
+        try:
+            self.body.add(chunk)
+        except errors.BodyTooLarge as e:
+            self._fail(e)
 
     def finish(self) -> None:
         if self.answered:
             return
         try:
             self._call()
-        except GilgameshError as e:
+        except Exception as e:  # a GilgameshError, or a bug of ours: answer it, never leave the client waiting
             self._fail(e)
-        except Exception as e:  # a bug of ours: answer it, never leave the client waiting
-            log.exception("model call %s failed", self.path)
-            self._fail(errors.GilgameshError(f"internal error: {type(e).__name__}"))
 
     def on_connection_close(self) -> None:
         self.closed = True
@@ -162,7 +128,7 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         resolved = ctx.view.resolve(name, spec)
         version = resolved.version
         binder = ctx.binder(name, version, function, resolved.entry)
-        data = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+        data = self.body.data()
         if data.strip():
             arguments = loads_request_json(data)  # the same JSON policy as every other body
         else:
@@ -178,8 +144,7 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         def done(f) -> None:
             error = f.exception()
             if error is not None:
-                self._fail(error if isinstance(error, GilgameshError)
-                           else errors.GilgameshError(f"internal error: {type(error).__name__}"))
+                self._fail(error)
                 return
             extra = {"Gilgamesh-Version": version}
             if warning:
@@ -189,16 +154,15 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         future.add_done_callback(done)
 
     # -- answers ---------------------------------------------------------------------------------
-    def _fail(self, error: GilgameshError) -> None:
-        status = error.http_status
-        body = json.dumps({"error": {**error.to_dict(), "status": status}}, ensure_ascii=False).encode()
-        extra = {"WWW-Authenticate": 'Bearer realm="gilgamesh"'} if status == 401 else {}
-        if status == 405:
-            extra["Allow"] = "POST"
+    def _fail(self, error: BaseException) -> None:
+        status, envelope, extra = policy.error_answer(error, method=self.method, path=self.path, allowed=_METHODS)
+        message = envelope["error"]["message"]
+        if status >= 500 and not isinstance(error, GilgameshError):
+            log.error("model call %s failed", self.path, exc_info=error)
         level = logging.WARNING if status < 500 else logging.ERROR
         log.log(level, "%d %s %s %.1fms: %s", status, self.method, self.path,
-                1000.0 * (time.monotonic() - self.started), error.message)
-        self._answer(status, body, extra)
+                1000.0 * (time.monotonic() - self.started), message)
+        self._answer(status, policy.envelope_bytes(envelope), extra)
 
     def _answer(self, status: int, body: bytes, extra: dict) -> None:
         if self.answered:
@@ -206,17 +170,12 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         self.answered = True
         if self.closed:
             return  # the client went away; the worker's work is simply dropped
-        headers = tornado.httputil.HTTPHeaders({
-            "Content-Type": _JSON, "Content-Length": str(len(body)), "Date": _http_date(), **extra,
-        })
-        self.conn.write_headers(tornado.httputil.ResponseStartLine("HTTP/1.1", status, _REASONS.get(status, "")),
-                                headers, body)
+        headers = tornado.httputil.HTTPHeaders({"Date": _http_date(), **extra})
+        if status != 204:  # a 204 has no body, and no Content-Length either (RFC 9110)
+            headers["Content-Type"] = policy.JSON
+            headers["Content-Length"] = str(len(body))
+        if self.origin is not None:
+            headers.update(self.route.ctx.cors.headers(self.origin))
+        reason = tornado.httputil.responses.get(status, "")
+        self.conn.write_headers(tornado.httputil.ResponseStartLine("HTTP/1.1", status, reason), headers, body)
         self.conn.finish()
-
-
-class _MethodNotAllowed(GilgameshError):
-    http_status = 405
-
-
-class _TooLarge(GilgameshError):
-    http_status = 413

@@ -1,10 +1,16 @@
-"""The OpenAPI 3.1 document of every exposed model function.
+"""The OpenAPI 3.1 document: every route of the service, and every exposed model function.
 
-One operation per endpoint and version line: ``POST /models/langmuir/1/analyze`` is
+Model operations: one per endpoint and version line. ``POST /models/langmuir/1/analyze`` is
 ``langmuir@1`` (the highest ``1.*`` release), ``POST /models/plasma/0.3/debye_length`` is
 ``plasma@0.3`` (0.x has no compatibility promise, so each minor is its own line). Schemas come
 from the annotations (:mod:`gilgamesh.service.arguments`), descriptions from the docstrings (or
-the markdown cell above the function, as for ``help()``).
+the markdown cell above the function, as for ``help()``), each parameter's from its entry in the
+docstring, unit included. The registry's own routes (list, resolve, publish, yank, deprecate,
+dependents, the notebook bytes, the docs pages) are described once, with their answers' schemas.
+
+The document is written for the standard generators (openapi-python-client, openapi-typescript)
+to read without a warning: every array has ``items``, a numpy array is one fixed-depth array per
+rank it may take, and every object schema has a type.
 """
 
 from __future__ import annotations
@@ -21,16 +27,39 @@ from gilgamesh.versions import Spec
 
 from .arguments import Binder
 
-__all__ = ["build_openapi", "version_lines", "function_docs", "ERROR_STATUSES"]
+__all__ = ["build_openapi", "version_lines", "function_docs", "ERROR_STATUSES", "NON_FINITE_SCHEMA"]
 
 ERROR_STATUSES = {
-    "400": "Bad arguments (the message names the parameter) or a malformed spec",
-    "401": "A token is needed (private service)",
-    "404": "No such API, version or endpoint",
+    "400": "A malformed request: bad arguments (the message names the parameter), name or spec",
+    "401": "A token is needed, or the one sent is not known",
+    "403": "The token's user may not do this",
+    "404": "No such API, version, endpoint or route",
+    "409": "The version is published already, with other content",
     "413": "The request body is too large",
-    "422": "The model raised; the message is its own",
+    "422": "The model raised (the message is its own), or the notebook was refused (details: the report)",
     "500": "The model crashed its worker process",
+    "503": "Every model worker is busy and the queue is full, or the service is stopping: retry later",
     "504": "The model ran past its time limit",
+}
+_MODEL_ERRORS = ("400", "401", "404", "413", "422", "500", "503", "504")
+
+NON_FINITE_SCHEMA = {
+    "type": "string",
+    "enum": ["NaN", "Infinity", "-Infinity"],
+    "description": "A non-finite float of a result, which JSON numbers cannot spell.",
+}
+_NUMBER_OR_NON_FINITE = {"anyOf": [{"type": "number"}, {"$ref": "#/components/schemas/NonFiniteNumber"}]}
+
+_HEADERS = {
+    "Gilgamesh-Version": {
+        "description": "The exact version that served the request",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Gilgamesh-Warning": {
+        "description": "Why the version served deserves attention: yanked, deprecated, or outside the session lock",
+        "schema": {"type": "string"},
+    },
 }
 
 _docs_cache: dict[str, dict[str, str]] = {}
@@ -73,70 +102,261 @@ def function_docs(data: bytes, sha256: str) -> dict[str, str]:
     return docs
 
 
-def _error_schema() -> dict:
-    return {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["status", "message", "details"],
-                "properties": {
-                    "status": {"type": "integer"},
-                    "message": {"type": "string"},
-                    "details": {"type": "array", "items": {}},
-                },
-            }
-        },
-    }
+def _described(doc: str) -> tuple[str, dict[str, str], str]:
+    """The docstring's summary and description (markdown), each parameter's description, the return's."""
+    from gilgamesh.docstrings import parameter_descriptions, parse_docstring
+
+    parsed = parse_docstring(doc)
+    text = "\n\n".join(part for part in (parsed.summary, parsed.description) if part)
+    returned = ""
+    if parsed.returns:
+        first = parsed.returns[0]
+        returned = first.description + (f" [{first.unit}]" if first.unit else "")
+    return text, parameter_descriptions(parsed), returned.strip()
 
 
-def _nullable_numbers(schema):
-    """A result schema whose numbers may be null: the worker answers NaN and infinities as null."""
+# -- schemas ------------------------------------------------------------------------------------
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _non_finite_numbers(schema):
+    """A result schema whose numbers may also be NaN or an infinity, spelled as a string."""
     if isinstance(schema, dict):
         if schema.get("type") == "number":
-            return {**schema, "type": ["number", "null"]}
-        return {k: _nullable_numbers(v) for k, v in schema.items()}
+            return {**{k: v for k, v in schema.items() if k != "type"}, **_NUMBER_OR_NON_FINITE}
+        return {k: _non_finite_numbers(v) for k, v in schema.items()}
     if isinstance(schema, list):
-        return [_nullable_numbers(v) for v in schema]
+        return [_non_finite_numbers(v) for v in schema]
     return schema
 
 
-def _operation(name: str, line: str, version: str, function: str, signature: dict, doc: str) -> dict:
+_STRING, _NULLABLE_STRING = {"type": "string"}, {"type": ["string", "null"]}
+_SIGNATURE = {
+    "type": "object",
+    "description": "An endpoint's signature as the notebook wrote it",
+    "properties": {
+        "params": {"type": "array", "items": {
+            "type": "object", "required": ["name", "kind"],
+            "properties": {"name": _STRING, "kind": _STRING, "annotation": _NULLABLE_STRING,
+                           "default": _NULLABLE_STRING}}},
+        "returns": _NULLABLE_STRING,
+    },
+}
+_VERSION_ENTRY = {
+    "type": "object",
+    "description": "One published version as the registry's index records it (more fields may follow)",
+    "required": ["sha256", "yanked"],
+    "properties": {
+        "version": _STRING,
+        "sha256": _STRING,
+        "summary": _STRING,
+        "yanked": {"type": "boolean"},
+        "yank_reason": _NULLABLE_STRING,
+        "published_at": _NULLABLE_STRING,
+        "publisher": _NULLABLE_STRING,
+        "deprecated": {"type": "boolean"},
+        "deprecation_message": _NULLABLE_STRING,
+        "endpoints": {"type": "object", "additionalProperties": _ref("Signature")},
+        "dependencies": {"type": "object", "additionalProperties": _STRING},
+    },
+}
+_SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["status", "message", "details"],
+            "properties": {
+                "status": {"type": "integer"},
+                "message": _STRING,
+                "details": {"type": "array", "items": {
+                    "description": "A line of text (a traceback), a problem of a publish report "
+                                   "({check, message, cell}) or a bad argument ({parameter, message})"}},
+            },
+        }},
+    },
+    "NonFiniteNumber": NON_FINITE_SCHEMA,
+    "Signature": _SIGNATURE,
+    "VersionEntry": _VERSION_ENTRY,
+    "ApiSummary": {
+        "type": "object", "required": ["name", "summary", "latest", "versions"],
+        "properties": {"name": _STRING, "summary": _STRING, "latest": _NULLABLE_STRING,
+                       "versions": {"type": "array", "items": _STRING}},
+    },
+    "Listing": {"type": "object", "required": ["notebooks"],
+                "properties": {"notebooks": {"type": "array", "items": _ref("ApiSummary")}}},
+    "ApiVersions": {
+        "type": "object", "required": ["name", "latest", "versions"],
+        "properties": {"name": _STRING, "latest": _NULLABLE_STRING,
+                       "versions": {"type": "array", "items": _ref("VersionEntry")}},
+    },
+    "ResolvedVersion": {
+        "type": "object",
+        "required": ["name", "version", "sha256", "summary", "yanked", "endpoints", "dependencies"],
+        "properties": {**_VERSION_ENTRY["properties"], "name": _STRING, "version": _STRING,
+                       "warning": _NULLABLE_STRING,
+                       "environment": {"type": ["object", "null"], "description": "The recorded environment"}},
+    },
+    "ChangedVersion": {
+        "type": "object", "required": ["name"],
+        "description": "The version's index entry after the change (a yank also names the dependents warned)",
+        "properties": {**_VERSION_ENTRY["properties"], "name": _STRING},
+    },
+    "Dependents": {
+        "type": "object", "required": ["name", "spec", "versions", "dependents"],
+        "description": "The published versions that depend on the versions a spec chooses",
+        "properties": {
+            "name": _STRING, "spec": _STRING, "versions": {"type": "array", "items": _STRING},
+            "dependents": {"type": "array", "items": {"type": "object", "required": ["name", "version"], "properties": {
+                "name": _STRING, "version": _STRING, "depends_on": _STRING}}}},
+    },
+    "PublishOutcome": {
+        "type": "object", "required": ["name", "version", "sha256", "created", "dry_run"],
+        "description": "What publish did (or, with dry_run, would do)",
+        "properties": {"name": _STRING, "version": _STRING, "sha256": _STRING, "created": {"type": "boolean"},
+                       "dry_run": {"type": "boolean"}, "warnings": {"type": "array", "items": _STRING},
+                       "dependencies": {"type": "object", "additionalProperties": _STRING},
+                       "validation": {"description": "The validation run's summary, when one ran"}},
+    },
+    "Health": {"type": "object", "required": ["status"],
+               "properties": {"status": _STRING, "pid": {"type": "integer"}, "workers": {"type": "integer"}}},
+    "Reason": {"type": "object", "required": ["reason"], "properties": {"reason": {
+        "type": "string", "minLength": 1, "description": "Why the version is withdrawn"}}},
+    "DeprecationMessage": {"type": "object", "required": ["message"], "properties": {"message": {
+        "type": "string", "minLength": 1, "description": "What to use instead"}}},
+}
+
+
+def _errors(*statuses: str) -> dict:
+    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in statuses}
+
+
+def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
+    answer = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+# -- operations ---------------------------------------------------------------------------------
+def _model_operation(name: str, line: str, version: str, function: str, signature: dict, doc: str) -> dict:
     binder = Binder(f"{name}@{version} {function}", signature)
-    summary = doc.strip().splitlines()[0] if doc.strip() else f"{function} of {name}"
-    result_schema = _nullable_numbers(binder.returns.schema())
+    text, described, returned = _described(doc) if doc.strip() else ("", {}, "")
+    summary = text.splitlines()[0] if text else f"{function} of {name}"
+    request = binder.request_schema()
+    for param, schema in request["properties"].items():
+        if param in described:
+            schema["description"] = described[param]
+    result = _non_finite_numbers(binder.returns.schema())
+    if returned:
+        result["description"] = returned
     return {
         "operationId": f"{name}_v{line.replace('.', '_')}_{function}",
         "tags": [name],
         "summary": summary[:200],
-        "description": (doc.strip() + "\n\n" if doc.strip() else "")
-        + f"Served by {name}@{version}, the latest release of {name}@{line}.",
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": binder.request_schema()}},
-        },
+        "description": (text + "\n\n" if text else "") + f"Served by {name}@{version}, the latest release of {name}@{line}.",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
         "responses": {
-            "200": {
-                "description": f"The result of {function}",
-                "headers": {
-                    "Gilgamesh-Version": {
-                        "description": "The exact version that served the call",
-                        "schema": {"type": "string"},
-                    }
-                },
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["result", "name", "version"],
-                    "properties": {
-                        "result": result_schema,
-                        "name": {"const": name},
-                        "version": {"type": "string"},
-                    },
-                }}},
-            },
-            **{status: {"$ref": f"#/components/responses/Error{status}"} for status in ERROR_STATUSES},
+            "200": _json({
+                "type": "object",
+                "required": ["result", "name", "version"],
+                "properties": {"result": result, "name": {"type": "string", "const": name}, "version": _STRING},
+            }, f"The result of {function}", _HEADERS),
+            **_errors(*_MODEL_ERRORS),
         },
+    }
+
+
+def _path_parameter(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": _STRING}
+
+
+_NAME = {**_path_parameter("name", "The API's name"), "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}}
+_SPEC = _path_parameter("spec", "A version spec: an exact version (1.2.0), a line (1, 1.2) or a range")
+_VERSION = _path_parameter("version", "An exact published version")
+
+
+def _registry_paths() -> dict:
+    registry = ["registry"]
+    version_headers = {"Gilgamesh-Version": _HEADERS["Gilgamesh-Version"]}
+    notebook = {"schema": {"type": "object", "description": "An nbformat 4 notebook"}}
+
+    def change(op_id: str, summary: str, body: str | None, description: str) -> dict:
+        op = {
+            "operationId": op_id, "tags": registry, "summary": summary, "description": description,
+            "parameters": [_NAME, _VERSION],
+            "responses": {"200": _json(_ref("ChangedVersion"), "The version after the change"),
+                          **_errors("400", "401", "403", "404", "413")},
+        }
+        if body:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+        return op
+
+    return {
+        "/api/notebooks": {
+            "get": {"operationId": "list_notebooks", "tags": registry, "summary": "Every API of the registry",
+                    "responses": {"200": _json(_ref("Listing"), "Name, summary, latest release and versions of each API")}},
+            "post": {
+                "operationId": "publish_notebook", "tags": registry, "summary": "Publish a notebook",
+                "description": "The body is the .ipynb file's bytes. Needs a token allowed to publish, except "
+                               "with dry_run on an open service (validation only: nothing is stored).",
+                "parameters": [{"name": "dry_run", "in": "query", "required": False, "schema": {"type": "boolean"},
+                                "description": "Validate only: run every check, store nothing"}],
+                "requestBody": {"required": True, "content": {"application/x-ipynb+json": notebook}},
+                "responses": {
+                    "201": _json(_ref("PublishOutcome"), "Published"),
+                    "200": _json(_ref("PublishOutcome"), "Published already with these bytes, or validated (dry_run)"),
+                    **_errors("400", "401", "403", "409", "413", "422"),
+                },
+            },
+        },
+        "/api/notebooks/{name}": {"get": {
+            "operationId": "get_api", "tags": registry, "summary": "An API's versions", "parameters": [_NAME],
+            "responses": {"200": _json(_ref("ApiVersions"), "Every version: sha256, yanked (and why), published_at"),
+                          **_errors("400", "404")}}},
+        "/api/notebooks/{name}/{spec}": {"get": {
+            "operationId": "resolve_version", "tags": registry, "summary": "The version a spec resolves to",
+            "parameters": [_NAME, _SPEC],
+            "responses": {"200": _json(_ref("ResolvedVersion"), "The resolved version, its endpoints and dependencies",
+                                       version_headers),
+                          **_errors("400", "404")}}},
+        "/api/notebooks/{name}/{spec}/notebook": {"get": {
+            "operationId": "get_notebook", "tags": registry, "summary": "The notebook's bytes (ETag: its sha256)",
+            "parameters": [_NAME, _SPEC],
+            "responses": {"200": {"description": "The .ipynb file", "headers": {
+                **version_headers, "ETag": {"description": "The sha256 of the bytes, quoted", "schema": _STRING}},
+                "content": {"application/x-ipynb+json": notebook}},
+                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+                **_errors("400", "404")}}},
+        "/api/notebooks/{name}/{spec}/dependents": {"get": {
+            "operationId": "get_dependents", "tags": registry, "summary": "The published versions that depend on it",
+            "parameters": [_NAME, _SPEC],
+            "responses": {"200": _json(_ref("Dependents"), "The dependents"), **_errors("400", "404")}}},
+        "/api/notebooks/{name}/{version}/yank": {
+            "post": change("yank_version", "Yank a version", "Reason",
+                           "Exact specs still resolve to it, with a warning; ranges skip it. Needs a token."),
+            "delete": change("unyank_version", "Undo a yank", None, "Needs a token."),
+        },
+        "/api/notebooks/{name}/{version}/deprecate": {
+            "post": change("deprecate_version", "Deprecate a version", "DeprecationMessage",
+                           "It stays importable and callable, with a warning. Needs a token."),
+            "delete": change("undeprecate_version", "Undo a deprecation", None, "Needs a token."),
+        },
+        "/docs/{name}/{spec}": {"get": {
+            "operationId": "docs_page", "tags": ["pages"], "summary": "The notebook rendered as a page",
+            "parameters": [_NAME, _SPEC],
+            "responses": {"200": {"description": "Sanitized HTML: equations and figures, works offline",
+                                  "headers": version_headers,
+                                  "content": {"text/html": {"schema": _STRING}}}, **_errors("400", "404")}}},
+        "/": {"get": {"operationId": "index_page", "tags": ["pages"], "summary": "The web UI",
+                      "responses": {"200": {"description": "The APIs, with links to their versions and docs",
+                                            "content": {"text/html": {"schema": _STRING}}}}}},
+        "/healthz": {"get": {"operationId": "health", "tags": ["service"], "summary": "Liveness",
+                             "security": [], "responses": {"200": _json(_ref("Health"), "The service is up")}}},
+        "/openapi.json": {"get": {"operationId": "openapi_document", "tags": ["service"], "summary": "This document",
+                                  "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
     }
 
 
@@ -161,35 +381,50 @@ def build_openapi(view, *, private: bool = False, title: str = "Gilgamesh models
                 docs = {}
             for function, signature in sorted(endpoints.items()):
                 paths[f"/models/{name}/{line}/{function}"] = {
-                    "post": _operation(name, line, version, function, signature, docs.get(function, "")),
+                    "post": _model_operation(name, line, version, function, signature, docs.get(function, "")),
                 }
             if not described:
                 tags.append({"name": name, "description": entry.get("summary", "")})
                 described = True
+    paths.update(_registry_paths())
+    tags += [{"name": "registry", "description": "List, resolve, fetch, publish, yank and deprecate versions"},
+             {"name": "pages", "description": "HTML for browsers"},
+             {"name": "service", "description": "The service itself"}]
     document = {
         "openapi": "3.1.0",
         "info": {
             "title": title,
             "version": "1",
-            "description": "Every exposed function of the registry's API notebooks, one operation per "
-                           "version line. Errors share one envelope: "
-                           '{"error": {"status", "message", "details"}}.',
+            "description": "Every exposed function of the registry's API notebooks, one operation per version "
+                           "line, and the registry's routes. Errors share one envelope: "
+                           '{"error": {"status", "message", "details"}}. A result number that is not finite '
+                           'is the string "NaN", "Infinity" or "-Infinity" (NonFiniteNumber). Model calls answer '
+                           "with the Gilgamesh-Version header, and Gilgamesh-Warning when the version served is "
+                           "yanked or deprecated. A 503 carries Retry-After.",
         },
         "tags": tags,
         "paths": paths,
         "components": {
-            "schemas": {"Error": _error_schema()},
+            "schemas": _SCHEMAS,
             "responses": {
                 f"Error{status}": {
                     "description": text,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {"application/json": {"schema": _ref("Error")}},
+                    **({"headers": {"Retry-After": {"description": "Seconds to wait before retrying",
+                                                    "schema": {"type": "integer"}}}} if status == "503" else {}),
                 }
                 for status, text in ERROR_STATUSES.items()
             },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "A token from 'gilgamesh token create USER'"}},
         },
     }
+    writes = [op for p in paths.values() for m, op in p.items()
+              if m in ("post", "delete") and op.get("tags") == ["registry"]]
+    for op in writes:
+        # A dry run on an open service needs no token: validating stores nothing.
+        op["security"] = [{"bearer": []}, {}] if op["operationId"] == "publish_notebook" and not private else [{"bearer": []}]
     if private:
-        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         document["security"] = [{"bearer": []}]
     json.dumps(document)  # fail here, not in the handler, if anything is not JSON
-    return document
+    return json.loads(json.dumps(document))  # no shared sub-objects: a caller may change its copy

@@ -27,14 +27,17 @@ class PageHandler(BaseHandler):
         return "text/html" in self.request.headers.get("Accept", "")
 
     def prepare(self) -> None:
+        self.set_header("Content-Security-Policy", self.ctx.page_csp)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        super().prepare()
+
+    def authorize(self) -> None:
+        # A browser that has not signed in to a private service is sent to the sign-in page.
         if self.ctx.private and self.request.method in self.read_methods and not self.authenticated_user():
             if not self.prefers_html():
                 self.require_user(write=False)  # 401 in the error envelope
             self.redirect("/login?next=" + _quote(self.request.uri))
-            return
-        self.set_header("Content-Security-Policy", self.ctx.page_csp)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
 
     def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
@@ -47,6 +50,19 @@ def _quote(value: str) -> str:
     import urllib.parse
 
     return urllib.parse.quote(value, safe="")
+
+
+def same_site_path(target: str | None) -> str:
+    """``target`` if it is a path of this site, else ``/``: where a sign-in may send a browser.
+
+    Only a path starting with one ``/`` qualifies, with no backslash anywhere (browsers read
+    ``/\\host`` as ``//host``, another site) and no control character; ``target`` is the
+    already-decoded query value.
+    """
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)):
+        return "/"
+    return target
 
 
 def _signature(function: str, signature: dict) -> str:
@@ -137,8 +153,7 @@ class LoginPage(PageHandler):
         self.render("login.html", error=None, next=self._next())
 
     def _next(self) -> str:
-        target = self.get_argument("next", "/")
-        return target if target.startswith("/") and not target.startswith("//") else "/"
+        return same_site_path(self.get_argument("next", "/"))
 
     def post(self) -> None:
         token = self.get_body_argument_from_stream("token")

@@ -4,7 +4,9 @@ Server -> worker: ``<I length>`` + a pickled request tuple::
 
     (CALL, call id, name, version, function, positional, keywords, arrays)
 
-Worker -> server: ``<I length><Q call id><B kind>`` + payload, where the payload of ``OK`` is the
+Worker -> server: ``<I length><Q call id><B kind><f seconds>`` + payload, where ``seconds`` is
+how long the call ran in the worker (0 for the other kinds; the server learns from it which
+endpoints are cheap enough to batch), and the payload of ``OK`` is the
 result already encoded as JSON (the server splices it into the response without decoding it)
 and that of ``ERROR`` is a JSON object ``{"type", "message", "details"}`` naming the
 :mod:`gilgamesh.errors` class to raise. ``IMPORTING``/``IMPORTED`` bracket the first import of a
@@ -29,4 +31,4 @@ IMPORTING = 3
 IMPORTED = 4
 
 REQUEST_HEADER = struct.Struct("<I")
-REPLY_HEADER = struct.Struct("<IQB")  # length of what follows the length field, call id, kind
+REPLY_HEADER = struct.Struct("<IQBf")  # length of what follows the length field, call id, kind, seconds

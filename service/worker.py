@@ -1,7 +1,9 @@
 """A model worker process: imports API modules once, then runs calls sent by the server.
 
 Run as ``python -m gilgamesh.service.worker FD SERVER_PID`` with ``GILGAMESH_REGISTRY`` naming the registry;
-``FD`` is this end of the socketpair (see :mod:`gilgamesh.service.protocol`). Modules come from
+``FD`` is this end of the socketpair (see :mod:`gilgamesh.service.protocol`). Sandboxed
+(``GILGAMESH_CONTAINED=1``: a PID namespace of its own, this worker pid 2 under bwrap's init), it
+kills whatever a call left running before answering it. Modules come from
 the loader (``gilgamesh.use("name@version")``), so the compiled-code cache is shared with every
 other process of the machine. Whatever the model prints goes to stderr, never into the protocol.
 """
@@ -15,13 +17,14 @@ import pickle
 import signal
 import socket
 import sys
+import time
 import traceback
 
 from gilgamesh.service.protocol import (
     CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER,
 )
 
-__all__ = ["main", "encode_result"]
+__all__ = ["main", "encode_result", "NON_FINITE"]
 
 
 
@@ -46,24 +49,30 @@ def _jsonable(obj):
     raise TypeError(f"a value of type {type(obj).__name__} is not JSON-compatible")
 
 
-def _finite(obj):
-    """The same value with NaN and infinities as null (JSON has no such numbers)."""
+# JSON has no spelling for the non-finite floats: a result carries them as these strings, never
+# as null (which would be indistinguishable from a missing value). The OpenAPI document declares
+# every number of a result as such a number or one of these strings.
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _spelled(obj):
+    """The same value with NaN and the infinities as the strings of :data:`NON_FINITE`."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
+        return obj if math.isfinite(obj) else NON_FINITE[repr(obj)]
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: _spelled(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [_spelled(v) for v in obj]
     return obj
 
 
 def encode_result(value) -> bytes:
-    """The result as JSON bytes; NaN and infinities become null."""
+    """The result as JSON bytes; NaN and infinities become ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
     try:
         return json.dumps(value, allow_nan=False, default=_jsonable).encode()
     except ValueError:
         plain = json.loads(json.dumps(value, default=_jsonable))  # NaN survives this round trip
-        return json.dumps(_finite(plain), allow_nan=False).encode()
+        return json.dumps(_spelled(plain), allow_nan=False).encode()
 
 
 def _load_module(name: str, version: str):
@@ -102,16 +111,55 @@ def _model_traceback(exc: BaseException) -> list[str]:
     return [line.rstrip() for line in "".join(lines).splitlines() if line.strip()][-40:]
 
 
+class Leftovers:
+    """What model calls leave running in this worker's PID namespace, ended after each call.
+
+    ``ns_last_pid`` (the namespace's last pid handed out: one read, a few microseconds) tells
+    whether a call started anything; only then is ``/proc`` read. Threads of this worker are not
+    listed there, so everything but bwrap's init (1) and this process is the call's.
+    """
+
+    PATH = "/proc/sys/kernel/ns_last_pid"
+
+    def __init__(self):
+        self.last = self._last_pid()
+
+    def _last_pid(self) -> bytes:
+        with open(self.PATH, "rb") as f:
+            return f.read()
+
+    def end(self) -> int:
+        """Kill and reap what was started since the last look; return how many."""
+        if self._last_pid() == self.last:
+            return 0
+        me, killed = os.getpid(), []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (1, me):
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                    killed.append(int(entry))
+                except OSError:
+                    pass
+        for pid in killed:
+            try:
+                os.waitpid(pid, 0)  # ours: reaped; adopted by init (a double fork): init reaps it
+            except ChildProcessError:
+                pass
+        self.last = self._last_pid()
+        return len(killed)
+
+
 class Worker:
     """The state of one worker: its socket and the modules it has imported."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, leftovers: Leftovers | None = None):
         self.sock = sock
         self.modules: dict[tuple[str, str], object] = {}
         self.out: list[bytes] = []
+        self.leftovers = leftovers
 
-    def reply(self, cid: int, kind: int, payload: bytes = b"") -> None:
-        self.out.append(REPLY_HEADER.pack(len(payload) + 9, cid, kind) + payload)
+    def reply(self, cid: int, kind: int, payload: bytes = b"", seconds: float = 0.0) -> None:
+        self.out.append(REPLY_HEADER.pack(len(payload) + REPLY_HEADER.size - 4, cid, kind, seconds) + payload)
 
     def flush(self) -> None:
         if self.out:
@@ -149,17 +197,20 @@ class Worker:
             except ValueError as e:
                 self.reply(cid, ERROR, _error("BadArguments", f"bad arguments to {label}: {e}"))
                 return
+        started = time.perf_counter()
         try:
             result = fn(*positional, **keywords)
         except BaseException as e:  # SystemExit too: a model cannot stop its worker that way
-            self.reply(cid, ERROR, _error("ModelError", f"{label} raised {type(e).__name__}: {e}", _model_traceback(e)))
+            self.reply(cid, ERROR, _error("ModelError", f"{label} raised {type(e).__name__}: {e}", _model_traceback(e)),
+                       time.perf_counter() - started)
             return
         try:
             payload = encode_result(result)
         except (TypeError, ValueError, RecursionError) as e:
-            self.reply(cid, ERROR, _error("ModelError", f"{label} returned a value that is not JSON-compatible: {e}"))
+            self.reply(cid, ERROR, _error("ModelError", f"{label} returned a value that is not JSON-compatible: {e}"),
+                       time.perf_counter() - started)
             return
-        self.reply(cid, OK, payload)
+        self.reply(cid, OK, payload, time.perf_counter() - started)
 
     def serve(self) -> None:
         buf = b""
@@ -178,6 +229,9 @@ class Worker:
                 buf = buf[4 + n:]
                 if request[0] == CALL:
                     self.call(request)
+                    if self.leftovers is not None and self.leftovers.end():
+                        print(f"killed the processes that {request[2]}@{request[3]} {request[4]} left running",
+                              file=sys.stderr)
                     # Each answer goes out as soon as it is known: held back for a batch, it
                     # would wait on the next call, and a slow next call would make this one
                     # look like it ran past its time limit.
@@ -214,10 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         pass
     import gilgamesh  # noqa: F401  the loader, before the first call
 
-    worker = Worker(sock)
-    worker.reply(0, READY)
-    worker.flush()
+    leftovers = Leftovers() if os.environ.get("GILGAMESH_CONTAINED") == "1" else None
+    worker = Worker(sock, leftovers)
     try:
+        worker.reply(0, READY)
+        worker.flush()
         worker.serve()
     except (BrokenPipeError, ConnectionResetError):
         pass

@@ -1,18 +1,31 @@
-"""Warm model worker processes, driven from the server's event loop.
+"""Warm model worker processes, driven from the server's event loop, and the fair scheduling of calls.
 
 Each worker is a separate Python process (``gilgamesh.service.worker``) joined to the server by a
-socketpair. Calls made during one turn of the event loop go out to a worker in one write and
-its results come back batched, so a call costs the server little more than calling in-process,
-while the model runs outside the server: a call that runs past its time limit gets 504 and its
-worker is killed and replaced; a call that kills its worker gets 500 and the worker is
-replaced. Either way the calls queued behind it on that worker had not started (a worker runs
-its calls one at a time, in order), so they are sent to another worker and complete normally.
+socketpair; it runs its calls one at a time, in order, so the server always knows which call a
+worker is running (the oldest it has not answered). Scheduling:
+
+- **Slow calls never wait behind each other, nor hold fast ones back.** A call goes to an idle
+  worker. Only *cheap* calls (their endpoint's measured duration under :data:`CHEAP` seconds) may
+  queue on a busy worker, and only behind other cheap calls of a worker that keeps up: one write
+  and one wake-up then carry a whole loop turn's calls, which keeps a cheap call's cost close to
+  calling in-process. The worker measures every call and reports its duration.
+- **The pool grows** from ``size`` workers up to ``max_size`` while calls that are not cheap
+  occupy them, keeping one spare started so that a fast call finds a worker at once; workers
+  beyond ``size`` that stayed idle for :data:`IDLE_RETIRE` seconds are stopped.
+- **Waiting is fair and bounded.** Calls that find no worker wait in a queue served round-robin
+  across (API, endpoint), so a burst of one endpoint does not starve the others; past
+  ``queue_limit`` waiting calls a call is refused at once with 503 and ``Retry-After``.
+
+A call that runs past its time limit gets 504 and its worker is killed and replaced; a call that
+kills its worker gets 500 and the worker is replaced. Either way the calls queued behind it on
+that worker had not started, so they are sent to another worker and complete normally.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import itertools
 import json
 import logging
@@ -27,18 +40,31 @@ import tempfile
 import time
 
 from gilgamesh import errors
-from gilgamesh.errors import GilgameshError, ModelTimeout
-from gilgamesh.registry.sandbox import sandbox_available, sandboxed
+from gilgamesh.errors import GilgameshError, ModelTimeout, ServiceBusy
+from gilgamesh.registry.sandbox import Limits, sandboxed, use_sandbox
 from gilgamesh.registry.settings import read_settings
 
 from .protocol import CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
 
-__all__ = ["WorkerPool", "ModelCrashed"]
+__all__ = ["WorkerPool", "ModelCrashed", "CHEAP", "default_size", "default_max_size"]
 
 log = logging.getLogger("gilgamesh.service")
 
-_BATCH = 64  # calls queued on one worker before the next one is used
-_KEEPS_UP = 0.005  # seconds a worker's current call may have run for it to take more
+_BATCH = 64  # cheap calls queued on one worker before the next one is used
+_KEEPS_UP = 0.005  # seconds a worker's current (cheap) call may have run for it to take more
+CHEAP = 0.002  # seconds: an endpoint measured faster than this may be batched
+IDLE_RETIRE = 30.0  # seconds an extra worker may stay idle before it is stopped
+QUEUE_LIMIT = 256  # calls that may wait for a worker; past it, 503
+
+
+def default_size() -> int:
+    """The warm workers of a pool by default: one per core."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def default_max_size(size: int) -> int:
+    """How far a pool grows by default while slow calls occupy its workers."""
+    return max(size, 4 * default_size())
 
 
 class ModelCrashed(GilgameshError, RuntimeError):
@@ -48,10 +74,58 @@ class ModelCrashed(GilgameshError, RuntimeError):
 
 
 class _Call:
-    __slots__ = ("cid", "label", "frame", "future")
+    __slots__ = ("cid", "key", "label", "frame", "future", "costly")
 
-    def __init__(self, cid: int, label: str, frame: bytes, future: asyncio.Future):
-        self.cid, self.label, self.frame, self.future = cid, label, frame, future
+    def __init__(self, cid: int, key: tuple, label: str, frame: bytes, future: asyncio.Future):
+        self.cid, self.key, self.label, self.frame, self.future = cid, key, label, frame, future
+        self.costly = False  # not known to be cheap when it was given to its worker
+
+
+class _FairQueue:
+    """Calls waiting for a worker, served round-robin across their (API, endpoint) keys."""
+
+    def __init__(self):
+        self.queues: dict[tuple, collections.deque[_Call]] = {}
+        self.rotation: collections.deque[tuple] = collections.deque()  # keys with waiting calls
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def push(self, call: _Call, front: bool = False) -> None:
+        queue = self.queues.get(call.key)
+        if queue is None:
+            queue = self.queues[call.key] = collections.deque()
+            if front:
+                self.rotation.appendleft(call.key)
+            else:
+                self.rotation.append(call.key)
+        if front:
+            queue.appendleft(call)
+        else:
+            queue.append(call)
+        self.size += 1
+
+    def peek(self) -> _Call | None:
+        return self.queues[self.rotation[0]][0] if self.rotation else None
+
+    def pop(self) -> _Call:
+        key = self.rotation.popleft()
+        queue = self.queues[key]
+        call = queue.popleft()
+        if queue:
+            self.rotation.append(key)  # its next call waits for the other keys' turn
+        else:
+            del self.queues[key]
+        self.size -= 1
+        return call
+
+    def drain(self) -> list[_Call]:
+        calls = [c for q in self.queues.values() for c in q]
+        self.queues.clear()
+        self.rotation.clear()
+        self.size = 0
+        return calls
 
 
 class _Worker:
@@ -65,10 +139,12 @@ class _Worker:
         self.ready = False
         self.dead = False
         self.inflight: collections.deque[_Call] = collections.deque()
+        self.costly = 0  # calls in flight that are not cheap
         self.outbox: list[bytes] = []
         self.unsent = bytearray()  # the tail of a write the socket did not take at once
         self.buf = b""
         self.head_since = 0.0  # when the call it runs now started (as far as the server knows)
+        self.idle_since = time.monotonic()
         self.importing = False
 
     def __repr__(self) -> str:
@@ -76,23 +152,37 @@ class _Worker:
 
 
 class WorkerPool:
-    """``size`` worker processes for the models of the registry at ``registry_root``."""
+    """``size`` warm worker processes (growing to ``max_size``) for the models of the registry at ``registry_root``."""
 
     def __init__(
         self,
         registry_root: str,
-        size: int = 2,
+        size: int | None = None,
         call_timeout: float = 30.0,
         import_timeout: float = 120.0,
+        *,
+        max_size: int | None = None,
+        queue_limit: int = QUEUE_LIMIT,
     ):
+        if size is None:
+            size = default_size() if max_size is None else min(default_size(), max_size)
+        max_size = default_max_size(size) if max_size is None else max_size
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
+        if max_size < size:
+            raise ValueError(f"the most model workers ({max_size}) must be at least the warm ones ({size})")
+        if queue_limit < 0:
+            raise ValueError("the queue limit cannot be negative")
         self.registry_root = registry_root
         self.size = size
+        self.max_size = max_size
+        self.queue_limit = queue_limit
+        self.idle_retire = IDLE_RETIRE
         self.call_timeout = call_timeout
         self.import_timeout = import_timeout
         self.workers: list[_Worker] = []
-        self.pending: collections.deque[_Call] = collections.deque()
+        self.pending = _FairQueue()
+        self.costs: dict[str, float] = {}  # seconds per call, by endpoint of a version (a running estimate)
         self._ids = itertools.count(1)
         self._flush_scheduled = False
         self._closed = False
@@ -102,15 +192,20 @@ class WorkerPool:
         # timer armed and cancelled per call costs more than the call at thousands a second.
         self._tick = min(0.05, max(0.005, min(call_timeout, import_timeout) / 20))
         self.replaced = 0  # workers replaced after a timeout or a crash (for tests and logs)
+        self.refused = 0  # calls refused with 503 because the queue was full
         self.scratch: str | None = None  # the sandboxed workers' writable directory
+        self.limits: Limits | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Spawn the workers (on the running event loop); calls queue until one is ready."""
+        settings = read_settings(self.registry_root)
+        sandbox = use_sandbox(settings)  # raises SandboxRequired (503) where bwrap is required but missing
         self._loop = asyncio.get_running_loop()
-        if read_settings(self.registry_root)["sandbox"] and sandbox_available():
-            # Published code runs here at anyone's request: give it the validation sandbox, with
-            # one scratch directory (caches, temporary files) for the workers of this pool.
+        if sandbox:
+            # Published code runs here at anyone's request: give it the validation sandbox. A warm
+            # worker lives long, so no CPU-time limit: each call has its own time limit.
+            self.limits = dataclasses.replace(Limits.from_settings(settings), cpu_seconds=None)
             self.scratch = tempfile.mkdtemp(prefix="gilgamesh-workers-")
             for sub in ("cache", "tmp", "matplotlib"):
                 os.makedirs(os.path.join(self.scratch, sub))
@@ -124,9 +219,10 @@ class WorkerPool:
         argv = [sys.executable, "-m", "gilgamesh.service.worker", str(theirs.fileno()), str(os.getpid())]
         if self.scratch is not None:
             env.update(GILGAMESH_CACHE=os.path.join(self.scratch, "cache"), TMPDIR=os.path.join(self.scratch, "tmp"),
-                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"))
+                       MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"), GILGAMESH_CONTAINED="1")
             # Inside, the worker's parent is bwrap, not this server: no parent-pid check (argv[5]).
-            argv = sandboxed(argv[:-1], self.registry_root, [self.scratch])
+            argv = sandboxed(argv[:-1], registry_root=self.registry_root, scratch=self.scratch, env=env,
+                             limits=self.limits)
         try:
             # A process group of its own: a Ctrl-C or SIGTERM sent to the server's group is the
             # server's to act on (it stops its workers); the worker dies with the server anyway.
@@ -150,10 +246,9 @@ class WorkerPool:
             for call in self._retire(worker, None):  # EOF: an idle worker exits at once
                 if not call.future.done():
                     call.future.set_exception(errors.RegistryUnavailable("the service is shutting down"))
-        for call in self.pending:
+        for call in self.pending.drain():
             if not call.future.done():
                 call.future.set_exception(errors.RegistryUnavailable("the service is shutting down"))
-        self.pending.clear()
         deadline = time.monotonic() + 1.0
         for worker in workers:
             while worker.proc.poll() is None and time.monotonic() < deadline:
@@ -167,60 +262,111 @@ class WorkerPool:
             self.scratch = None
 
     def pids(self) -> list[int]:
-        """The processes that run the calls (inside the sandbox: bwrap's child, not bwrap)."""
-        pids = [w.proc.pid for w in self.workers if not w.dead]
-        if self.scratch is None:
-            return pids
-        import psutil
-
-        found = []
-        for pid in pids:
-            try:
-                found += [c.pid for c in psutil.Process(pid).children(recursive=True) if "gilgamesh.service.worker" in c.cmdline()]
-            except psutil.Error:
-                pass
-        return found
+        """The process of each live worker (bwrap's, for a sandboxed one: it ends with the worker)."""
+        return [w.proc.pid for w in self.workers if not w.dead]
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, name: str, version: str, function: str, positional: list, keywords: dict,
              arrays: tuple = ()) -> asyncio.Future:
-        """Run ``name@version``'s ``function``; the future gives the result as JSON bytes."""
+        """Run ``name@version``'s ``function``; the future gives the result as JSON bytes.
+
+        Raises :class:`~gilgamesh.errors.ServiceBusy` (503) at once when no worker can take the
+        call and ``queue_limit`` calls already wait.
+        """
         if self._closed:
             raise errors.RegistryUnavailable("the service is shutting down: no model calls are taken")
         if self._loop is None:
             self.start()
+        label = f"{name}@{version} {function}"
+        worker = self._worker_for(label)
+        if worker is None and len(self.pending) >= self.queue_limit:
+            self.refused += 1
+            raise ServiceBusy(
+                f"every model worker is busy and {len(self.pending)} calls already wait (the queue limit): "
+                f"retry {label} later", retry_after=self._retry_after())
         cid = next(self._ids)
         payload = pickle.dumps((CALL, cid, name, version, function, positional, keywords, arrays), 5)
         future = self._loop.create_future()
-        call = _Call(cid, f"{name}@{version} {function}", REQUEST_HEADER.pack(len(payload)) + payload, future)
-        self._dispatch(call)
+        call = _Call(cid, (name, function), label, REQUEST_HEADER.pack(len(payload)) + payload, future)
+        if worker is None:
+            self.pending.push(call)
+            self._grow()
+        else:
+            self._assign(worker, call)
+            if call.costly:
+                self._grow()  # keep a spare for the next fast call
         return future
 
-    def _dispatch(self, call: _Call, front: bool = False) -> None:
-        # Fill one worker while it keeps up: one write and one wake-up carry a whole loop
-        # turn's calls. A worker whose current call has run for a while (a slow or hanging
-        # model) gets no more, so the next worker takes over.
+    def cheap(self, label: str) -> bool:
+        """Whether calls of this endpoint have run fast enough to be batched (never measured: no)."""
+        cost = self.costs.get(label)
+        return cost is not None and cost < CHEAP
+
+    def _measured(self, label: str, seconds: float) -> None:
+        # A slower call counts at once (a slow call must not be batched again), a faster one
+        # lowers the estimate gradually.
+        cost = self.costs.get(label)
+        self.costs[label] = seconds if cost is None or seconds > cost else 0.7 * cost + 0.3 * seconds
+
+    def _worker_for(self, label: str) -> _Worker | None:
+        """An idle worker; for a cheap call also a worker keeping up with cheap calls only."""
+        cheap = self.cheap(label)
         now = time.monotonic()
-        best = None
         for worker in self.workers:
             if not worker.ready:
                 continue
             n = len(worker.inflight)
-            if n == 0 or (n < _BATCH and now - worker.head_since < _KEEPS_UP):
-                best = worker
-                break
-            if best is None or n < len(best.inflight):
-                best = worker
-        if best is None:
-            if front:
-                self.pending.appendleft(call)
-            else:
-                self.pending.append(call)
+            if n == 0:
+                return worker
+            if cheap and not worker.costly and n < _BATCH and now - worker.head_since < _KEEPS_UP:
+                return worker
+        return None
+
+    def _take_waiting(self, worker: _Worker) -> None:
+        """Give a worker that answered (or started) the calls waiting for it, fairly."""
+        while self.pending and worker.ready and not worker.dead:
+            n = len(worker.inflight)
+            if n and (worker.costly or n >= _BATCH or not self.cheap(self.pending.peek().label)):
+                return
+            self._assign(worker, self.pending.pop())
+
+    def _grow(self) -> None:
+        """Start workers for the waiting calls, plus one spare while slow calls occupy the pool."""
+        room = self.max_size - len(self.workers)
+        if room <= 0 or self._closed:
             return
-        self._assign(best, call)
+        starting = sum(1 for w in self.workers if not w.ready)
+        idle = sum(1 for w in self.workers if w.ready and not w.inflight)
+        # A worker for each waiting call known to be slow (each will need one to itself), and
+        # one more while anything else waits or slow calls run: the next fast call's.
+        slow = sum(1 for q in self.pending.queues.values() for c in q if c.label in self.costs and not self.cheap(c.label))
+        spare = 1 if len(self.pending) > slow or any(w.costly for w in self.workers) else 0
+        for _ in range(min(room, slow + spare - starting - idle)):
+            self._spawn()
+
+    def _retry_after(self) -> int:
+        """Seconds until a waiting call could be served, as far as the measured costs tell."""
+        known = [self.costs.get(c.label, 1.0) for q in self.pending.queues.values() for c in q]
+        return max(1, min(60, round(sum(known) / self.max_size)))
+
+    def _retire_idle(self, now: float) -> None:
+        """Stop one worker beyond ``size`` that has been idle a while (the spare excepted)."""
+        if len(self.workers) <= self.size or self.pending:
+            return
+        idle = [w for w in self.workers if w.ready and not w.inflight]
+        keep = 1 if any(w.costly for w in self.workers) else 0
+        if len(idle) <= keep:
+            return
+        oldest = min(idle, key=lambda w: w.idle_since)
+        if now - oldest.idle_since > self.idle_retire:
+            self._retire(oldest, None)  # EOF: the idle worker exits at once
+            self._loop.run_in_executor(None, oldest.proc.wait)  # reaped without blocking the loop
 
     def _assign(self, worker: _Worker, call: _Call) -> None:
         worker.inflight.append(call)
+        call.costly = not self.cheap(call.label)
+        if call.costly:
+            worker.costly += 1
         if len(worker.inflight) == 1:
             worker.head_since = time.monotonic()
         # Calls go out at the end of the loop turn, one write per worker: a write wakes the
@@ -279,14 +425,15 @@ class WorkerPool:
         buf = worker.buf + data if worker.buf else data
         pos, end = 0, len(buf)
         while end - pos >= REPLY_HEADER.size:
-            n, cid, kind = REPLY_HEADER.unpack_from(buf, pos)
+            n, cid, kind, seconds = REPLY_HEADER.unpack_from(buf, pos)
             stop = pos + 4 + n
             if stop > end:
                 break
             payload = buf[pos + REPLY_HEADER.size:stop]
             pos = stop
             if kind == OK or kind == ERROR:
-                call = worker.inflight.popleft()
+                call = self._finished(worker)
+                self._measured(call.label, seconds)
                 if not call.future.done():  # the client may have gone away
                     if kind == OK:
                         call.future.set_result(payload)
@@ -300,10 +447,20 @@ class WorkerPool:
                 worker.head_since = time.monotonic()
             elif kind == READY:
                 worker.ready = True
-                while self.pending and worker.ready:
-                    self._assign(worker, self.pending.popleft())
         worker.buf = buf[pos:]
         worker.head_since = time.monotonic()  # the next call starts when the last one answered
+        self._take_waiting(worker)
+        if self.pending:
+            self._grow()
+
+    def _finished(self, worker: _Worker) -> _Call:
+        """The call a worker ran is done: it leaves the worker's books."""
+        call = worker.inflight.popleft()
+        if call.costly:
+            worker.costly -= 1
+        if not worker.inflight:
+            worker.idle_since = time.monotonic()
+        return call
 
     def _check_deadlines(self) -> None:
         """Stop the calls that ran past their time limit (runs every few milliseconds)."""
@@ -313,11 +470,13 @@ class WorkerPool:
                 limit = self.import_timeout if worker.importing else self.call_timeout
                 if now - worker.head_since > limit:
                     self._on_deadline(worker)
+        self._retire_idle(now)
         if not self._closed:
             self._ticker = self._loop.call_later(self._tick, self._check_deadlines)
 
     def _on_deadline(self, worker: _Worker) -> None:
-        head = worker.inflight.popleft()
+        head = self._finished(worker)
+        self._measured(head.label, self.call_timeout)
         what = "importing its module" if worker.importing else "the call"
         limit = self.import_timeout if worker.importing else self.call_timeout
         log.warning("%s ran past its time limit (%s, %.3g s); replacing worker pid %d",
@@ -338,7 +497,8 @@ class WorkerPool:
             code = worker.proc.wait()
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         if worker.inflight:
-            head = worker.inflight.popleft()
+            head = self._finished(worker)
+            self._measured(head.label, self.call_timeout)
             log.error("worker pid %d died (%s) running %s; replacing it", worker.proc.pid, how, head.label)
             if not head.future.done():
                 head.future.set_exception(ModelCrashed(
@@ -364,6 +524,7 @@ class WorkerPool:
         worker.sock.close()
         not_started = list(worker.inflight)
         worker.inflight.clear()
+        worker.costly = 0
         if worker in self.workers:
             self.workers.remove(worker)
         return not_started
@@ -379,8 +540,11 @@ class WorkerPool:
             return
         self.replaced += 1
         self._spawn()
-        for call in reversed(not_started):
-            self._dispatch(call, front=True)
+        for call in reversed(not_started):  # they had not started: first in line, in their order
+            self.pending.push(call, front=True)
+        for other in list(self.workers):
+            self._take_waiting(other)
+        self._grow()
 
 
 _ERROR_TYPES = {

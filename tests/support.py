@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -34,3 +35,23 @@ def registry_state(root: str) -> dict:
             with open(os.path.join(d, name), "rb") as f:
                 files[f"{sub}/{name}"] = hashlib.sha256(f.read()).hexdigest()
     return {"refs": refs, "files": files, "journal": os.path.exists(os.path.join(root, "journal.json"))}
+
+
+def assert_envelope(status: int, content_type: str, body: bytes, *fragments: str) -> dict:
+    """The one error envelope of the service (DESIGN.md 8), answered with HTTP ``status``.
+
+    ``{"error": {"status", "message", "details"}}`` and nothing else, as JSON, its status the
+    answer's; every fragment is named in the message or the details. Returns the inner object.
+    """
+    assert content_type.startswith("application/json"), (content_type, body[:300])
+    envelope = json.loads(body)
+    assert isinstance(envelope, dict) and set(envelope) == {"error"}, envelope
+    error = envelope["error"]
+    assert isinstance(error, dict) and set(error) == {"status", "message", "details"}, error
+    assert error["status"] == status, (error["status"], status)
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["details"], list), error
+    named = error["message"] + json.dumps(error["details"])
+    for fragment in fragments:
+        assert fragment in named, (fragment, error)
+    return error

@@ -244,8 +244,16 @@ def test_diff_on_a_0x_line_asks_minor_for_breaking_changes(registry):
 
 def test_serve_help_names_its_limits():
     out = run_cli("serve", "--help").stdout
-    for flag in ("--host", "--port", "--workers", "--private", "--model-workers", "--call-timeout", "--max-body-mb"):
+    for flag in ("--host", "--port", "--workers", "--private", "--model-workers", "--call-timeout", "--max-body-mb",
+                 "--max-model-workers", "--queue-limit", "--body-timeout"):
         assert flag in out
+
+
+def test_serve_refuses_a_pool_ceiling_below_its_warm_workers_before_writing(tmp_path):
+    target = tmp_path / "new-registry"
+    out = run_cli("serve", "--registry", str(target), "--model-workers", "3", "--max-model-workers", "2")
+    assert out.returncode == 2 and "--max-model-workers (2) must be at least --model-workers (3)" in out.stderr
+    assert not target.exists()
 
 
 def test_fork_to_an_unwritable_place_is_a_clean_error(tmp_path, registry):

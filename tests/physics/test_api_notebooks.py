@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
+import hashlib
 import json
 import os
-import sys
 
 import pytest
 
@@ -14,7 +13,7 @@ from gilgamesh.errors import PublishRefused
 from gilgamesh.notebook import parse_notebook
 from gilgamesh.registry.semver import diff_snapshots, required_bump
 from gilgamesh.registry.surface import api_snapshot
-from lab_notebooks import NOTEBOOKS, PUBLISH_ORDER, REPO, read_notebook
+from lab_notebooks import FORKED, NOTEBOOKS, PUBLISH_ORDER, PUBLISHED, read_notebook
 
 LABELS = [f"{n}@{v}" for n, v in PUBLISH_ORDER]
 MAX_PNG_BYTES = 80_000
@@ -40,18 +39,21 @@ def test_every_notebook_publishes_in_order(lab_registry):
     root, outcomes = lab_registry
     assert [(o.name, o.version, o.created) for o in outcomes] == [(n, v, True) for n, v in PUBLISH_ORDER]
     deps = {f"{o.name}@{o.version}": o.metadata["dependencies"] for o in outcomes}
-    assert deps["plasma@1.0.0"] == {}
-    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.0.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0"))
-    assert deps["helicon@1.0.0"] == {"plasma": "1.0.0"}
+    assert deps["plasma@1.0.0"] == deps["plasma@1.1.0"] == {}
+    # `plasma@1` resolves to the highest 1.x published before them, as in `make serve`'s seed.
+    assert all(deps[f"langmuir@{v}"] == {"plasma": "1.1.0"} for v in ("1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0"))
+    assert deps["helicon@1.0.0"] == {"plasma": "1.1.0"}
 
 
 @pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
 def test_metadata_contract(name, version):
     raw = json.loads(read(name, version))
     assert raw["nbformat"] == 4
-    assert raw["metadata"]["kernelspec"]["name"] == "python3"
+    # Forked versions run in Jupyter's Gilgamesh kernel as they are; the first ones predate it.
+    assert raw["metadata"]["kernelspec"]["name"] == ("gilgamesh" if (name, version) in FORKED else "python3")
     meta = raw["metadata"]["gilgamesh"]
-    assert set(meta) == {"name", "version", "summary", "endpoints", "authors"}
+    assert {"name", "version", "summary", "endpoints", "authors"} <= set(meta) <= \
+        {"name", "version", "summary", "endpoints", "authors", "changed"}
     assert (meta["name"], meta["version"]) == (name, version)
     assert meta["summary"].strip() and "\n" not in meta["summary"]
     assert meta["authors"] and meta["endpoints"]
@@ -60,6 +62,7 @@ def test_metadata_contract(name, version):
 @pytest.mark.parametrize("label, endpoints", [
     ("plasma@1.0.0", {"debye_length", "electron_plasma_frequency", "electron_cyclotron_frequency",
                       "ion_cyclotron_frequency", "bohm_velocity", "electron_mean_speed"}),
+    ("plasma@1.1.0", {"electron_larmor_radius", "ion_larmor_radius", "ion_mass"}),
     ("langmuir@1.2.0", {"analyze", "ion_density", "electron_temperature", "floating_potential",
                         "plasma_potential", "synthetic_iv"}),
     ("langmuir@2.0.0", {"analyze_dict"}),
@@ -90,6 +93,7 @@ def test_langmuir_pins_plasma_with_the_notebook_spelling(version):
 
 @pytest.mark.parametrize("old, new, bump", [("1.0.0", "1.1.0", "minor"), ("1.1.0", "1.2.0", "minor"), ("1.2.0", "2.0.0", "major")])
 def test_langmuir_history_bumps_as_semver_requires(old, new, bump):
+    """Also plasma 1.0.0 -> 1.1.0, below."""
     changes = diff_snapshots(snapshot("langmuir", old), snapshot("langmuir", new))
     assert required_bump(changes, old) == bump
     if bump == "minor":
@@ -140,26 +144,15 @@ def test_langmuir_figure_marks_the_fitted_regions(name, version):
     assert "rng.normal" in code and "default_rng(" in code  # seeded noise
 
 
-def _build_script():
-    spec = importlib.util.spec_from_file_location("build_api_notebooks", os.path.join(REPO, "tools", "build_api_notebooks.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
-def test_committed_notebooks_match_their_sources_in_the_build_script():
-    """tools/build_api_notebooks.py is how these notebooks are edited; the two must not drift."""
-    build = _build_script()
-    for src in build.all_sources():
-        committed = json.loads(read(src.name, src.version))
-        fresh = build.to_notebook(src)
-        assert committed["metadata"]["gilgamesh"] == fresh.metadata["gilgamesh"], src.path
-        assert [(c["cell_type"], "".join(c["source"])) for c in committed["cells"]] == \
-            [(c.cell_type, c.source) for c in fresh.cells], f"{src.path}: run tools/build_api_notebooks.py"
+@pytest.mark.parametrize("name, version", PUBLISH_ORDER, ids=LABELS)
+def test_a_published_notebook_never_changes(name, version):
+    """The notebooks are the source, edited as notebooks; once published, a version is frozen."""
+    digest = hashlib.sha256(read(name, version)).hexdigest()
+    assert digest == PUBLISHED[name, version], (
+        f"api_notebooks/{name}/{version}.ipynb changed after {name} {version} was published, and a "
+        f"published version never changes: restore it (git checkout -- api_notebooks/{name}/{version}.ipynb) "
+        f"and make the change in a new version: gilgamesh fork {name}@{version} NEW.ipynb, edit, "
+        f"gilgamesh run NEW.ipynb, gilgamesh publish NEW.ipynb")
 
 
 @pytest.mark.slow
@@ -177,3 +170,9 @@ def test_every_notebook_passes_validation(tmp_path):
         code_cells = sum(c.kind == "code" for c in parse_notebook(read(name, version)).cells)
         assert report["passed"] and not report["cached"], f"{name}@{version}: {report}"
         assert report["compared"] == code_cells, f"{name}@{version}: {report}"
+
+
+def test_plasma_1_1_only_adds_to_1_0():
+    changes = diff_snapshots(snapshot("plasma", "1.0.0"), snapshot("plasma", "1.1.0"))
+    assert required_bump(changes, "1.0.0") == "minor"
+    assert {(c.kind, c.name) for c in changes} == {("name-added", n) for n in ("electron_larmor_radius", "ion_larmor_radius", "ion_mass")}

@@ -9,7 +9,7 @@ import pytest
 
 from physics_constants import AMU, E, M_E
 
-SPECS = ["1.0", "1.1", "1.2", "2.0"]
+SPECS = ["1.0", "1.1", "1.2", "2.0"]  # 2.1 (calibrated error bars) is tested at the end
 NOISE = 0.02  # Gaussian noise with a standard deviation of 2 % of the characteristic's full scale
 
 
@@ -224,3 +224,51 @@ def test_the_module_documents_itself(lab_imports):
     assert narrative.startswith("# langmuir: planar Langmuir probe")
     assert "I_\\mathrm{sat} = 0.61" in lm.__doc__
     assert "electron saturation current" in lm.analyze.__doc__
+
+
+def _coverage(module, noise_model, trials=300):
+    """How often the truth lies within one standard error, over ``trials`` noise draws."""
+    _, mass, n, T_e, V_p, area, _ = PLASMAS[0]
+    V = sweep(PLASMAS[0])
+    clean = module.synthetic_iv(V, n, T_e, V_p, area, mass)
+    truth = {"T_e": T_e, "n_e": n, "n_i": n, "V_p": V_p}
+    within = dict.fromkeys(truth, 0)
+    for seed in range(trials):
+        rng = np.random.default_rng(1000 + seed)
+        if noise_model == "uniform":  # amplifier noise: the same at every point
+            I = clean + rng.normal(0.0, NOISE * np.abs(clean).max(), V.size)
+        else:  # the plasma's own fluctuations: 5 % of the current at each point
+            I = clean * (1 + rng.normal(0.0, 0.05, V.size))
+        result = module.analyze(V, I, area=area, ion_mass_amu=mass)
+        for key, value in truth.items():
+            within[key] += abs(getattr(result, key) - value) <= getattr(result, key + "_err")
+    return {key: count / trials for key, count in within.items()}
+
+
+@pytest.fixture(scope="module")
+def langmuir_2_1(api):
+    return api("langmuir", "2.1")
+
+
+@pytest.mark.parametrize("noise_model", ["uniform", "proportional"])
+def test_2_1_error_bars_cover_the_truth_68_percent_of_the_time(langmuir_2_1, noise_model):
+    """One standard error covers the truth in 68 % of draws; 300 draws measure that within +-2.7 %."""
+    coverage = _coverage(langmuir_2_1, noise_model)
+    print(f"langmuir 2.1 coverage under {noise_model} noise: {coverage}")
+    assert all(0.60 <= c <= 0.76 for c in coverage.values()), coverage
+
+
+def test_2_0_error_bars_were_too_small_under_proportional_noise(langmuir):
+    """What 2.1 fixed (and proof that the coverage test above can fail)."""
+    coverage = _coverage(langmuir["2.0"], "proportional")
+    assert coverage["V_p"] < 0.55, coverage
+
+
+def test_2_1_changes_only_the_error_bars(langmuir, langmuir_2_1):
+    _, mass, n, T_e, V_p, area, _ = PLASMAS[0]
+    V = sweep(PLASMAS[0])
+    I = noisy(langmuir_2_1.synthetic_iv(V, n, T_e, V_p, area, mass), 5)
+    old = langmuir["2.0"].analyze(V, I, area=area, ion_mass_amu=mass).to_dict()
+    new = langmuir_2_1.analyze(V, I, area=area, ion_mass_amu=mass).to_dict()
+    assert {k: v for k, v in new.items() if not k.endswith("_err")} == {k: v for k, v in old.items() if not k.endswith("_err")}
+    assert new["V_p_err"] != old["V_p_err"]

@@ -101,3 +101,71 @@ def test_functions_broadcast_and_return_floats_for_numbers(plasma):
 def test_bad_input_raises_a_value_error_naming_the_parameter(plasma, call, names):
     with pytest.raises(ValueError, match=names):
         call(plasma)
+
+
+# Larmor radii (plasma 1.1): at the thermal speed sqrt(2 kT / m), PlasmaPy's convention.
+K_B = 1.380649e-23  # J/K (exact)
+PROTON_U = 1.007276466621  # proton mass [u], CODATA 2018
+
+
+@pytest.fixture(scope="module")
+def plasma_1_1(api):
+    return api("plasma", "1.1")
+
+
+@pytest.mark.parametrize("T_e, B", [(0.1, 1e-3), (3.0, 0.1), (20.0, 2.0), (1e4, 5.3)])
+def test_electron_larmor_radius(plasma_1_1, T_e, B):
+    v_th = math.sqrt(2 * T_e * E / M_E)
+    assert plasma_1_1.electron_larmor_radius(T_e, B) == pytest.approx(v_th / (E * B / M_E), rel=1e-12)
+
+
+@pytest.mark.parametrize("T_i, B", [(0.03, 0.05), (2.0, 2.0)])
+@pytest.mark.parametrize("mass, Z", IONS)
+def test_ion_larmor_radius(plasma_1_1, T_i, B, mass, Z):
+    m_i = mass * AMU
+    expected = math.sqrt(2 * T_i * E / m_i) / (Z * E * B / m_i)
+    assert plasma_1_1.ion_larmor_radius(T_i, B, mass, Z) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("call, plasmapy", [
+    # plasmapy.formulary.lengths.gyroradius(0.2 * u.T, particle, T=1e6 * u.K), non-relativistic.
+    (lambda p: p.electron_larmor_radius(K_B * 1e6 / E, 0.2), 1.5651672339994665e-4),
+    (lambda p: p.ion_larmor_radius(K_B * 1e6 / E, 0.2, PROTON_U), 6.706796704205342e-3),
+])
+def test_larmor_radii_agree_with_plasmapy(plasma_1_1, call, plasmapy):
+    assert call(plasma_1_1) == pytest.approx(plasmapy, rel=1e-9)
+
+
+def test_larmor_radius_is_the_nrl_one_times_sqrt_2(plasma_1_1):
+    # NRL Plasma Formulary (2019), p. 28: r_e = 2.38 T^1/2 B^-1 cm (B in gauss), at sqrt(kT/m).
+    assert plasma_1_1.electron_larmor_radius(4.0, 0.1) * 100 / math.sqrt(2) == pytest.approx(2.38 * 2.0 / 1e3, rel=3e-3)
+
+
+def test_ion_mass_takes_the_electrons_off_the_atom(plasma_1_1):
+    # 1H: atomic mass 1.00782503 u, less one electron, is the proton (binding energy 1.5e-8 u).
+    assert plasma_1_1.ion_mass(1.00782503223) == pytest.approx(PROTON_U, abs=2e-8)
+    assert plasma_1_1.ion_mass(39.948) == pytest.approx(39.948 - M_E / AMU, rel=1e-12)
+    assert plasma_1_1.ion_mass(4.002602, 2) == pytest.approx(4.002602 - 2 * M_E / AMU, rel=1e-12)
+    # Hydrogen's standard atomic weight is 7e-4 heavier than the ion: what 1.1 tells users.
+    assert 1.008 / PROTON_U - 1 == pytest.approx(7.2e-4, rel=0.01)
+
+
+@pytest.mark.parametrize("call, names", [
+    (lambda p: p.electron_larmor_radius(3.0, 0.0), "B"),
+    (lambda p: p.electron_larmor_radius(-3.0, 0.1), "T_e"),
+    (lambda p: p.ion_larmor_radius(1.0, 0.1, 0.0), "ion_mass_amu"),
+    (lambda p: p.ion_larmor_radius(0.0, 0.1, 40.0), "T_i"),
+    (lambda p: p.ion_mass(0.0), "atom_mass_amu"),
+    (lambda p: p.ion_mass(1.008, 3000), "cannot lose"),
+])
+def test_larmor_bad_input_names_the_parameter(plasma_1_1, call, names):
+    with pytest.raises(ValueError, match=names):
+        call(plasma_1_1)
+
+
+def test_1_1_keeps_every_1_0_result(api, plasma_1_1):
+    """A minor release: the functions 1.0 had give the same numbers."""
+    v1_0 = api("plasma", "1.0")
+    assert plasma_1_1.debye_length(3.0, 1e17) == v1_0.debye_length(3.0, 1e17)
+    assert plasma_1_1.bohm_velocity(3.0, 39.948) == v1_0.bohm_velocity(3.0, 39.948)
+    assert plasma_1_1.ion_cyclotron_frequency(0.1, 1.007276, 1) == v1_0.ion_cyclotron_frequency(0.1, 1.007276, 1)

@@ -461,6 +461,24 @@ def test_the_kernel_imports_apis_from_the_registry_published_to(registry, tmp_pa
     assert not (tmp_path / "user-cache").exists()  # the kernel had a private cache
 
 
+def test_a_registry_requiring_the_sandbox_runs_no_code_where_bwrap_is_missing(registry, tmp_path, monkeypatch):
+    """No silent fallback: init wrote require_sandbox (bwrap is installed); without bwrap nothing runs."""
+    from gilgamesh.registry.settings import read_settings
+
+    assert read_settings(registry)["require_sandbox"] is True
+    bin_dir = tmp_path / "bin"  # a PATH with git, without bwrap
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    ran = tmp_path / "ran"
+    before = registry_state(registry)
+    with pytest.raises(PublishRefused) as info:
+        publish(registry, api([f.code(f"open({str(ran)!r}, 'w').close()", "example")]))
+    message = str(info.value)
+    assert "requires the sandbox" in message and "bubblewrap is not installed" in message, message
+    assert not ran.exists() and registry_state(registry) == before
+
+
 def test_the_sandbox_keeps_writes_in_scratch_and_the_token_store_out_of_reach(registry, tmp_path):
     """With bubblewrap installed, a notebook can neither write outside its scratch nor read tokens.json."""
     from gilgamesh.registry.tokens import create_token
@@ -470,7 +488,7 @@ def test_the_sandbox_keeps_writes_in_scratch_and_the_token_store_out_of_reach(re
     create_token(registry, "alice")
     outside = tmp_path / "outside.txt"
     for code, expected in (
-        (f"open({str(outside)!r}, 'w').write('escaped')", "Read-only file system"),
+        (f"open({str(outside)!r}, 'w').write('escaped')", "Permission denied"),  # an empty dir of root's
         (f"print(open({os.path.join(registry, 'tokens.json')!r}).read())", "No such file or directory"),
         (f"open({os.path.join(registry, 'index', 'evil.json')!r}, 'w').write('{{}}')", "Read-only file system"),
     ):

@@ -191,3 +191,159 @@ def request_cases(limit: int) -> list[RequestCase]:
         RequestCase("call-missing-api", "POST", "/models/nosuch/1/scale", b"{}", 404, "no API named 'nosuch'", _J),
         RequestCase("call-bad-spec", "POST", "/models/demo/1.x/scale", b"{}", 400, "Invalid version spec: '1.x'", _J),
     ]
+
+
+# -- hostile code: what a notebook may try once it runs (tests/reliability/test_hostile.py) ----------
+# One function runs every probe and returns what each yielded, so that one kernel (validation) or
+# one model call tries them all. Each probe really tries: it sends what it read to the listener it
+# reaches, writes until the disk is full, forks until forking fails. The only address outside this
+# machine is asked for a route (a UDP connect, which sends nothing): no packet may leave it.
+PROBE_SOURCE = r'''
+def probe(port: int, socket_name: str, secret_path: str, host_pids: list[int], bomb_seconds: float) -> str:
+    """Try to get out: network, files outside the registry, processes, disk, /proc, environment."""
+    import errno, json, os, socket, time
+
+    def attempt(fn):
+        try:
+            return ["ok", fn()]
+        except Exception as e:  # what stopped it
+            return ["error", f"{type(e).__name__}: {e}"[:200]]
+
+    def read(path):
+        with open(path, "rb") as fh:
+            return fh.read(4096).decode("utf-8", "replace")
+
+    loot = attempt(lambda: read(secret_path))[1] + json.dumps(dict(os.environ))
+
+    def tcp(host):
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.sendall(loot.encode())
+        return "sent"
+
+    def abstract():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect("\0" + socket_name)
+            s.sendall(loot.encode())
+            return "sent"
+        finally:
+            s.close()
+
+    def route(host):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect((host, 53))  # a route lookup; nothing is sent
+            return "a route to " + host
+        finally:
+            s.close()
+
+    def fill():
+        # Files of at most the file-size limit, until the scratch is full; they stay there.
+        base = os.environ.get("TMPDIR") or os.getcwd()
+        written, errors, paths, chunk = 0, set(), [], b"x" * (1 << 20)
+        for i in range(4096):
+            path = os.path.join(base, f"fill-{i}")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            except OSError as e:
+                errors.add(errno.errorcode.get(e.errno, str(e.errno)))
+                break
+            paths.append(path)
+            try:
+                while True:
+                    written += os.write(fd, chunk)
+            except OSError as e:
+                errors.add(errno.errorcode.get(e.errno, str(e.errno)))
+                if e.errno != errno.EFBIG:
+                    break
+            finally:
+                os.close(fd)
+        vfs = os.statvfs(base)
+        return {"written_mb": written >> 20, "errors": sorted(errors), "paths": paths[:2] + paths[-1:],
+                "filesystem_mb": (vfs.f_blocks * vfs.f_frsize) >> 20}
+
+    def bomb():
+        # Every process forks until bomb_seconds pass, then reaps its children and exits.
+        started = time.monotonic()
+        root = os.fork()
+        if root == 0:
+            refused, kids = False, 0
+            while time.monotonic() - started < bomb_seconds:
+                try:
+                    pid = os.fork()
+                except OSError:
+                    refused = True
+                    time.sleep(0.02)
+                    continue
+                if pid == 0:
+                    kids = 0
+                else:
+                    kids += 1
+            for _ in range(kids):
+                os.wait()
+            os._exit(3 if refused else 0)
+        peak = 0
+        while True:
+            pid, status = os.waitpid(root, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, sum(1 for p in os.listdir("/proc") if p.isdigit()))
+            time.sleep(0.02)
+        return {"peak_processes": peak, "fork_refused": os.WEXITSTATUS(status) == 3,
+                "seconds": round(time.monotonic() - started, 1)}
+
+    found = {
+        "tcp_loopback": attempt(lambda: tcp("127.0.0.1")),
+        "unix_abstract": attempt(abstract),
+        "route_outside": attempt(lambda: route("192.0.2.1")),  # TEST-NET-1: never routed anywhere
+        "interfaces": attempt(lambda: [name for _, name in socket.if_nameindex()]),
+        "secret_file": attempt(lambda: read(secret_path)),
+        "etc_shadow": attempt(lambda: read("/etc/shadow")),
+        "root_listing": attempt(lambda: sorted(os.listdir("/root"))),
+        "root_bashrc": attempt(lambda: read("/root/.bashrc")),
+        "home": attempt(lambda: os.listdir("/home")),
+        "host_proc": {str(pid): attempt(lambda pid=pid: read(f"/proc/{pid}/environ")) for pid in host_pids},
+        "init_environ": attempt(lambda: read("/proc/1/environ")),
+        "visible_pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "uid": os.getuid(),
+        "environ": dict(os.environ),
+        "disk": attempt(fill),
+        "fork_bomb": attempt(bomb),
+    }
+    return json.dumps(found)
+'''
+
+
+LINGER_SOURCE = r'''
+def linger(marker: str) -> int:
+    """Leave two processes running: one in a session of its own, one double-forked away."""
+    import os, subprocess, sys, time
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)", marker]
+    subprocess.Popen(sleeper, start_new_session=True)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, sleeper)
+        os._exit(0)
+    os.wait()
+    time.sleep(0.5)  # both have started their sleep
+    return 2
+'''
+
+
+def probe_api(name: str = "contained") -> bytes:
+    """A model API whose one endpoint runs the probes when called."""
+    cells = [f.markdown(f"# {name}\n\nA model endpoint that tries to get out of its sandbox."),
+             f.code(PROBE_SOURCE.strip()),
+             f.markdown("Answer, to show the worker still serves."),
+             f.code('def ping() -> str:\n    return "pong"'),
+             f.code(LINGER_SOURCE.strip())]
+    return f.to_bytes(f.notebook(name, "1.0.0", cells, endpoints=["probe", "ping", "linger"]))
+
+
+def probe_notebook(args: dict, name: str = "escape") -> bytes:
+    """A notebook whose example cell runs the probes at validation and raises with what they yielded."""
+    call = f"raise RuntimeError('PROBES ' + probe(**{args!r}))"
+    cells = [f.markdown(f"# {name}\n\nA notebook that tries to get out while it is validated."),
+             f.code(PROBE_SOURCE.strip() + "\n\n" + call, "example")]
+    return f.to_bytes(f.notebook(name, "1.0.0", cells))

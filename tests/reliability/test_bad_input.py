@@ -21,6 +21,7 @@ import requests
 import nbfactory as f
 from corpus import NOTEBOOKS, request_cases
 from reliability_kit import tree_snapshot
+from support import assert_envelope
 
 
 def _cli_publish(path: str, root: str, env: dict) -> subprocess.CompletedProcess:
@@ -65,11 +66,8 @@ def envelope_problem(response: requests.Response, expected: str) -> str | None:
         return f"not JSON: {content_type} {response.text[:200]!r}"
     else:
         try:
-            body = response.json()
-            error = body["error"]
-            assert set(body) == {"error"} and error["status"] == response.status_code
-            assert isinstance(error["message"], str) and error["message"] and isinstance(error["details"], list)
-        except (ValueError, KeyError, TypeError, AssertionError):
+            error = assert_envelope(response.status_code, content_type, response.content)
+        except (ValueError, AssertionError):
             return f"not the error envelope: {response.text[:300]!r}"
         details = [d.get("message", json.dumps(d)) if isinstance(d, dict) else str(d) for d in error["details"]]
         text = "\n".join([error["message"], *details])

@@ -12,6 +12,7 @@ import math
 
 import requests
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 
 TARGET_CALLS = 500
 
@@ -35,7 +36,8 @@ def test_generated_calls_get_no_5xx_and_fit_the_schema(seeded_service, figures):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 3, [op.label for op in operations]
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-    per_run = math.ceil(TARGET_CALLS * 1.2 / (len(operations) * len(modes)))
+    # 1.6: operations without parameters exhaust their one case, and have nothing to make invalid.
+    per_run = math.ceil(TARGET_CALLS * 1.6 / (len(operations) * len(modes)))
 
     calls: dict[tuple[str, str], int] = {}
     statuses: dict[int, int] = {}
@@ -56,6 +58,10 @@ def test_generated_calls_get_no_5xx_and_fit_the_schema(seeded_service, figures):
 
         try:
             run()
+        except Unsatisfiable:
+            # Nothing to make invalid (no parameters, or free-form strings only): positive calls only.
+            if mode is not GenerationMode.NEGATIVE:
+                failures.append(f"{operation.label} ({mode.value}): no case could be generated")
         except (Exception, BaseExceptionGroup) as e:  # collected: every operation is fuzzed before reporting
             failures.append(f"{operation.label} ({mode.value}): {e}")
 

@@ -39,7 +39,7 @@ def seeded_registry(tmp_path_factory, png):
 @pytest.fixture(scope="session")
 def server(seeded_registry, service_env):
     """The read-only service: short time limits so that a hang costs the suite a second."""
-    s = Server(seeded_registry, call_timeout=1.5, max_body_size=64 * 1024).start()
+    s = Server(seeded_registry, call_timeout=1.5, max_body_size=64 * 1024, model_workers=2, max_model_workers=2).start()
     s.wait_workers_ready()
     yield s
     s.stop()

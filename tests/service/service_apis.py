@@ -38,7 +38,7 @@ def geo(version: str = "1.0.0", *, extra: list | None = None, png: str | None = 
         markdown("# geo\n\nGeometry for the service tests. The area of a square of side $s$ is $A = s^2$, "
                  "and a display equation:\n\n$$E = m c^2$$"),
         markdown(HOSTILE_MARKDOWN),
-        code("import math\nimport os\nimport time\n\nimport numpy as np"),
+        code("import math\nimport os\nimport time\n\nimport numpy as np\n\n_PROCESS_ID = os.urandom(8).hex()  # one per worker process"),
         markdown("Scale a length by a factor."),
         code("def scale(x: float, factor: float = 2.0) -> float:\n    return x * factor"),
         code('def stats(values: np.ndarray) -> dict[str, float]:\n'
@@ -54,7 +54,8 @@ def geo(version: str = "1.0.0", *, extra: list | None = None, png: str | None = 
         code('def nap(seconds: float) -> float:\n    """Sleeps, then returns how long."""\n'
              '    time.sleep(seconds)\n    return seconds'),
         code('def crash(code: int) -> int:\n    """Ends its own process."""\n    os._exit(code)'),
-        code('def whoami() -> int:\n    """The id of the process running the call."""\n    return os.getpid()'),
+        code('def whoami() -> str:\n    """An id of the process running the call (a sandboxed pid is 2 in each worker)."""\n'
+             '    return _PROCESS_ID'),
         code('def ratio(a: float, /, b: float = 1.0) -> float:\n    """a over b (a is positional-only)."""\n'
              '    return a / b'),
         code('def nan_value() -> list[float]:\n    """Not-a-number and infinity, which JSON cannot spell."""\n'

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import service_apis as apis
+from support import assert_envelope
 
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "test-artifacts")
@@ -39,18 +40,16 @@ class Server:
         return self
 
     def _run(self) -> None:
-        import tornado.httpserver
         import tornado.netutil
 
-        from gilgamesh.service.app import make_app
+        from gilgamesh.service.app import make_app, make_server
 
         async def main():
             try:
                 app = make_app(self.root, **self.options)
                 self.ctx = app.settings["ctx"]
                 sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-                server = tornado.httpserver.HTTPServer(
-                    app, max_body_size=2 * self.ctx.max_body_size + 1)
+                server = make_server(app)
                 server.add_sockets(sockets)
                 self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
                 self._stop = asyncio.Event()
@@ -118,19 +117,9 @@ def http(method: str, url: str, body=None, *, token: str | None = None, headers:
 
 
 def assert_error(response: Response, status: int, *fragments: str) -> dict:
-    """The one error envelope: ``{"error": {"status", "message", "details"}}`` with this status."""
+    """The one error envelope with this status (:func:`support.assert_envelope`), naming every fragment."""
     assert response.status == status, (response.status, response.body[:500])
-    assert response.header("Content-Type").startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"status", "message", "details"}, error
-    assert error["status"] == status
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    for fragment in fragments:
-        assert fragment in error["message"] + json.dumps(error["details"]), (fragment, error)
-    return error
+    return assert_envelope(status, response.header("Content-Type") or "", response.body, *fragments)
 
 
 def seed(root: str, png: str) -> None:

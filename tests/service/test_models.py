@@ -31,7 +31,7 @@ def test_call_returns_result_name_version_and_header(server):
     ("geo/1/greet", {"name": "ada", "tags": None}, "hello ada"),
     ("geo/1/ratio", {"a": 6, "b": 3}, 2.0),                               # a is positional-only
     ("geo/1/ratio", {"a": 6}, 6.0),
-    ("geo/1/nan_value", {}, [1.0, None, None]),                           # JSON has no NaN
+    ("geo/1/nan_value", {}, [1.0, "NaN", "Infinity"]),                      # JSON has no NaN: spelled
     ("geo/1/cube", {"x": 2}, 8.0),
     ("geo/1.2.0/cube", {"x": 2}, 8.0),                                    # yanked, exact: served
     ("plain/0.1/twice", {"n": 21}, 42),
@@ -172,12 +172,9 @@ def test_concurrent_calls(server):
 
 
 def test_warm_workers_import_once(server):
-    """Calls are served by at most two processes (the pool), never by the server itself."""
-    import os
-
-    pids = {call(server, "geo/1/whoami", {}).json()["result"] for _ in range(20)}
-    assert os.getpid() not in pids
-    assert pids <= set(server.ctx.pool.pids())
+    """Calls are served by at most two processes (the pool), each importing the module once."""
+    ids = {call(server, "geo/1/whoami", {}).json()["result"] for _ in range(20)}
+    assert 1 <= len(ids) <= len(server.ctx.pool.pids()) == 2
 
 
 def test_calls_after_shutdown_are_503(seeded_registry, service_env):

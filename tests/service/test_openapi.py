@@ -26,7 +26,7 @@ def test_one_operation_per_function_and_line(document):
     # 2.0.0rc1 is a pre-release: no line of its own; 0.x lines are per minor.
     assert not any(p.startswith("/models/geo/2/") for p in paths)
     assert {"/models/plain/0.1/twice", "/models/plain/0.2/twice"} <= set(paths)
-    ids = [op["post"]["operationId"] for op in paths.values()]
+    ids = [op["operationId"] for ops in paths.values() for op in ops.values()]
     assert len(ids) == len(set(ids))
 
 
@@ -47,7 +47,12 @@ def test_schemas_and_docs_come_from_the_notebook(document):
     # A function without a docstring takes the markdown cell above it.
     assert document["paths"]["/models/geo/1/scale"]["post"]["summary"] == "Scale a length by a factor."
     stats = document["paths"]["/models/geo/1/stats"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert stats["properties"]["values"]["type"] == "array"
+    # A numpy array of no stated rank: one fixed-depth array of numbers per rank from 1 to 4.
+    values = stats["properties"]["values"]
+    assert [option["type"] for option in values["anyOf"]] == ["array"] * 4
+    assert values["anyOf"][1] == {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+    assert "every row the same length" in values["description"]
+    assert "Mean and standard deviation" in document["paths"]["/models/geo/1/stats"]["post"]["description"]
 
 
 def test_it_follows_new_versions(server, tmp_path):

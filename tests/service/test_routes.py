@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from service_kit import assert_error, http
@@ -96,11 +97,11 @@ def test_read_errors(server, path, status, fragment):
 
 def test_method_not_allowed(server):
     r = http("DELETE", server.url + "/api/notebooks")
-    assert_error(r, 405, "DELETE is not allowed on /api/notebooks (allowed: GET, HEAD, POST)")
-    assert r.header("Allow") == "GET, HEAD, POST"
+    assert_error(r, 405, "DELETE is not allowed on /api/notebooks (allowed: GET, HEAD, POST, OPTIONS)")
+    assert r.header("Allow") == "GET, HEAD, POST, OPTIONS"
     r = http("GET", server.url + "/api/notebooks/geo/1.1.0/yank")
     assert_error(r, 405, "GET is not allowed")
-    assert r.header("Allow") == "POST, DELETE"
+    assert r.header("Allow") == "POST, DELETE, OPTIONS"
     assert_error(http("PUT", server.url + "/models/geo/1/scale", {}), 405)
 
 
@@ -192,3 +193,15 @@ def test_api_page_marks_yanked_and_has_forms(server):
     assert 'data-url="/models/geo/1.1.0/scale"' in page
     yanked = http("GET", server.url + "/ui/geo/1.2.0", headers={"Accept": "text/html"}).body.decode()
     assert "This version is yanked: wrong units in cube" in yanked
+
+
+@pytest.mark.parametrize("page", ["/", "/docs/geo/1"])
+def test_pages_name_the_favicon_and_it_is_served(server, page):
+    html = http("GET", server.url + page, headers={"Accept": "text/html"}).body.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
+    assert icon, "the page names no favicon"
+    svg = http("GET", server.url + icon.group(1))
+    assert svg.status == 200 and svg.header("Content-Type") == "image/svg+xml" and b"<svg" in svg.body
+    # Browsers that ignore the link ask for /favicon.ico.
+    ico = http("GET", server.url + "/favicon.ico")
+    assert ico.status == 200 and ico.body[:4] == b"\x00\x00\x01\x00"  # the ICO signature

@@ -142,8 +142,8 @@ def test_stopping_leaves_no_process(fresh_registry, service_env, how):
     family: set = set()
     try:
         url = re.search(r"at (http://127\.0\.0\.1:\d+)/", proc.stdout.readline()).group(1)
-        # 2 servers, a worker each; a sandboxed worker runs under its own bwrap process.
-        expected = 4 if shutil.which("bwrap") is None else 6
+        # 2 servers, a worker each; a sandboxed worker runs under bwrap and bwrap's init (its PID namespace's 1).
+        expected = 4 if shutil.which("bwrap") is None else 8
         deadline = time.monotonic() + 60
         while len(_descendants(proc.pid)) < expected and time.monotonic() < deadline:
             time.sleep(0.05)

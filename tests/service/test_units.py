@@ -30,6 +30,9 @@ def p(name, annotation, default=None, kind="positional_or_keyword"):
     ("'list[float]'", [1], [1.0]),            # a string annotation (from __future__ import annotations)
     ("np.ndarray", [[1, 2], [3, 4]], [[1, 2], [3, 4]]),
     ("numpy.ndarray | None", None, None),
+    ("np.ndarray", [[[[1.5]]]], [[[[1.5]]]]),                     # four dimensions: the most it takes unsaid
+    ("np.ndarray[tuple[int, int], np.dtype[np.float64]]", [[1, 2]], [[1, 2]]),  # the rank it states
+    ("numpy.ndarray[tuple[int], numpy.dtype[numpy.float64]] | None", [], []),
     ("SomethingElse", {"any": "thing"}, {"any": "thing"}),
 ])
 def test_values_that_fit(annotation, value, expected):
@@ -40,6 +43,9 @@ def test_values_that_fit(annotation, value, expected):
     ("float", "1"), ("float", True), ("float", None), ("int", 1.5), ("int", True), ("bool", 1), ("str", 1),
     ("list[float]", [1, "x"]), ("list[float]", {"a": 1}), ("dict[str, int]", {"a": "b"}),
     ("float | None", "x"), ("np.ndarray", [[1, 2], [3]]), ("np.ndarray", [1, None]), ("np.ndarray", 5),
+    ("np.ndarray", [[[[[1]]]]]), ("np.ndarray", [1, [2]]),
+    ("np.ndarray[tuple[int, int], np.dtype[np.float64]]", [1, 2]),
+    ("np.ndarray[tuple[int], np.dtype[np.float64]]", [[1, 2]]),
 ])
 def test_values_that_do_not_fit(annotation, value):
     from gilgamesh.service.arguments import _Mismatch
@@ -102,3 +108,25 @@ def test_version_lines():
                           ("1.0.0", False, None), ("1.4.0", False, None), ("2.0.0rc1", False, None),
                           ("3.0.0", True, "withdrawn")])
     assert version_lines(vs) == [("0.1", "0.1.0"), ("0.2", "0.2.0"), ("1", "1.4.0")]
+
+
+@pytest.mark.parametrize("annotation, ranks", [
+    ("np.ndarray", [1, 2, 3, 4]),
+    ("npt.NDArray[np.float64]", [1, 2, 3, 4]),
+    ("np.ndarray[tuple[int, int, int], np.dtype[np.float64]]", [3]),
+    ("np.ndarray[tuple[int, ...], np.dtype[np.float64]]", [1, 2, 3, 4]),
+])
+def test_an_array_schema_is_one_fixed_depth_array_per_rank(annotation, ranks):
+    """What generators can type (no array without items), and what the check accepts."""
+    schema = parse_annotation(annotation).schema()
+    options = schema.get("anyOf", [schema])
+
+    def depth(s):
+        return 1 + depth(s["items"]) if s.get("type") == "array" else 0
+
+    assert [depth(o) for o in options] == ranks
+    for option, rank in zip(options, ranks):
+        leaf = option
+        for _ in range(rank):
+            leaf = leaf["items"]
+        assert leaf == {"type": "number"}
