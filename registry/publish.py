@@ -17,10 +17,10 @@ from typing import NamedTuple
 from gilgamesh.errors import Conflict, GilgameshError, Problem, PublishRefused
 from gilgamesh.notebook import ParsedNotebook, parse_notebook
 
-from . import checks
-from .behaviour import behaviour_job, behaviour_problems, golden_file, golden_metadata, replay_source
 from .reader import LocalReader
-from .surface import FORMAT, api_snapshot, merge_surface, parse_import_cells, probe_surface, static_facts
+
+# The checks, the surface and the behaviour modules are imported where they are used: bytes that
+# are already published are answered before any of them is needed (the re-publish of a CLI run).
 
 __all__ = ["publish", "PublishOutcome", "default_publisher", "Surface", "comparable_snapshots", "comparable",
            "version_surface", "notebook_surface"]
@@ -108,6 +108,8 @@ class Surface(NamedTuple):
 def version_surface(root: str, reader, name: str, version: str) -> Surface:
     """A published version's surface; one stored before format 2 is described again by running
     its import cells (remembered by sha256), or stays format 1 if its code no longer runs here."""
+    from .surface import FORMAT, api_snapshot
+
     meta = reader.read_metadata(name, version) if hasattr(reader, "read_metadata") else reader.entry(name, version)
     stored = meta.get("api")
     if stored is None or meta.get("api_format", 1) == FORMAT:
@@ -123,6 +125,8 @@ def version_surface(root: str, reader, name: str, version: str) -> Surface:
 
 def notebook_surface(nb: ParsedNotebook, root: str) -> Surface:
     """A working copy's surface: its import cells run in a sandboxed process."""
+    from .surface import parse_import_cells
+
     return _surface(nb, root, parse_import_cells(nb), None)
 
 
@@ -141,6 +145,8 @@ def comparable_snapshots(root: str, reader, name: str, old_version: str, surface
 def derived_surface(root: str, reader, name: str, version: str) -> dict | None:
     """The format-2 surface of a version published before format 2, remembered by sha256."""
     import json
+
+    from .surface import FORMAT, probe_surface
 
     sha = reader.entry(name, version)["sha256"]
     local = "://" not in root
@@ -165,6 +171,8 @@ def derived_surface(root: str, reader, name: str, version: str) -> dict | None:
 
 def _surface(nb: ParsedNotebook, root: str, trees, live: dict | None) -> Surface:
     """The surface from the validation kernel's description, else from a run of the import cells."""
+    from .surface import FORMAT, api_snapshot, merge_surface, probe_surface
+
     static = api_snapshot(nb, trees)
     if live is None:
         api, _error = probe_surface(nb, root)  # the code's own error is validation's to report
@@ -195,6 +203,10 @@ def publish(
     if _same_bytes_published(reader, meta.get("name"), meta.get("version"), sha):
         # They passed every check when they were published: answer from the index, no nbformat.
         return PublishOutcome(meta["name"], meta["version"], sha, False, dry_run, reader.entry(meta["name"], meta["version"]), [])
+    from . import checks
+    from .behaviour import behaviour_job, behaviour_problems, golden_file, golden_metadata, replay_source
+    from .surface import api_snapshot, parse_import_cells, static_facts
+
     # The nbformat schema is left to the validation runner, which loads nbformat anyway; this
     # process checks it (schema_found) only where no runner checks it. Its problem comes first.
     problems = checks.check_structure(nb, schema=False) + checks.check_import_cells(nb)
