@@ -76,6 +76,28 @@ def validated(tmp_path_factory):
     return {"root": root, "old": old, "new": new, "patch": patch, "env": env, "tmp": tmp}
 
 
+def test_the_distributions_of_imported_modules_are_importlibs_answer(tmp_path, monkeypatch):
+    """The capture reads only the distributions that may provide an imported name, with the same
+    answer as ``importlib.metadata.packages_distributions()``: for every name it knows, the
+    standard library's, and a distribution without ``top_level.txt`` (names from its RECORD)."""
+    from importlib import metadata
+
+    from gilgamesh.environment import distributions_providing
+
+    site = tmp_path / "site"
+    info = site / "labrecord-0.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: labrecord\nVersion: 0.3\n")
+    (info / "RECORD").write_text("labrecord/__init__.py,sha256=x,10\nlabrecord_single.py,,\n"
+                                 "labrecord-0.3.dist-info/RECORD,,\n")
+    monkeypatch.syspath_prepend(str(site))
+    everything = metadata.packages_distributions()
+    assert everything["labrecord"] == ["labrecord"] and everything["labrecord_single"] == ["labrecord"]
+    names = set(everything) | set(sys.stdlib_module_names) | {"not_a_module_anywhere"}
+    assert distributions_providing(names) == everything
+    assert distributions_providing({"labrecord_single", "json"}) == {"labrecord_single": ["labrecord"]}
+
+
 def _cli(*argv, env=None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gilgamesh", *argv], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=120)
