@@ -25,8 +25,10 @@ import os
 import tempfile
 
 import git
+from git.db import GitCmdObjectDB
 from git.objects.fun import tree_to_stream
-from gitdb import IStream
+from gitdb import IStream, LooseObjectDB
+from gitdb.util import hex_to_bin
 
 from gilgamesh.errors import Conflict, RegistryUnavailable, VersionNotFound
 from gilgamesh.versions import Version
@@ -125,6 +127,15 @@ def init_registry(root: str) -> "Store":
     return store
 
 
+class _InProcessWrites(GitCmdObjectDB):
+    """git's object database, read through git as usual, written in this process: a new object
+    is the same zlib-compressed loose file ``git hash-object -w`` writes, without a git process
+    for each blob, tree and commit of a publish."""
+
+    def store(self, istream: IStream) -> IStream:
+        return LooseObjectDB.store(self, istream)
+
+
 class Store(LocalReader):
     """Write access to a local registry (reads come from :class:`LocalReader`)."""
 
@@ -134,7 +145,7 @@ class Store(LocalReader):
             raise RegistryUnavailable(f"no registry at {root} (create one with 'gilgamesh init --registry {root}')")
         self.location = root
         self.layout = layout
-        self.repo = git.Repo(layout.git_dir)
+        self.repo = git.Repo(layout.git_dir, odbt=_InProcessWrites)
 
     # -- settings ---------------------------------------------------------------------------
     def settings(self) -> dict:
@@ -188,9 +199,11 @@ class Store(LocalReader):
         tree = self._store_tree(files)
         actor = git.Actor(who, f"{who}@gilgamesh")
         when = _dt.datetime.fromisoformat(when)
+        # The tree and the parent by sha (both were just written or peeled to a commit): looking
+        # them up would start a `git cat-file` only to learn what is known.
         commit = git.Commit.create_from_tree(
-            self.repo, tree, message,
-            parent_commits=[self.repo.commit(parent)] if parent else [],
+            self.repo, git.Tree(self.repo, hex_to_bin(tree)), message,
+            parent_commits=[git.Commit(self.repo, hex_to_bin(parent))] if parent else [],
             author=actor, committer=actor, author_date=when, commit_date=when,
         )
         return commit.hexsha
@@ -219,6 +232,7 @@ class Store(LocalReader):
         and has run the publish checks.
         """
         name, version, sha = metadata["name"], metadata["version"], metadata["sha256"]
+        stored_metadata = _json_bytes(metadata)
         tag = f"refs/tags/{name}/v{version}"
         existing = self.existing_sha256(name, version)
         if existing is not None:
@@ -231,7 +245,7 @@ class Store(LocalReader):
         branch = f"refs/heads/api/{name}"
         parent = self._ref_sha(branch)
         commit = self._commit(
-            {**(files or {}), "notebook.ipynb": notebook, "gilgamesh.json": _json_bytes(metadata)},
+            {**(files or {}), "notebook.ipynb": notebook, "gilgamesh.json": stored_metadata},
             f"publish {name} {version}\n\n{metadata.get('summary', '')}\n",
             parent, metadata.get("publisher", "gilgamesh"), metadata["published_at"],
         )
@@ -243,7 +257,9 @@ class Store(LocalReader):
             os.unlink(self.layout.journal_file)
             raise Conflict(f"conflict: {name}@{version} was published by someone else meanwhile")
         self._update_ref(branch, commit, parent)
-        self._write_index(name)
+        # The new entry from the metadata just stored, as it would be read back from the commit.
+        known = {**self._current_index(name), version: index_entry(json.loads(stored_metadata))}
+        self._write_index(name, known=known)
         os.unlink(self.layout.journal_file)
         return True
 
