@@ -28,7 +28,11 @@ generators:
 	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the OpenAPI generator tests (apt-get install npm)"; exit 1; }
 	npm ci --silent --no-audit --no-fund --prefix tests/service/generators
 
+# The package's own byte-code, as a pip install compiles it: the editable install runs the
+# sources, and where PYTHONDONTWRITEBYTECODE is set every process (the CLI, the validation runner,
+# its kernel) would compile every Gilgamesh module it imports again at each start.
 install: $(VENV)/.installed
+	@$(PY) -m compileall -q -x node_modules gilgamesh registry loader service >/dev/null
 
 # Publish the lab's API notebooks (dependencies first); already-published versions are no-ops.
 seed: install sandbox
