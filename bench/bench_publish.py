@@ -16,7 +16,12 @@ b. ``gilgamesh publish NB --registry R`` into a fresh registry (made beforehand,
 c. ``gilgamesh publish NB`` again into a registry that already holds those bytes;
    target: <= 0.1 s;
 c'. the same re-publish as a library call in a warm process (``publish(root, data)``; what the
-   service does), for information.
+   service does), for information;
+d. ``gilgamesh publish --json`` of the same notebook as 1.0.1 into a registry that holds 1.0.0
+   (copied beforehand, not timed): as (b), and 1.0.0's golden calls are replayed against it in its
+   validation kernel (step 3b); target: median (d) / median (a) <= 1.0, and against (a') too. The
+   golden calls' own cost (recording in the example cells, each call made again, the predecessor's
+   replayed, the comparison) is read from the publish report, medians of the rounds.
 
 Wall clock is the measure (the validation's point is to overlap the kernel's start with the
 rest); the CPU time of the child processes is printed for information. Run:
@@ -115,8 +120,15 @@ def executed_notebook(directory: str) -> bytes:
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
 
 
-def _run(argv: list[str], cwd: str, env: dict) -> tuple[float, float]:
-    """(wall, CPU of the children) seconds of one fresh process; it must succeed."""
+def successor(data: bytes, version: str) -> bytes:
+    """The same executed notebook under another version: a PATCH with unchanged behaviour."""
+    nb = json.loads(data)
+    nb["metadata"]["gilgamesh"]["version"] = version
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _run(argv: list[str], cwd: str, env: dict) -> tuple[float, float, str]:
+    """(wall, CPU of the children seconds, stdout) of one fresh process; it must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
@@ -124,7 +136,7 @@ def _run(argv: list[str], cwd: str, env: dict) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), done.stdout
 
 
 def main() -> int:
@@ -144,6 +156,13 @@ def main() -> int:
         warm_root = os.path.join(work, "warm-registry")
         init_registry(warm_root)
         publish(warm_root, data, publisher="bench")  # (c) re-publishes into this one
+        patch_path = os.path.join(work, "debye-1.0.1.ipynb")
+        with open(patch_path, "wb") as f:
+            f.write(successor(data, "1.0.1"))
+        base_root = os.path.join(work, "base-registry")  # holds 1.0.0 and its golden calls; (d) copies it
+        init_registry(base_root)
+        base = publish(base_root, data, publisher="bench").to_dict()["behaviour"]
+        golden_calls = sum(base["recorded"].values())
 
         lean_env = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         rows = {
@@ -153,17 +172,29 @@ def main() -> int:
                              "-q", "--rootdir", work, nb_path],
             "b": lambda i: [PYTHON, "-m", "gilgamesh", "publish", nb_path, "--registry", os.path.join(work, f"fresh-{i}")],
             "c": lambda i: [PYTHON, "-m", "gilgamesh", "publish", nb_path, "--registry", warm_root],
+            "d": lambda i: [PYTHON, "-m", "gilgamesh", "publish", "--json", patch_path,
+                            "--registry", os.path.join(work, f"patch-{i}")],
         }
         walls = {k: [] for k in rows}
         cpus = {k: [] for k in rows}
+        replay_costs: dict[str, list[float]] = {}
         for i in range(args.rounds + 1):  # round 0 warms the page cache and is dropped
             init_registry(os.path.join(work, f"fresh-{i}"))
+            shutil.copytree(base_root, os.path.join(work, f"patch-{i}"), symlinks=True)
             for key, argv in rows.items():
-                wall, cpu = _run(argv(i), work, lean_env if key == "lean" else env)
+                wall, cpu, stdout = _run(argv(i), work, lean_env if key == "lean" else env)
+                if key == "d":
+                    behaviour = json.loads(stdout)["results"][0]["behaviour"]
+                    if behaviour.get("replayed", {}).get("calls") != golden_calls or behaviour.get("differences"):
+                        raise SystemExit(f"(d) did not replay 1.0.0's {golden_calls} golden calls cleanly: {behaviour}")
+                    if i:
+                        for part, seconds in behaviour["seconds"].items():
+                            replay_costs.setdefault(part, []).append(seconds)
                 if i:
                     walls[key].append(wall)
                     cpus[key].append(cpu)
             shutil.rmtree(os.path.join(work, f"fresh-{i}"))
+            shutil.rmtree(os.path.join(work, f"patch-{i}"))
         in_process = []
         for _ in range(50):
             t = time.perf_counter()
@@ -178,7 +209,8 @@ def main() -> int:
     ratio = med["b"] / med["a"]
     ratio_lean = med["b"] / med["lean"]
     warm = statistics.median(in_process)
-    ok_ratio = max(ratio, ratio_lean) <= RATIO_TARGET
+    ratio_d, ratio_d_lean = med["d"] / med["a"], med["d"] / med["lean"]
+    ok_ratio = max(ratio, ratio_lean, ratio_d, ratio_d_lean) <= RATIO_TARGET
     ok_repub = med["c"] <= REPUBLISH_TARGET_S
     print(f"publishing a 20-cell notebook with validation; {args.rounds} rounds, medians")
     print(f"{'row':<58} {'wall s':>8} {'cpu s':>8} {'vs (a)':>7}")
@@ -191,6 +223,13 @@ def main() -> int:
     print(f"{'(c) gilgamesh publish, identical content again':<58} {med['c']:>8.3f} {cpu['c']:>8.3f} {med['c'] / med['a']:>7.2f}"
           f"   target <= {REPUBLISH_TARGET_S} s: {'PASS' if ok_repub else 'FAIL'}")
     print(f"{'(c) publish() identical content again, in process':<58} {warm:>8.4f} {'':>8} {warm / med['a']:>7.3f}")
+    print(f"{'(d) gilgamesh publish 1.0.1, 1.0.0 golden calls replayed':<58} {med['d']:>8.3f} {cpu['d']:>8.3f} {ratio_d:>7.2f}"
+          f"   target <= {RATIO_TARGET:.1f}x of (a) and of (a'): {ratio_d:.2f}x, {ratio_d_lean:.2f}x "
+          f"{'PASS' if max(ratio_d, ratio_d_lean) <= RATIO_TARGET else 'FAIL'}")
+    cost = {part: statistics.median(v) for part, v in replay_costs.items()}
+    parts = ", ".join(f"{part} {seconds * 1000:.2f} ms" for part, seconds in cost.items())
+    print(f"    golden calls' own cost in (d), 1.0.0's {golden_calls} replayed: "
+          f"{sum(cost.values()) * 1000:.2f} ms ({parts}); {sum(cost.values()) / med['d'] * 100:.2f} % of (d)")
     return 0 if ok_ratio and ok_repub else 1
 
 

@@ -35,6 +35,7 @@ import hashlib
 import inspect
 import json
 import threading
+import time
 
 from .golden_values import MAX_VALUES, Budget, Unrecordable, decode, encode, same, show, size
 
@@ -101,6 +102,7 @@ class _Recorder:
         self.cell: int | None = None
         self.depth = 0
         self.thread = threading.get_ident()
+        self.seconds = 0.0  # what encoding the calls cost the example cells (the report shows it)
 
     # IPython events: wrap before an example cell, unwrap after it.
     def before(self, info=None) -> None:
@@ -159,16 +161,22 @@ class _Recorder:
 
     def begin(self, name: str, args: tuple, kwargs: dict) -> dict | None:
         """The call about to be made, its arguments encoded; None if it is not recorded."""
+        started = time.perf_counter()
         try:
             return self._begin(name, args, kwargs)
         except Exception:  # noqa: BLE001 - recording never disturbs the notebook
             return None
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def end(self, pending: dict | None, result=None, raised: BaseException | None = None) -> None:
+        started = time.perf_counter()
         try:
             self._end(pending, result, raised)
         except Exception:  # noqa: BLE001
             pass
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def _begin(self, name: str, args: tuple, kwargs: dict) -> dict | None:
         if name in self.unstable:
@@ -251,6 +259,7 @@ def _replay_one(namespace: dict, call: dict) -> dict:
 def collect(shell, job: dict | None) -> dict:
     """After the last cell: the recorded calls, each made again, and the predecessor's replayed."""
     out: dict = {}
+    seconds: dict = {}
     namespace = shell.user_ns
     recorder = getattr(shell, "gilgamesh_recorder", None)
     if recorder is not None:
@@ -261,10 +270,15 @@ def collect(shell, job: dict | None) -> dict:
             except ValueError:
                 pass
         out["golden"] = {"calls": recorder.calls, "skipped": recorder.skipped}
+        started = time.perf_counter()
         out["rerun"] = [_replay_one(namespace, c) for c in recorder.calls]
+        seconds.update(record=recorder.seconds, rerun=time.perf_counter() - started)
     replay = (job or {}).get("replay")
     if replay and replay.get("calls"):
+        started = time.perf_counter()
         out["replayed"] = [_replay_one(namespace, c) for c in replay["calls"]]
+        seconds["replay"] = time.perf_counter() - started
+    out["behaviour_seconds"] = seconds
     return out
 
 
@@ -301,6 +315,15 @@ def settle(found: dict, probe: dict, tolerance: float) -> None:
     job = probe.get("behaviour")
     if not job:
         return
+    started = time.perf_counter()
+    seconds = found.pop("behaviour_seconds", None) or {}
+    _settle(found, job, tolerance)
+    if seconds and "behaviour" in found:  # the golden calls' own cost, in the kernel and here
+        seconds["compare"] = time.perf_counter() - started
+        found["behaviour"]["seconds"] = {k: round(v, 6) for k, v in seconds.items()}
+
+
+def _settle(found: dict, job: dict, tolerance: float) -> None:
     golden = found.pop("golden", None)
     rerun = found.pop("rerun", None) or []
     replayed = found.pop("replayed", None)

@@ -121,9 +121,14 @@ def accepted(root, first):
                    publisher="t").to_dict()
 
 
-def test_a_change_named_with_a_reason_is_accepted_and_shown(root, accepted, capsys):
+def test_a_change_named_with_a_reason_is_accepted_and_shown(root, first, accepted, capsys):
     assert accepted["created"]
     assert accepted["behaviour"]["replayed"] == {"version": "1.0.0", "calls": 4, "missing": 0}
+    # The golden calls' own cost is measured, part by part (bench/bench_publish.py reports it).
+    seconds = accepted["behaviour"]["seconds"]
+    assert set(seconds) == {"record", "rerun", "replay", "compare"}
+    assert all(0 <= s < 5 for s in seconds.values()) and seconds["record"] > 0
+    assert set(first["behaviour"]["seconds"]) == {"record", "rerun", "compare"}  # nothing to replay
     scale = accepted["changed"]["scale"]
     assert scale["reason"] == "the factor now includes the sheath correction"
     assert (scale["differences"], scale["replayed"]) == (2, 3)
