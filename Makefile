@@ -34,9 +34,10 @@ generators:
 install: $(VENV)/.installed
 	@$(PY) -m compileall -q -x node_modules gilgamesh registry loader service >/dev/null
 
-# Publish the lab's API notebooks (dependencies first); already-published versions are no-ops.
+# The lab's bibliography, then its API notebooks (dependencies first); what is there already is a no-op.
 seed: install sandbox
 	$(PY) -m gilgamesh init --registry $(REGISTRY)
+	$(PY) -m gilgamesh bib add --registry $(REGISTRY) api_notebooks/references.bib
 	$(PY) -m gilgamesh publish --registry $(REGISTRY) api_notebooks/*/*.ipynb
 
 serve: seed

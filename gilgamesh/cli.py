@@ -442,6 +442,38 @@ def cmd_lock(args) -> int:
     return 0
 
 
+def cmd_bib(args) -> int:
+    registry = _registry(args)
+    if args.bib_command == "list":
+        entries = registry.bibliography()
+        rows = [{"key": key, **entry} for key, entry in sorted(entries.items())]
+        text = "\n".join(f"{r['key']:<24} {r['text']}" for r in rows) or "The bibliography is empty (add one with 'gilgamesh bib add refs.bib')."
+        _emit(args, {"entries": rows}, text)
+        return 0
+    try:
+        with open(args.file, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{args.file} is not UTF-8 text (byte {e.start}): save the BibTeX file as UTF-8") from None
+    source = os.path.basename(args.file)
+    out = registry.add_bibliography(text, source, replace=args.replace)
+    parts = [f"{len(out['added'])} added"] + ([f"{len(out['replaced'])} replaced"] if out["replaced"] else [])
+    parts.append(f"{len(out['unchanged'])} unchanged")
+    _emit(args, out, f"{source}: {', '.join(parts)}; the bibliography holds {out['entries']} entries")
+    return 0
+
+
+def cmd_cite(args) -> int:
+    name, spec = parse_name_spec(args.spec)
+    out = _registry(args).citation(name, spec)
+    _emit(args, out, out["bibtex"].rstrip("\n"))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .service.app import serve
 
@@ -578,6 +610,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="NAME@VERSION")
     p = add("dependents", cmd_dependents, "list the published versions that depend on a version NAME@SPEC chooses")
     p.add_argument("spec", metavar="NAME@SPEC", help="e.g. plasma@1.0.0, or plasma@1 for every 1.x")
+    p = add("bib", cmd_bib, "the registry's bibliography, which notebooks cite with \\cite{key} (add FILE, list)")
+    bsub = p.add_subparsers(dest="bib_command", metavar="ACTION")
+    bsub.required = True
+    bp = bsub.add_parser("add", parents=[common], help="add the entries of a BibTeX file",
+                         description="add the entries of a BibTeX file to the registry's bibliography")
+    bp.add_argument("file", metavar="FILE", help="a BibTeX file (.bib), UTF-8")
+    bp.add_argument("--replace", action="store_true", help="replace entries whose key is there already")
+    bp.set_defaults(command_parser=bp)
+    bp = bsub.add_parser("list", parents=[common], help="list the entries", description="list the bibliography's entries")
+    bp.set_defaults(command_parser=bp)
+    p = add("cite", cmd_cite, "print the BibTeX entry that cites a version (NAME@SPEC)")
+    p.add_argument("spec", metavar="NAME@SPEC", help="e.g. langmuir@1.2")
     p = add("serve", cmd_serve, "run the HTTP service (API, model endpoints, docs, web UI)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_bounded(int, 0, 65535), default=8765, help="port (default 8765)")
@@ -627,7 +671,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     if not extras:
         return args
     command_parser = args.command_parser
-    if args.command in ("token", "kernel"):  # nested actions: argparse cannot intermix them
+    if args.command in ("token", "kernel", "bib"):  # nested actions: argparse cannot intermix them
         command_parser.error("unrecognized arguments: " + " ".join(extras))
     argv = sys.argv[1:] if argv is None else list(argv)
     intermixed = command_parser.parse_intermixed_args(argv[argv.index(args.command) + 1:])

@@ -18,6 +18,7 @@ __all__ = [
     "VersionNotFound",
     "Conflict",
     "PublishRefused",
+    "BibliographyError",
     "Problem",
     "IntegrityError",
     "RegistryUnavailable",
@@ -142,6 +143,12 @@ class Problem:
 
 class PublishRefused(GilgameshError, ValueError):
     """The publish report found problems; ``details`` lists every one of them."""
+
+    http_status = 422
+
+
+class BibliographyError(GilgameshError, ValueError):
+    """A BibTeX file that cannot join the registry's bibliography; ``details`` names each problem."""
 
     http_status = 422
 

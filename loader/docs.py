@@ -14,7 +14,7 @@ import inspect
 import shutil
 from types import ModuleType
 
-from gilgamesh import docstrings
+from gilgamesh import citations, docstrings
 from gilgamesh.plaintext import markdown_to_text
 from gilgamesh.registry.documentation import DocModel, Member, from_notebook
 
@@ -53,6 +53,18 @@ def _signature(obj, module_name: str) -> str:
     return str(sig).replace(module_name + ".", "")
 
 
+def _published(module) -> tuple[dict, str]:
+    """The module's cited references as published, and the registry it came from."""
+    state = getattr(getattr(module, "__spec__", None), "loader_state", None)
+    if state is None:
+        return {}, ""
+    try:
+        references = state.index.versions()[state.version].get("references") or {}
+        return (references if isinstance(references, dict) else {}), str(state.index.location or "")
+    except Exception:  # an index of before citations still documents
+        return {}, ""
+
+
 def from_module(module, summary: str = "") -> DocModel:
     """The documentation of an imported API module (its objects as they are)."""
     state = getattr(getattr(module, "__spec__", None), "loader_state", None)
@@ -68,7 +80,8 @@ def from_module(module, summary: str = "") -> DocModel:
             doc = inspect.cleandoc(obj.__doc__) if isinstance(obj.__doc__, str) else ""
             kind = "class" if inspect.isclass(obj) else "function"
             members.append(Member(attr, kind, _signature(obj, module.__name__), doc))
-    return DocModel(name, version, summary, _narrative(module, name, version), members)
+    references, registry = _published(module)
+    return DocModel(name, version, summary, _narrative(module, name, version), members, references, registry)
 
 
 def _narrative(module, name: str, version: str) -> str:
@@ -86,7 +99,7 @@ def to_markdown(model: DocModel) -> str:
     head = f"**{model.name} {model.version}**"
     if model.summary:
         head += f" — {model.summary}"
-    parts = [head, model.narrative.strip()]
+    parts = [head, _cited_markdown(model)]
     if model.members:
         api = ["---", "#### API"]
         for m in model.members:
@@ -96,7 +109,38 @@ def to_markdown(model: DocModel) -> str:
             if doc:
                 api.append(doc)
         parts.append("\n\n".join(api))
+    if model.references:
+        parts.append(_references_markdown(model))
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _citation_href(model: DocModel):
+    """A citation's link: its entry's DOI or URL, else the entry on the registry's bibliography page."""
+    from urllib.parse import quote
+
+    served = model.registry.rstrip("/") if model.registry.startswith(("http://", "https://")) else ""
+
+    def href(key: str, entry: dict) -> str | None:
+        return entry.get("url") or (f"{served}/bibliography#{quote(key, safe='')}" if served else None)
+
+    return href
+
+
+def _cited_markdown(model: DocModel) -> str:
+    narrative = model.narrative.strip()
+    if "\\cite" not in narrative:
+        return narrative
+    return citations.link_citations(narrative, model.references, _citation_href(model))
+
+
+def _references_markdown(model: DocModel) -> str:
+    href = _citation_href(model)
+    lines = ["#### References"]
+    for key, entry in model.references.items():
+        target = href(key, entry)
+        label = entry.get("label") or key
+        lines.append(f"- **{label}**: {entry.get('text') or ''}" + (f" <{target}>" if target else ""))
+    return "\n".join(lines)
 
 
 # -- text (terminal) --------------------------------------------------------------------------
@@ -107,7 +151,7 @@ def to_terminal(model: DocModel, width: int | None = None) -> str:
     title = f"{model.name} {model.version}" + (f" — {model.summary}" if model.summary else "")
     out = [title, "━" * min(len(title), width), ""]
     if model.narrative.strip():
-        out += [markdown_to_text(model.narrative, width), ""]
+        out += [markdown_to_text(citations.text_citations(model.narrative, model.references), width), ""]
     if model.members:
         out += ["API", "---", ""]
         for m in model.members:
@@ -116,6 +160,11 @@ def to_terminal(model: DocModel, width: int | None = None) -> str:
             body = docstrings.to_text(docstrings.parse_docstring(m.doc), width - 4)
             out += ["    " + line if line else "" for line in body.splitlines()]
             out.append("")
+    if model.references:
+        out += ["References", "---", ""]
+        for key, entry in model.references.items():
+            line = f"{entry.get('label') or key}: {entry.get('text') or ''}" + (f" {entry['url']}" if entry.get("url") else "")
+            out += [markdown_to_text(line, width), ""]
     while out and not out[-1]:
         out.pop()
     return "\n".join(out) + "\n"
@@ -170,5 +219,5 @@ def render_terminal(name: str, spec: str | None, reader) -> str:
     resolution = reader.resolve(name, spec or None)
     entry = reader.entry(name, resolution.version)
     data = reader.notebook_bytes(name, resolution.version)
-    model = from_notebook(data, name, resolution.version, entry.get("summary"))
+    model = from_notebook(data, name, resolution.version, entry.get("summary"), entry.get("references"))
     return to_terminal(model)

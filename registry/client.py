@@ -26,7 +26,7 @@ from gilgamesh.errors import GilgameshError, Problem, RegistryUnavailable
 from .reader import RegistryReader, verify_sha256
 
 __all__ = ["HttpReader", "publish_over_http", "yank_over_http", "unyank_over_http", "deprecate_over_http",
-           "error_from_envelope"]
+           "add_bibliography_over_http", "error_from_envelope"]
 
 DEFAULT_TIMEOUT = 30.0  # seconds; a publish runs validation server-side, so it gets longer
 PUBLISH_TIMEOUT = 900.0
@@ -151,6 +151,14 @@ class HttpReader(RegistryReader):
     def names(self) -> list[str]:
         return sorted(item["name"] for item in self.listing())
 
+    def bibliography(self) -> list[dict]:
+        """The registry's bibliography entries, each with its ``key`` (``GET /bibliography``)."""
+        data = self._get_json("/bibliography", "reading the bibliography")
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+            raise RegistryUnavailable(f"reading the bibliography: {self.location} answered JSON without "
+                                      "an 'entries' list; is it the URL of a 'gilgamesh serve' service?")
+        return data["entries"]
+
     def api_index(self, name: str) -> dict:
         from gilgamesh.versions import check_name
 
@@ -217,4 +225,14 @@ def deprecate_over_http(url: str, name: str, version: str, message: str | None, 
     what = f"changing the deprecation of {name}@{version}"
     out, _ = _request("DELETE" if message is None else "POST", url.rstrip("/") + path, body=body,
                       token=_token(token), what=what, classes={404: errors.VersionNotFound})
+    return _json_answer(out, url, what)
+
+
+def add_bibliography_over_http(url: str, text: str, token: str | None, replace: bool = False) -> dict:
+    """Merge a BibTeX text into the bibliography of the service at ``url`` (a token is needed)."""
+    query = "?replace=1" if replace else ""
+    what = "adding to the bibliography"
+    out, _ = _request("POST", url.rstrip("/") + "/bibliography" + query, body=text.encode("utf-8"),
+                      token=_token(token), content_type="application/x-bibtex", what=what,
+                      classes={422: errors.BibliographyError})
     return _json_answer(out, url, what)

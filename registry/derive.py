@@ -48,6 +48,7 @@ def index_entry(meta: dict) -> dict:
         "dependencies": meta.get("dependencies", {}),
         "environment": meta.get("environment"),
         "changed": meta.get("changed") or {},  # behaviour changes accepted with a reason (step 3b)
+        "references": meta.get("references") or {},  # the bibliography entries its markdown cites
     }
 
 

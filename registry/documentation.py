@@ -30,6 +30,8 @@ class DocModel(NamedTuple):
     summary: str
     narrative: str
     members: list[Member]
+    references: dict = {}  # the cited bibliography entries, as published (gilgamesh/citations.py)
+    registry: str = ""  # where it was published: an http(s) URL links citations to its bibliography
 
     @property
     def title(self) -> str:
@@ -64,7 +66,8 @@ def format_params(entry: dict) -> str:
     return sig
 
 
-def from_notebook(data: bytes, name: str | None = None, version: str | None = None, summary: str | None = None) -> DocModel:
+def from_notebook(data: bytes, name: str | None = None, version: str | None = None, summary: str | None = None,
+                  references: dict | None = None, registry: str = "") -> DocModel:
     """The documentation of a notebook, read statically (no cell is executed)."""
     import ast
 
@@ -94,5 +97,5 @@ def from_notebook(data: bytes, name: str | None = None, version: str | None = No
     return DocModel(
         name or meta.get("name", ""), version or meta.get("version", ""),
         summary if summary is not None else str(meta.get("summary", "")).strip(),
-        nb.narrative(), members,
+        nb.narrative(), members, references or {}, registry,
     )

@@ -102,6 +102,25 @@ class Registry:
     def dependents(self, name: str, spec: Spec) -> dict:
         return self.reader.dependents(name, spec)
 
+    def citation(self, name: str, spec: Spec) -> dict:
+        """The "cite this version" BibTeX entry of the version ``name@spec`` chooses."""
+        from .bibliography import version_citation
+
+        version = self.reader.resolve(name, spec).version
+        entry = self.reader.entry(name, version)
+        return version_citation(name, version, entry, self.reader.notebook_bytes(name, version), self._docs_url(name, version))
+
+    def _docs_url(self, name: str, version: str) -> str | None:
+        return None  # a directory serves no page
+
+    def bibliography(self) -> dict[str, dict]:
+        """The registry's bibliography: ``{key: {"type", "fields", "label", "text", "url", "bibtex"}}``."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def add_bibliography(self, text: str, source: str, replace: bool = False) -> dict:
+        """Merge a BibTeX text's entries; ``{"added", "replaced", "unchanged", "entries"}``."""
+        raise NotImplementedError  # pragma: no cover - interface
+
     # -- writes ---------------------------------------------------------------------------------
     def publish(self, data: bytes, dry_run: bool = False) -> dict:
         raise NotImplementedError  # pragma: no cover - interface
@@ -177,6 +196,20 @@ class LocalRegistry(Registry):
     def set_deprecated(self, name: str, version: str, message: str | None) -> dict:
         return self._write("set_deprecated", name, version, message)
 
+    def bibliography(self) -> dict[str, dict]:
+        from .bibliography import read_bibliography
+        from .store import Store
+
+        return read_bibliography(Store(self.location).repo)
+
+    def add_bibliography(self, text: str, source: str, replace: bool = False) -> dict:
+        from .bibliography import add_entries, parse_bibtex
+        from .store import Store
+
+        entries = parse_bibtex(text, source)  # refused before the lock: nothing is written
+        with writer_lock_of(self.location):
+            return add_entries(Store(self.location), entries, self._who(), replace=replace, source=source)
+
     def sync(self, source: str, push: bool = False):
         from .sync import sync
 
@@ -210,6 +243,23 @@ class HttpRegistry(Registry):
         from .client import deprecate_over_http
 
         return deprecate_over_http(self.location, name, version, message, self.token)
+
+    def _docs_url(self, name: str, version: str) -> str:
+        return f"{self.location.rstrip('/')}/docs/{name}/{version}"
+
+    def bibliography(self) -> dict[str, dict]:
+        return {e["key"]: {k: v for k, v in e.items() if k != "key"} for e in self.reader.bibliography()}
+
+    def add_bibliography(self, text: str, source: str, replace: bool = False) -> dict:
+        from .client import add_bibliography_over_http
+
+        return add_bibliography_over_http(self.location, text, self.token, replace=replace)
+
+
+def writer_lock_of(root: str):
+    from .store import writer_lock
+
+    return writer_lock(root)
 
 
 def next_version(version: str, bump: str) -> str:

@@ -274,6 +274,10 @@ def publish(
     problems = semver_problems + problems
     problems += checks.check_documentation(readable, snapshot)
     problems += checks.check_endpoints(readable, snapshot)
+    from .bibliography import citation_problems, read_bibliography
+
+    found, references = citation_problems(readable, lambda: read_bibliography(store.repo))
+    problems += found
     problems += validation_problems  # the report: static findings first, then what the run found
 
     label = f"{name}@{version}" if identified else "the notebook"
@@ -304,6 +308,8 @@ def publish(
         metadata["golden"] = golden_metadata(golden_bytes, golden)
     if changed:
         metadata["changed"] = changed
+    if references:
+        metadata["references"] = references  # the cited entries, as they stand now (gilgamesh/citations.py)
     if dry_run:
         return PublishOutcome(name, version, sha, False, True, metadata, [], changes)
 

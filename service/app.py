@@ -147,6 +147,24 @@ class ServiceContext:
 
         return LocalRegistry(self.root, user).set_deprecated(name, version, message)
 
+    def bibliography(self) -> dict:
+        from gilgamesh.registry.facade import LocalRegistry
+
+        return LocalRegistry(self.root).bibliography()
+
+    def add_bibliography(self, text: str, user: str, replace: bool) -> dict:
+        from gilgamesh.registry.facade import LocalRegistry
+
+        return LocalRegistry(self.root, user).add_bibliography(text, "the request body", replace=replace)
+
+    def citation(self, name: str, spec: str, base_url: str) -> dict:
+        from gilgamesh.registry.bibliography import version_citation
+
+        resolved = self.view.resolve(name, spec)
+        data = self.view.notebook_bytes(resolved.name, resolved.version)
+        return version_citation(resolved.name, resolved.version, resolved.entry, data,
+                                f"{base_url}/docs/{resolved.name}/{resolved.version}")
+
     # -- auth -------------------------------------------------------------------------------------
     def verify_token(self, token: str) -> str | None:
         from gilgamesh.registry.tokens import verify_token
@@ -235,7 +253,9 @@ class ServiceContext:
             stats["peak"] = max(stats["peak"], stats["running"])
             try:
                 data = self.view.notebook_bytes(name, version)
-                rendered = await self.run_blocking(lambda: (render_notebook_body(data), render_api_reference(data)))
+                references = self.view.entry(name, version).get("references") or {}
+                rendered = await self.run_blocking(
+                    lambda: (render_notebook_body(data, references), render_api_reference(data)))
             except GilgameshError:
                 raise
             except Exception as e:  # what a notebook carries must never be a 500
@@ -301,8 +321,10 @@ def make_app(
         (rf"/api/notebooks/{name}/{name}/yank", handlers.YankHandler, c),
         (rf"/api/notebooks/{name}/{name}/deprecate", handlers.DeprecateHandler, c),
         (rf"/api/notebooks/{name}/{name}/dependents", handlers.DependentsHandler, c),
+        (rf"/api/notebooks/{name}/{name}/citation", handlers.CitationHandler, c),
         (rf"/api/notebooks/{name}/{name}/?", handlers.ResolveHandler, c),
         (rf"/docs/{name}/{name}/?", pages.DocsPage, c),
+        (r"/bibliography/?", pages.BibliographyPage, c),
         (rf"/ui/{name}/?", pages.ApiPage, c),
         (rf"/ui/{name}/{name}/?", pages.ApiPage, c),
         (r"/login", pages.LoginPage, c),

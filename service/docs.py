@@ -23,7 +23,7 @@ import html
 import threading
 
 __all__ = [
-    "render_notebook_body", "render_api_reference", "docstring_html", "markdown_html", "sanitize_html",
+    "render_notebook_body", "render_api_reference", "references_html", "docstring_html", "markdown_html", "sanitize_html",
     "DocsCache", "DISPLAY_PRIORITY",
 ]
 
@@ -57,6 +57,8 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "src":
         return value if value.startswith(_IMAGE_DATA) else None
     if attribute == "href":
+        if value.startswith("/") and not value.startswith("//"):
+            return value  # a page of this service (a citation's entry in /bibliography)
         return value if value.startswith(("#", "http://", "https://", "mailto:")) else None
     return value
 
@@ -76,11 +78,38 @@ def sanitize_html(html: str) -> str:
     )
 
 
-def render_notebook_body(data: bytes) -> str:
-    """The sanitized HTML of a notebook's cells (blocking: seconds on first use)."""
+def _anchor(key: str) -> str:
+    import urllib.parse
+
+    return "ref-" + urllib.parse.quote(key, safe="")
+
+
+def references_html(references: dict) -> str:
+    """The version's cited entries as a numbered list, each anchored for the citations above it."""
+    if not references:
+        return ""
+    import urllib.parse
+
+    items = []
+    for key, entry in references.items():
+        links = [f'<a href="{html.escape(entry["url"])}">{html.escape(entry["url"])}</a>'] if entry.get("url") else []
+        links.append(f'<a href="/bibliography#{urllib.parse.quote(key, safe="")}">BibTeX</a>')
+        items.append(f'<li id="{html.escape(_anchor(key))}"><span class="reference-label">{html.escape(entry.get("label") or key)}</span> '
+                     f'{html.escape(entry.get("text") or "")} {" · ".join(links)}</li>')
+    return f'<section class="references" id="references"><h2>References</h2><ol>{"".join(items)}</ol></section>'
+
+
+def render_notebook_body(data: bytes, references: dict | None = None) -> str:
+    """The sanitized HTML of a notebook's cells (blocking: seconds on first use).
+
+    Citations in markdown cells link to the list of ``references`` (the version's cited entries)
+    that ends the body.
+    """
     import nbformat
     from nbconvert import HTMLExporter
     from traitlets.config import Config
+
+    from gilgamesh.citations import link_citations
 
     config = Config()
     config.NbConvertBase.display_data_priority = DISPLAY_PRIORITY
@@ -88,8 +117,12 @@ def render_notebook_body(data: bytes) -> str:
         config=config, template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True,
     )
     notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    references = references or {}
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and "\\cite" in cell.source:
+            cell.source = link_citations(cell.source, references, lambda key, _entry: "#" + _anchor(key))
     body, _ = exporter.from_notebook_node(notebook)
-    return sanitize_html(body)
+    return sanitize_html(body + references_html(references))
 
 
 def markdown_html(markdown: str) -> str:

@@ -268,6 +268,24 @@ class DependentsHandler(BaseHandler):
         self.write_json(self.ctx.view.reader.dependents(name, Spec(spec)))
 
 
+class CitationHandler(BaseHandler):
+    """``GET /api/notebooks/{name}/{version}/citation``: the version's "cite this version" BibTeX.
+
+    JSON (``{"name", "version", "key", "bibtex"}``), or the BibTeX itself for ``Accept:
+    application/x-bibtex`` (or ``?format=bibtex``).
+    """
+
+    def get(self, name: str, spec: str) -> None:
+        base = f"{self.request.protocol}://{self.request.host}"
+        out = self.ctx.citation(name, spec, base)
+        self.set_header("Gilgamesh-Version", out["version"])
+        if self.get_query_argument("format", "") == "bibtex" or "application/x-bibtex" in self.request.headers.get("Accept", ""):
+            self.set_header("Content-Type", "application/x-bibtex; charset=utf-8")
+            self.finish(out["bibtex"].encode())
+            return
+        self.write_json(out)
+
+
 class DeprecateHandler(BaseHandler):
     """``POST /api/notebooks/{name}/{version}/deprecate`` (``{"message": ...}``); ``DELETE`` undoes it."""
 

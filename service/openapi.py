@@ -159,9 +159,37 @@ _VERSION_ENTRY = {
         "deprecation_message": _NULLABLE_STRING,
         "endpoints": {"type": "object", "additionalProperties": _ref("Signature")},
         "dependencies": {"type": "object", "additionalProperties": _STRING},
+        "references": {"type": "object", "description": "The bibliography entries its markdown cites, by key",
+                       "additionalProperties": _ref("Reference")},
     },
 }
 _SCHEMAS = {
+    "Reference": {
+        "type": "object", "required": ["label", "text"],
+        "properties": {"label": {"type": "string", "description": "How a citation shows it: Chen 2016"},
+                       "text": {"type": "string", "description": "Authors (year). Title. Where."},
+                       "url": {**_NULLABLE_STRING, "description": "Its DOI or URL"}},
+    },
+    "BibliographyEntry": {
+        "type": "object", "required": ["key", "type", "fields", "label", "text", "bibtex"],
+        "properties": {"key": _STRING, "type": {"type": "string", "description": "article, book, ..."},
+                       "fields": {"type": "object", "additionalProperties": _STRING},
+                       "label": _STRING, "text": _STRING, "url": _NULLABLE_STRING,
+                       "bibtex": {"type": "string", "description": "The entry as written"}},
+    },
+    "Bibliography": {"type": "object", "required": ["entries"],
+                     "properties": {"entries": {"type": "array", "items": _ref("BibliographyEntry")}}},
+    "BibliographyChange": {
+        "type": "object", "required": ["added", "replaced", "unchanged", "entries"],
+        "properties": {"added": {"type": "array", "items": _STRING}, "replaced": {"type": "array", "items": _STRING},
+                       "unchanged": {"type": "array", "items": _STRING},
+                       "entries": {"type": "integer", "description": "How many the bibliography holds now"}},
+    },
+    "Citation": {
+        "type": "object", "required": ["name", "version", "key", "bibtex"],
+        "properties": {"name": _STRING, "version": _STRING, "key": _STRING,
+                       "bibtex": {"type": "string", "description": "A @software entry that cites this version"}},
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -343,6 +371,27 @@ def _registry_paths() -> dict:
             "post": change("deprecate_version", "Deprecate a version", "DeprecationMessage",
                            "It stays importable and callable, with a warning. Needs a token."),
             "delete": change("undeprecate_version", "Undo a deprecation", None, "Needs a token."),
+        },
+        "/api/notebooks/{name}/{spec}/citation": {"get": {
+            "operationId": "get_citation", "tags": registry, "summary": "A BibTeX entry that cites the version",
+            "parameters": [_NAME, _SPEC, {"name": "format", "in": "query", "required": False,
+                                          "schema": {"type": "string", "enum": ["json", "bibtex"]},
+                                          "description": "bibtex: the entry itself as application/x-bibtex"}],
+            "responses": {"200": {"description": "The entry", "headers": version_headers, "content": {
+                "application/json": {"schema": _ref("Citation")},
+                "application/x-bibtex": {"schema": _STRING}}}, **_errors("400", "404")}}},
+        "/bibliography": {
+            "get": {"operationId": "get_bibliography", "tags": registry, "summary": "The registry's bibliography",
+                    "description": "The BibTeX entries notebooks cite with \\cite{key}; a browser gets a page.",
+                    "responses": {"200": _json(_ref("Bibliography"), "Every entry, by key")}},
+            "post": {"operationId": "add_bibliography", "tags": registry, "summary": "Add BibTeX entries",
+                     "description": "The body is a BibTeX file. A key already there keeps its entry unless "
+                                    "replace is set. Needs a token allowed to publish.",
+                     "parameters": [{"name": "replace", "in": "query", "required": False,
+                                     "schema": {"type": "boolean"}, "description": "Replace entries whose key exists"}],
+                     "requestBody": {"required": True, "content": {"application/x-bibtex": {"schema": _STRING}}},
+                     "responses": {"200": _json(_ref("BibliographyChange"), "What was added"),
+                                   **_errors("400", "401", "403", "413", "422")}},
         },
         "/docs/{name}/{spec}": {"get": {
             "operationId": "docs_page", "tags": ["pages"], "summary": "The notebook rendered as a page",

@@ -12,11 +12,11 @@ import html
 import json
 
 from gilgamesh.environment import describe_environment
-from gilgamesh.errors import GilgameshError
+from gilgamesh.errors import GilgameshError, UsageError
 
 from .handlers import BaseHandler
 
-__all__ = ["IndexPage", "ApiPage", "DocsPage", "LoginPage", "LogoutPage", "PygmentsCss"]
+__all__ = ["IndexPage", "ApiPage", "DocsPage", "BibliographyPage", "LoginPage", "LogoutPage", "PygmentsCss"]
 
 
 class PageHandler(BaseHandler):
@@ -33,6 +33,8 @@ class PageHandler(BaseHandler):
         super().prepare()
 
     def authorize(self) -> None:
+        if self.request.method in self.write_methods:
+            return super().authorize()  # a write needs a token allowed to publish, page or not
         # A browser that has not signed in to a private service is sent to the sign-in page.
         if self.ctx.private and self.request.method in self.read_methods and not self.authenticated_user():
             if not self.prefers_html():
@@ -142,6 +144,36 @@ class DocsPage(PageHandler):
         self.set_header("Gilgamesh-Version", resolved.version)
         self.render("docs.html", name=resolved.name, version=resolved.version, entry=resolved.entry,
                     body=body, api=api, others=others, warning=resolved.warning)
+
+
+class BibliographyPage(PageHandler):
+    """``GET /bibliography``: the registry's BibTeX entries (a page for browsers, else JSON);
+    ``POST`` adds the entries of a BibTeX body (a token is needed; ``?replace=1`` replaces keys).
+
+    Each entry is anchored by its key, so a citation links to ``/bibliography#key``.
+    """
+
+    write_methods = ("POST",)
+
+    async def get(self) -> None:
+        entries = await self.run_blocking(self.ctx.bibliography)
+        rows = [{"key": key, **entry} for key, entry in sorted(entries.items())]
+        if self.prefers_html():
+            self.render("bibliography.html", entries=rows)
+        else:
+            self.write_json({"entries": rows})
+
+    async def post(self) -> None:
+        user = self.user
+        data = self.body()
+        if not data.strip():
+            raise UsageError("the request body is empty: send the BibTeX file's bytes")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise UsageError(f"the request body is not UTF-8 text (byte {e.start})") from None
+        replace = self.get_query_argument("replace", "0").lower() in ("1", "true", "yes")
+        self.write_json(await self.run_blocking(self.ctx.add_bibliography, text, user, replace))
 
 
 class LoginPage(PageHandler):

@@ -35,6 +35,19 @@ def test_the_directory_holds_exactly_the_published_versions():
     assert found == sorted(PUBLISH_ORDER)
 
 
+def test_the_lab_bibliography_parses_and_holds_every_key_the_notebooks_cite():
+    from gilgamesh.citations import cited_keys
+    from gilgamesh.registry.bibliography import parse_bibtex
+
+    with open(os.path.join(NOTEBOOKS, "references.bib"), encoding="utf-8") as f:
+        entries = parse_bibtex(f.read(), "references.bib")
+    assert {"chen2016", "hutchinson2002", "mott-smith1926", "merlino2007", "chen1991"} <= set(entries)
+    assert all(e["url"] for e in entries.values())
+    cited = {key for name, version in PUBLISH_ORDER for cell in parse_notebook(read(name, version)).cells
+             if cell.kind == "markdown" for key in cited_keys(cell.source)}
+    assert cited <= set(entries), cited - set(entries)
+
+
 def test_every_notebook_publishes_in_order(lab_registry):
     root, outcomes = lab_registry
     assert [(o.name, o.version, o.created) for o in outcomes] == [(n, v, True) for n, v in PUBLISH_ORDER]
