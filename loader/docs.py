@@ -135,7 +135,7 @@ def _cited_markdown(model: DocModel) -> str:
 
 def _references_markdown(model: DocModel) -> str:
     href = _citation_href(model)
-    lines = ["#### References"]
+    lines = ["---", "**References**", ""]
     for key, entry in model.references.items():
         target = href(key, entry)
         label = entry.get("label") or key

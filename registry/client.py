@@ -233,6 +233,6 @@ def add_bibliography_over_http(url: str, text: str, token: str | None, replace: 
     query = "?replace=1" if replace else ""
     what = "adding to the bibliography"
     out, _ = _request("POST", url.rstrip("/") + "/bibliography" + query, body=text.encode("utf-8"),
-                      token=_token(token), content_type="application/x-bibtex", what=what,
+                      token=_token(token), content_type="text/plain; charset=utf-8", what=what,
                       classes={422: errors.BibliographyError})
     return _json_answer(out, url, what)

@@ -389,7 +389,8 @@ def _registry_paths() -> dict:
                                     "replace is set. Needs a token allowed to publish.",
                      "parameters": [{"name": "replace", "in": "query", "required": False,
                                      "schema": {"type": "boolean"}, "description": "Replace entries whose key exists"}],
-                     "requestBody": {"required": True, "content": {"application/x-bibtex": {"schema": _STRING}}},
+                     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {
+                         "type": "string", "format": "binary", "description": "A BibTeX file, UTF-8"}}}},
                      "responses": {"200": _json(_ref("BibliographyChange"), "What was added"),
                                    **_errors("400", "401", "403", "413", "422")}},
         },

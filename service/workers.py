@@ -152,7 +152,12 @@ class _Worker:
 
 
 class WorkerPool:
-    """``size`` warm worker processes (growing to ``max_size``) for the models of the registry at ``registry_root``."""
+    """``size`` warm worker processes (growing to ``max_size``) for the models of the registry at ``registry_root``.
+
+    ``registry_root`` is a registry directory (the service's), or the URL of a registry service (a
+    Dask worker's, gilgamesh/dask.py): the default settings apply to that, and a sandboxed worker
+    keeps the network to reach it (never its token: the sandbox passes no credential).
+    """
 
     def __init__(
         self,
@@ -199,7 +204,8 @@ class WorkerPool:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Spawn the workers (on the running event loop); calls queue until one is ready."""
-        settings = read_settings(self.registry_root)
+        remote = "://" in self.registry_root
+        settings = {} if remote else read_settings(self.registry_root)
         sandbox = use_sandbox(settings)  # raises SandboxRequired (503) where bwrap is required but missing
         self._loop = asyncio.get_running_loop()
         if sandbox:
@@ -221,8 +227,9 @@ class WorkerPool:
             env.update(GILGAMESH_CACHE=os.path.join(self.scratch, "cache"), TMPDIR=os.path.join(self.scratch, "tmp"),
                        MPLCONFIGDIR=os.path.join(self.scratch, "matplotlib"), GILGAMESH_CONTAINED="1")
             # Inside, the worker's parent is bwrap, not this server: no parent-pid check (argv[5]).
-            argv = sandboxed(argv[:-1], registry_root=self.registry_root, scratch=self.scratch, env=env,
-                             limits=self.limits)
+            remote = "://" in self.registry_root
+            argv = sandboxed(argv[:-1], registry_root=None if remote else self.registry_root, scratch=self.scratch,
+                             env=env, limits=self.limits, network=remote)
         try:
             # A process group of its own: a Ctrl-C or SIGTERM sent to the server's group is the
             # server's to act on (it stops its workers); the worker dies with the server anyway.

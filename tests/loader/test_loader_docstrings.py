@@ -27,6 +27,10 @@ def docs_registry(tmp_path_factory) -> str:
 
     root = str(tmp_path_factory.mktemp("docs") / "registry")
     init_registry(root)
+    from gilgamesh.registry.facade import LocalRegistry
+
+    with open(os.path.join(DOCS_FIXTURES, "references.bib"), encoding="utf-8") as f:  # what the fixture cites
+        LocalRegistry(root, "test").add_bibliography(f.read(), "references.bib")
     publish(root, waves_bytes(), publisher="test", validate=False)
     return root
 

@@ -242,7 +242,7 @@ def test_jupyter_display_links_each_citation_to_its_entry(lab, tmp_path):
     assert "([Chen 2016](https://doi.org/10.1007/978-3-319-22309-4))" in md
     # An entry without a DOI or URL links to the registry's bibliography page.
     assert f"[Hutchinson et al. 2002]({lab.url}/bibliography#hutchinson2002)" in md
-    assert "#### References" in md and "**Chen 2016**: Francis F. Chen (2016)." in md
+    assert "**References**" in md and "**Chen 2016**: Francis F. Chen (2016)." in md
     assert "`\\cite{not_a_key}`" in md
 
 

@@ -28,6 +28,10 @@ def docs_server(tmp_path_factory, service_env):
 
     root = str(tmp_path_factory.mktemp("docs-pages") / "registry")
     init_registry(root)
+    from gilgamesh.registry.facade import LocalRegistry
+
+    with open(os.path.join(DOCS_FIXTURES, "references.bib"), encoding="utf-8") as f:  # what the fixture cites
+        LocalRegistry(root, "test").add_bibliography(f.read(), "references.bib")
     publish(root, fixture("waves-1.0.0.ipynb"), publisher="test", validate=False)
     server = Server(root, model_workers=1).start()
     yield server
