@@ -481,6 +481,10 @@ def cmd_serve(args) -> int:
         raise UsageError(f"--max-model-workers ({args.max_model_workers}) must be at least "
                          f"--model-workers ({args.model_workers})")
     root = _local_root(args, "serve")
+    if args.dask_scheduler:
+        from .service.dask_calls import require_distributed
+
+        require_distributed()
     if not os.path.isdir(os.path.join(root, "store.git")):
         from .registry.store import init_registry
 
@@ -488,7 +492,7 @@ def cmd_serve(args) -> int:
     serve(args.host, args.port, root, workers=args.workers, private=args.private,
           model_workers=args.model_workers, call_timeout=args.call_timeout,
           max_body_size=int(args.max_body_mb * 1024 * 1024), body_timeout=args.body_timeout,
-          max_model_workers=args.max_model_workers, queue_limit=args.queue_limit)
+          max_model_workers=args.max_model_workers, queue_limit=args.queue_limit, dask_scheduler=args.dask_scheduler)
     return 0
 
 
@@ -639,6 +643,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest request body accepted; larger ones get 413 (default 20)")
     p.add_argument("--body-timeout", type=_bounded(float, 0.001), default=60.0, metavar="SECONDS",
                    help="time a request body may take to arrive; past it the connection is closed (default 60)")
+    p.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                   help="run model calls as tasks on this Dask cluster (tcp://host:8786; workers started with "
+                        "--preload gilgamesh.dask; needs gilgamesh[dask]; default: the registry's dask_scheduler setting)")
     p = add("token", cmd_token, "manage publish tokens (create USER, remove USER, list)")
     tsub = p.add_subparsers(dest="token_command", metavar="ACTION")
     tsub.required = True

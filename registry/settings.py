@@ -35,6 +35,7 @@ DEFAULT_SETTINGS = {
     "sandbox_memory_mb": 4096,
     "sandbox_cpu_seconds": 900,
     # "publishers": ["alice", ...]  optional: only these token holders may publish and yank
+    # "dask_scheduler": "tcp://host:8786"  optional: serve model calls on that Dask cluster
 }
 
 

@@ -81,6 +81,7 @@ class ServiceContext:
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         max_model_workers: int | None = None,
         queue_limit: int = QUEUE_LIMIT,
+        dask_scheduler: str | None = None,
     ):
         self.root = os.path.abspath(registry_root)
         self.view = RegistryView(self.root)  # raises RegistryUnavailable if there is none
@@ -88,8 +89,16 @@ class ServiceContext:
         self.max_body_size = max_body_size
         self.body_timeout = body_timeout
         self.validate = validate
-        self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout, import_timeout=import_timeout,
-                               max_size=max_model_workers, queue_limit=queue_limit)
+        # Model calls run in warm local worker processes, or as tasks on a Dask cluster (the
+        # --dask-scheduler option, else the registry's dask_scheduler setting).
+        self.dask_scheduler = dask_scheduler or _dask_setting(self.root)
+        if self.dask_scheduler:
+            from .dask_calls import DaskCalls
+
+            self.pool = DaskCalls(self.dask_scheduler, call_timeout=call_timeout)
+        else:
+            self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout,
+                                   import_timeout=import_timeout, max_size=max_model_workers, queue_limit=queue_limit)
         self.executor = concurrent.futures.ThreadPoolExecutor(blocking_threads, thread_name_prefix="gilgamesh")
         self.page_csp = PAGE_CSP
         self.katex_available = os.path.isfile(os.path.join(KATEX_DIR, "katex.min.js"))
@@ -268,6 +277,17 @@ class ServiceContext:
         return rendered
 
 
+def _dask_setting(root: str) -> str | None:
+    from gilgamesh.errors import GilgameshError as _Error
+    from gilgamesh.registry.settings import read_settings
+
+    value = read_settings(root).get("dask_scheduler")
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise _Error(f"settings.json: dask_scheduler must be the address of a Dask scheduler "
+                     f"(tcp://host:8786), found {value!r}")
+    return value.strip() if value else None
+
+
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     # Successful requests are logged at debug level only: at thousands of model calls a second
     # the access log would cost more than the calls themselves.
@@ -294,8 +314,12 @@ def make_app(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_model_workers: int | None = None,
     queue_limit: int = QUEUE_LIMIT,
+    dask_scheduler: str | None = None,
 ) -> tornado.web.Application:
     """The service for the registry at ``registry_root``; ``app.settings["ctx"]`` is its context.
+
+    With ``dask_scheduler`` (or the registry's ``dask_scheduler`` setting) model calls run as
+    tasks on that Dask cluster instead (service/dask_calls.py).
 
     ``model_workers`` warm worker processes (default: one per core) grow up to
     ``max_model_workers`` while slow calls occupy them; past that, ``queue_limit`` calls wait.
@@ -304,7 +328,7 @@ def make_app(
     ctx = ServiceContext(
         registry_root, private=private, model_workers=model_workers, call_timeout=call_timeout,
         import_timeout=import_timeout, max_body_size=max_body_size, validate=validate, body_timeout=body_timeout,
-        max_model_workers=max_model_workers, queue_limit=queue_limit,
+        max_model_workers=max_model_workers, queue_limit=queue_limit, dask_scheduler=dask_scheduler,
     )
     c = {"ctx": ctx}
     name = r"([^/]+)"
@@ -382,6 +406,7 @@ def serve(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_model_workers: int | None = None,
     queue_limit: int = QUEUE_LIMIT,
+    dask_scheduler: str | None = None,
 ) -> None:
     """Serve the registry at ``registry`` on ``host:port`` until interrupted (blocking).
 
@@ -405,7 +430,7 @@ def serve(
         asyncio.run(_serve_forever(sockets, registry, cookie_secret, private=private, model_workers=model_workers,
                                    call_timeout=call_timeout, max_body_size=max_body_size, validate=validate,
                                    body_timeout=body_timeout, max_model_workers=max_model_workers,
-                                   queue_limit=queue_limit))
+                                   queue_limit=queue_limit, dask_scheduler=dask_scheduler))
     except KeyboardInterrupt:
         pass
 

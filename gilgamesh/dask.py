@@ -1,0 +1,239 @@
+"""Gilgamesh on a Dask cluster (``pip install gilgamesh[dask]``): the worker preload, pinned batch
+functions, and model calls as tasks (DESIGN.md section 8, "Past one machine").
+
+**The preload.** ``dask worker SCHEDULER --preload gilgamesh.dask`` configures a worker for any
+version of any API: the registry (a directory the worker's host shares, or a service URL), the
+cache and the token, from ``--preload-argv "--registry URL --cache DIR --token T"`` or from the
+usual ``GILGAMESH_REGISTRY``, ``GILGAMESH_CACHE`` and ``GILGAMESH_TOKEN``. It checks that the
+registry answers and warms the loader, so a worker that starts is one that can import.
+
+**Batch analyses.** Functions of ``gilgamesh.api`` modules pickle by reference, so
+``client.map(analyze, traces)`` runs on the workers, which import the same spelling through the
+loader. :func:`pinned` goes further: ``client.map(pinned("langmuir@1.2", "analyze"), traces)``
+names the exact version and sha256 resolved here (or locked in ``gilgamesh.lock``), and every
+worker imports exactly that notebook, once per process, or refuses.
+
+**Model calls.** ``gilgamesh serve --dask-scheduler ADDRESS`` submits each model call as a
+:func:`run_model_call` task. On the worker it runs in warm model worker processes of its own
+(``gilgamesh.service.workers``, sandboxed as validation is where the host has bwrap), so a model
+that hangs or crashes costs its call a 504 or a 500, never the Dask worker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+__all__ = ["dask_setup", "dask_teardown", "pinned", "Pinned", "run_model_call"]
+
+_PINNED_MODULES: dict[tuple[str, str, str], object] = {}
+_PINNED_LOCK = threading.Lock()
+
+
+# -- batch: a function pinned to one exact version ------------------------------------------------
+class Pinned:
+    """A function of one exact API version, ``name@version`` with its sha256, callable anywhere.
+
+    It pickles as those four strings; called in a process, it imports that version there once
+    (through the loader, so from the registry and the cache) and refuses a registry that publishes
+    other bytes under that version.
+    """
+
+    __slots__ = ("name", "version", "sha256", "function")
+
+    def __init__(self, name: str, version: str, sha256: str, function: str):
+        self.name, self.version, self.sha256, self.function = name, version, sha256, function
+
+    def __reduce__(self):
+        return (Pinned, (self.name, self.version, self.sha256, self.function))
+
+    def __repr__(self) -> str:
+        return f"pinned({self.name}@{self.version} {self.function}, sha256 {self.sha256[:12]})"
+
+    @property
+    def __name__(self) -> str:  # what Dask names the tasks after
+        return f"{self.name}-{self.version}-{self.function}"
+
+    def resolve(self):
+        """The function itself, imported in this process."""
+        key = (self.name, self.version, self.sha256)
+        module = _PINNED_MODULES.get(key)
+        if module is None:
+            with _PINNED_LOCK:
+                module = _PINNED_MODULES.get(key)
+                if module is None:
+                    module = _PINNED_MODULES[key] = _import_exact(self.name, self.version, self.sha256)
+        return getattr(module, self.function)
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+
+def _import_exact(name: str, version: str, sha256: str):
+    import gilgamesh
+    from gilgamesh.errors import IntegrityError, VersionNotFound
+
+    try:
+        module = gilgamesh.use(f"{name}@{version}")
+    except VersionNotFound:
+        # Published after this long-lived worker first read the API's index (read once per
+        # process): read it again.
+        gilgamesh.refresh()
+        module = gilgamesh.use(f"{name}@{version}")
+    state = module.__spec__.loader_state
+    if state.sha256 != sha256:
+        raise IntegrityError(
+            f"{name}@{version} was pinned with sha256 {sha256}, but the registry this process imports from "
+            f"({state.index.location}) publishes sha256 {state.sha256}: refused (is this worker configured "
+            "with another registry?)")
+    return module
+
+
+def pinned(spec: str, function, *, lock: str | None = None) -> Pinned:
+    """``function`` (a name, or a function of the API) of the exact version ``spec`` resolves to now.
+
+    With ``lock`` (the path of a ``gilgamesh.lock``), the version and sha256 are the lock's for
+    that spelling, as a session run under that lock would import them; a spec the lock does not
+    cover is refused. Use the result wherever a function goes: ``client.map(pinned(...), traces)``.
+    """
+    from gilgamesh.errors import LockError, UsageError
+    from gilgamesh.versions import module_part_for, parse_name_spec
+
+    name, parsed = parse_name_spec(spec)
+    attr = function if isinstance(function, str) else getattr(function, "__name__", None)
+    if not isinstance(attr, str) or not attr.isidentifier():
+        raise UsageError(f"pinned() needs a function of {name} or its name, not {function!r}")
+    if lock is not None:
+        from gilgamesh.lockfile import parse_lock, spelling_pins
+
+        with open(lock, "rb") as f:
+            pins = spelling_pins(parse_lock(f.read(), lock))
+        part = module_part_for(parsed) if parsed.text else ""
+        pin = pins.get(f"{name}.{part}")
+        if pin is None:
+            raise LockError(f"{spec} is not covered by the lock {lock}; run 'gilgamesh lock' to add it")
+        exact_part, sha256 = pin
+        version = exact_part[1:].replace("_", ".")
+    else:
+        import gilgamesh
+
+        state = gilgamesh.use(spec).__spec__.loader_state
+        version, sha256 = state.version, state.sha256
+    result = Pinned(name, version, sha256, attr)
+    if not callable(result.resolve()):  # here first: a typo is an error now, not on 10,000 tasks
+        raise UsageError(f"{name}@{version} has no function {attr!r}")
+    return result
+
+
+# -- the worker preload --------------------------------------------------------------------------
+def _click_command():
+    import click
+
+    @click.command(context_settings={"ignore_unknown_options": False})
+    @click.option("--registry", default=None, help="registry directory or http(s):// URL (default: $GILGAMESH_REGISTRY)")
+    @click.option("--cache", default=None, help="the loader's cache directory (default: $GILGAMESH_CACHE)")
+    @click.option("--token", default=None, help="a token for a --private registry service (default: $GILGAMESH_TOKEN)")
+    def dask_setup(worker, registry, cache, token):
+        """Configure a Dask worker (or scheduler) to import Gilgamesh API versions."""
+        from gilgamesh.errors import GilgameshError
+
+        try:
+            setup(worker, registry=registry, cache=cache, token=token)
+        except GilgameshError as e:
+            _stop(worker, f"gilgamesh.dask: {e}; this worker cannot import API versions, so it stops")
+            raise
+
+    return dask_setup
+
+
+def _stop(server, reason: str) -> None:
+    """Close a server whose preload failed (Dask would run it on, failing every task it takes)."""
+    import asyncio
+    import logging
+
+    logging.getLogger("gilgamesh.dask").error(reason)
+    close = getattr(server, "close", None)
+    if close is None:
+        return
+
+    async def stop():
+        await asyncio.sleep(0.5)  # after the start that is running this preload
+        try:
+            await close(nanny=True, reason="gilgamesh-preload-failed")
+        except TypeError:  # a scheduler's close takes no nanny
+            await close()
+
+    try:
+        asyncio.get_running_loop().create_task(stop())
+    except RuntimeError:
+        pass
+
+
+def setup(worker, *, registry: str | None = None, cache: str | None = None, token: str | None = None) -> None:
+    """What the preload does: configure this process, check the registry, warm the loader."""
+    from gilgamesh.config import registry_location
+
+    for key, value in (("GILGAMESH_REGISTRY", registry), ("GILGAMESH_CACHE", cache), ("GILGAMESH_TOKEN", token)):
+        if value:
+            os.environ[key] = value
+    location = registry_location()
+    import numpy  # noqa: F401  warm: the first task with an array must not pay for it
+
+    import gilgamesh
+    from gilgamesh.registry import open_reader
+
+    gilgamesh.refresh()
+    names = open_reader(location).names()  # raises, naming the registry, if it does not answer
+    worker.gilgamesh = {"registry": location, "apis": len(names)}
+    import logging
+
+    logging.getLogger("gilgamesh.dask").info("gilgamesh: worker %s imports from %s (%d APIs)",
+                                             getattr(worker, "address", "?"), location, len(names))
+
+
+try:  # the preload's entry point: a click command when click is there (it comes with distributed)
+    dask_setup = _click_command()
+except ImportError:  # pragma: no cover - without distributed there is no preload to run
+    def dask_setup(worker):
+        setup(worker)
+
+
+async def dask_teardown(worker) -> None:
+    """Stop this worker's model worker processes."""
+    pools = getattr(worker, "gilgamesh_pools", None) or {}
+    for pool in list(pools.values()):
+        await pool.close()
+    pools.clear()
+
+
+# -- model calls as tasks --------------------------------------------------------------------------
+def _pool(worker, timeout: float):
+    """This Dask worker's warm model worker processes for calls of ``timeout`` seconds."""
+    from gilgamesh.config import registry_location
+    from gilgamesh.service.workers import WorkerPool
+
+    pools = getattr(worker, "gilgamesh_pools", None)
+    if pools is None:
+        pools = worker.gilgamesh_pools = {}
+    pool = pools.get(timeout)
+    if pool is None:
+        threads = max(1, int(getattr(worker.state, "nthreads", 1) or 1)) if hasattr(worker, "state") else 1
+        pool = pools[timeout] = WorkerPool(registry_location(), size=threads, call_timeout=timeout,
+                                           max_size=max(threads, 2 * threads))
+    return pool
+
+
+async def run_model_call(name: str, version: str, function: str, positional: list, keywords: dict,
+                         arrays: tuple, timeout: float) -> tuple:
+    """One model call, as a Dask task: ``("ok", result JSON bytes)`` or ``("error", kind, message,
+    details, status)``. Errors travel as values: the service rebuilds its own error from them."""
+    from distributed import get_worker
+
+    from gilgamesh.errors import GilgameshError
+
+    pool = _pool(get_worker(), timeout)
+    try:
+        return ("ok", await pool.call(name, version, function, positional, keywords, arrays))
+    except GilgameshError as e:
+        return ("error", type(e).__name__, e.message, [str(d) for d in e.details], e.http_status,
+                getattr(e, "retry_after", None))

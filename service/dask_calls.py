@@ -1,0 +1,159 @@
+"""Model calls as Dask tasks: ``gilgamesh serve --dask-scheduler ADDRESS`` (DESIGN.md section 8).
+
+:class:`DaskCalls` stands where the service's :class:`~.workers.WorkerPool` stands, with the same
+``call()``: the handler has bound and checked the arguments already, so a task is submitted only
+for a call that can run; the task (:func:`gilgamesh.dask.run_model_call`) runs the model in the
+warm model worker processes of the Dask worker that takes it and sends back the result's JSON
+bytes, which the handler splices into the answer as it does the local pool's.
+
+The HTTP contract stays the local pool's:
+
+- the model's error answers 422 with the notebook's traceback, a call past its time limit 504
+  (the Dask worker's model process enforces the limit, from the moment the version is imported);
+- a call the cluster has not answered within the limit plus :data:`SLACK` (no worker, a worker
+  wedged) answers 504 too, and its task is cancelled;
+- a Dask worker that dies running the call answers 500 (``KilledWorker``; a scheduler started with
+  ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` gives it at once, the default first retries
+  the task on other workers); the service lives on, and so does the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+
+from gilgamesh import errors
+from gilgamesh.errors import GilgameshError, ModelTimeout
+
+__all__ = ["DaskCalls", "SLACK", "require_distributed"]
+
+log = logging.getLogger("gilgamesh.service")
+
+SLACK = 10.0  # seconds the cluster may take beyond a call's limit (the hop, a cold import) before 504
+CONNECT_TIMEOUT = 30.0
+
+_KINDS = {
+    "ModelError": errors.ModelError,
+    "BadArguments": errors.BadArguments,
+    "NotFound": errors.NotFound,
+    "VersionNotFound": errors.VersionNotFound,
+    "ModelTimeout": errors.ModelTimeout,
+    "IntegrityError": errors.IntegrityError,
+}
+
+
+def require_distributed() -> None:
+    """Raise a usage error naming the extra when Dask is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise errors.UsageError("--dask-scheduler needs Dask: pip install 'gilgamesh[dask]'") from None
+
+
+class DaskCrashed(GilgameshError, RuntimeError):
+    """The Dask worker running a model call died."""
+
+    http_status = 500
+
+
+def _rebuild(answer: tuple) -> GilgameshError:
+    _, kind, message, details, status, retry_after = answer
+    if kind == "ServiceBusy":
+        return errors.ServiceBusy(message, retry_after=retry_after or 1, details=details)
+    error = _KINDS.get(kind, GilgameshError)(message, details=details)
+    error.http_status = status  # the Dask worker's word (a model process that crashed: 500)
+    return error
+
+
+class DaskCalls:
+    """Model calls submitted to the Dask scheduler at ``address``."""
+
+    def __init__(self, address: str, call_timeout: float = 30.0, slack: float = SLACK):
+        require_distributed()
+        self.address = address
+        self.call_timeout = call_timeout
+        self.slack = slack
+        self.client = None
+        self._connecting: asyncio.Task | None = None
+        self._closed = False
+        self._ids = itertools.count(1)
+        self._loop = None
+        self.cancelled = 0  # tasks cancelled after the cluster did not answer in time (for tests)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background (on the running loop); calls wait for the connection."""
+        self._loop = asyncio.get_running_loop()
+        if self._connecting is None:
+            self._connecting = self._loop.create_task(self._connect())
+
+    async def _connect(self):
+        from distributed import Client
+
+        try:
+            self.client = await asyncio.wait_for(
+                Client(self.address, asynchronous=True, name=f"gilgamesh-serve-{os.getpid()}"), CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as e:
+            log.error("cannot reach the Dask scheduler at %s: %s", self.address, e)
+            self._connecting = None  # the next call tries again
+            raise errors.RegistryUnavailable(
+                f"model calls run on the Dask cluster at {self.address}, which does not answer ({e or 'timed out'})")
+        log.info("model calls run on the Dask cluster at %s", self.address)
+        return self.client
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    def pids(self) -> list[int]:
+        """The local model processes: none, the cluster's workers run the models."""
+        return []
+
+    # -- calls ------------------------------------------------------------------------------
+    def call(self, name: str, version: str, function: str, positional: list, keywords: dict,
+             arrays: tuple = ()) -> asyncio.Future:
+        """Run ``name@version``'s ``function`` on the cluster; the future gives the result's JSON bytes."""
+        if self._closed:
+            raise errors.RegistryUnavailable("the service is shutting down: no model calls are taken")
+        if self._loop is None or self._connecting is None:
+            self.start()
+        return self._loop.create_task(self._call(name, version, function, positional, keywords, arrays))
+
+    async def _call(self, name, version, function, positional, keywords, arrays) -> bytes:
+        from gilgamesh.dask import run_model_call
+
+        client = self.client or await asyncio.shield(self._connecting)
+        label = f"{name}@{version} {function}"
+        key = f"gilgamesh-{name}-{version}-{function}-{os.getpid()}-{next(self._ids)}"
+        future = client.submit(run_model_call, name, version, function, positional, keywords, tuple(arrays),
+                               self.call_timeout, key=key, pure=False)
+        try:
+            answer = await asyncio.wait_for(future, self.call_timeout + self.slack)
+        except asyncio.TimeoutError:
+            self.cancelled += 1
+            await client.cancel(future, force=True)
+            raise ModelTimeout(f"{label} was not answered by the Dask cluster at {self.address} within its time "
+                               f"limit of {self.call_timeout:g} s (and {self.slack:g} s for the cluster): "
+                               "the task is cancelled") from None
+        except asyncio.CancelledError:
+            await client.cancel(future, force=True)  # the service is closing
+            raise
+        except GilgameshError:
+            raise
+        except Exception as e:  # noqa: BLE001 - what the cluster raised: KilledWorker, a lost connection
+            from distributed import KilledWorker
+
+            if isinstance(e, KilledWorker):
+                raise DaskCrashed(f"{label}: the Dask worker running the call died (the model may have "
+                                  "crashed it, or the worker was stopped); the call was not retried") from None
+            raise DaskCrashed(f"{label}: the Dask cluster at {self.address} failed the call: "
+                              f"{type(e).__name__}: {e}") from None
+        if answer[0] == "ok":
+            return answer[1]
+        raise _rebuild(answer)
