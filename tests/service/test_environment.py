@@ -76,26 +76,31 @@ def validated(tmp_path_factory):
     return {"root": root, "old": old, "new": new, "patch": patch, "env": env, "tmp": tmp}
 
 
-def test_the_distributions_of_imported_modules_are_importlibs_answer(tmp_path, monkeypatch):
+def test_the_distributions_of_imported_modules_are_importlibs_answer(tmp_path):
     """The capture reads only the distributions that may provide an imported name, with the same
     answer as ``importlib.metadata.packages_distributions()``: for every name it knows, the
     standard library's, and a distribution without ``top_level.txt`` (names from its RECORD)."""
-    from importlib import metadata
-
-    from gilgamesh.environment import distributions_providing
-
     site = tmp_path / "site"
     info = site / "labrecord-0.3.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: labrecord\nVersion: 0.3\n")
     (info / "RECORD").write_text("labrecord/__init__.py,sha256=x,10\nlabrecord_single.py,,\n"
                                  "labrecord-0.3.dist-info/RECORD,,\n")
-    monkeypatch.syspath_prepend(str(site))
-    everything = metadata.packages_distributions()
-    assert everything["labrecord"] == ["labrecord"] and everything["labrecord_single"] == ["labrecord"]
-    names = set(everything) | set(sys.stdlib_module_names) | {"not_a_module_anywhere"}
-    assert distributions_providing(names) == everything
-    assert distributions_providing({"labrecord_single", "json"}) == {"labrecord_single": ["labrecord"]}
+    # In a fresh interpreter: a package imported earlier in this test process (distributed adds
+    # meta-path finders) can change what importlib.metadata sees of a directory added later.
+    check = """
+import sys
+from importlib import metadata
+from gilgamesh.environment import distributions_providing
+everything = metadata.packages_distributions()
+assert everything["labrecord"] == ["labrecord"] and everything["labrecord_single"] == ["labrecord"], everything
+names = set(everything) | set(sys.stdlib_module_names) | {"not_a_module_anywhere"}
+assert distributions_providing(names) == everything
+assert distributions_providing({"labrecord_single", "json"}) == {"labrecord_single": ["labrecord"]}
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def _cli(*argv, env=None, cwd=None) -> subprocess.CompletedProcess:
