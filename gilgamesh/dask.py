@@ -129,7 +129,7 @@ def pinned(spec: str, function, *, lock: str | None = None) -> Pinned:
 def _click_command():
     import click
 
-    @click.command(context_settings={"ignore_unknown_options": False})
+    @click.command()
     @click.option("--registry", default=None, help="registry directory or http(s):// URL (default: $GILGAMESH_REGISTRY)")
     @click.option("--cache", default=None, help="the loader's cache directory (default: $GILGAMESH_CACHE)")
     @click.option("--token", default=None, help="a token for a --private registry service (default: $GILGAMESH_TOKEN)")

@@ -195,9 +195,8 @@ def add_entries(store, new: dict[str, dict], who: str, replace: bool = False, so
         data = (json.dumps({"format": FORMAT, "entries": dict(sorted(merged.items()))}, indent=1,
                            ensure_ascii=False, sort_keys=True) + "\n").encode()
         when = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-        what = ", ".join(added + replaced)
         message = f"bib add {source}".strip() + f"\n\nadded: {', '.join(added) or '-'}\nreplaced: {', '.join(replaced) or '-'}\n"
-        commit = store._commit({FILE: data}, message if len(what) < 10000 else "bib add\n", parent, who, when)
+        commit = store._commit({FILE: data}, message, parent, who, when)
         if not store._update_ref(BRANCH, commit, parent):
             raise BibliographyError("the bibliography was changed by someone else meanwhile; add the file again")
     return {"added": added, "replaced": replaced, "unchanged": unchanged, "entries": len(merged)}

@@ -140,24 +140,24 @@ class HttpReader(RegistryReader):
     def _get_json(self, path: str, what: str, classes: dict | None = None):
         return _json_answer(self._get(path, what, classes)[0], self.location, what)
 
+    def _get_list(self, path: str, field: str, what: str) -> list:
+        """The list ``field`` of the JSON object at ``path``; another answer says it is not a service."""
+        data = self._get_json(path, what)
+        if not isinstance(data, dict) or not isinstance(data.get(field), list):
+            raise RegistryUnavailable(f"{what}: {self.location} answered JSON without a '{field}' "
+                                      "list; is it the URL of a 'gilgamesh serve' service?")
+        return data[field]
+
     def listing(self) -> list[dict]:
         """Every API with its summary, latest release and versions (``GET /api/notebooks``)."""
-        data = self._get_json("/api/notebooks", "listing the APIs")
-        if not isinstance(data, dict) or not isinstance(data.get("notebooks"), list):
-            raise RegistryUnavailable(f"listing the APIs: {self.location} answered JSON without a 'notebooks' "
-                                      "list; is it the URL of a 'gilgamesh serve' service?")
-        return data["notebooks"]
+        return self._get_list("/api/notebooks", "notebooks", "listing the APIs")
 
     def names(self) -> list[str]:
         return sorted(item["name"] for item in self.listing())
 
     def bibliography(self) -> list[dict]:
         """The registry's bibliography entries, each with its ``key`` (``GET /bibliography``)."""
-        data = self._get_json("/bibliography", "reading the bibliography")
-        if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-            raise RegistryUnavailable(f"reading the bibliography: {self.location} answered JSON without "
-                                      "an 'entries' list; is it the URL of a 'gilgamesh serve' service?")
-        return data["entries"]
+        return self._get_list("/bibliography", "entries", "reading the bibliography")
 
     def api_index(self, name: str) -> dict:
         from gilgamesh.versions import check_name

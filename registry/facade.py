@@ -204,10 +204,10 @@ class LocalRegistry(Registry):
 
     def add_bibliography(self, text: str, source: str, replace: bool = False) -> dict:
         from .bibliography import add_entries, parse_bibtex
-        from .store import Store
+        from .store import Store, writer_lock
 
         entries = parse_bibtex(text, source)  # refused before the lock: nothing is written
-        with writer_lock_of(self.location):
+        with writer_lock(self.location):
             return add_entries(Store(self.location), entries, self._who(), replace=replace, source=source)
 
     def sync(self, source: str, push: bool = False):
@@ -254,12 +254,6 @@ class HttpRegistry(Registry):
         from .client import add_bibliography_over_http
 
         return add_bibliography_over_http(self.location, text, self.token, replace=replace)
-
-
-def writer_lock_of(root: str):
-    from .store import writer_lock
-
-    return writer_lock(root)
 
 
 def next_version(version: str, bump: str) -> str:

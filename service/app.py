@@ -278,12 +278,11 @@ class ServiceContext:
 
 
 def _dask_setting(root: str) -> str | None:
-    from gilgamesh.errors import GilgameshError as _Error
     from gilgamesh.registry.settings import read_settings
 
     value = read_settings(root).get("dask_scheduler")
     if value is not None and not (isinstance(value, str) and value.strip()):
-        raise _Error(f"settings.json: dask_scheduler must be the address of a Dask scheduler "
+        raise GilgameshError(f"settings.json: dask_scheduler must be the address of a Dask scheduler "
                      f"(tcp://host:8786), found {value!r}")
     return value.strip() if value else None
 
