@@ -87,12 +87,22 @@ def cmd_sync(args) -> int:
         lines.append(f"adopted {name}: {', '.join(versions)}")
     if report.records:
         lines.append(f"yank or deprecation merged: {', '.join(report.records)}")
+    bib = report.bibliography
+    if bib["added"]:
+        lines.append(f"bibliography: {len(bib['added'])} entr{'y' if len(bib['added']) == 1 else 'ies'} added "
+                     f"({', '.join(bib['added'])})")
     if report.pushed:
         lines.append(f"pushed {len(report.pushed)} ref(s) to {args.source}")
+    if bib["pushed"]:
+        lines.append(f"bibliography: {len(bib['pushed'])} entr{'y' if len(bib['pushed']) == 1 else 'ies'} sent "
+                     f"to {args.source} ({', '.join(bib['pushed'])})")
     for c in report.conflicts:
         print(f"conflict: {c['name']}@{c['version']} differs at {args.source} (sha256 {c['theirs'][:12]}, "
               f"here {c['ours'][:12]}): this side's version kept, theirs kept apart at {c['kept_at']}",
               file=sys.stderr)
+    for c in bib["conflicts"]:
+        print(f"conflict: the bibliography entry {c['key']!r} differs at {args.source} ({c['theirs']}, here "
+              f"{c['ours']}): this side's entry kept, theirs kept apart at {c['kept_at']}", file=sys.stderr)
     for r in report.refused + report.push_rejected:
         print(f"refused: {r['ref']}: {r['reason']}", file=sys.stderr)
     if not lines:

@@ -38,6 +38,7 @@ import threading
 import time
 
 from .golden_values import MAX_VALUES, Budget, Unrecordable, decode, encode, same, show, size
+from .version_tree import GOLDEN
 
 __all__ = [
     "install_code", "install", "collect", "settle",
@@ -45,7 +46,7 @@ __all__ = [
     "GOLDEN_FILE", "MAX_CALLS", "MAX_TOTAL_VALUES",
 ]
 
-GOLDEN_FILE = "golden.json"
+GOLDEN_FILE = GOLDEN
 GOLDEN_FORMAT = 1
 MAX_CALLS = 20  # distinct recorded calls kept for one function
 MAX_TOTAL_VALUES = 100_000  # encoded values in all the golden calls of a version

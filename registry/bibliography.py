@@ -24,8 +24,8 @@ from gilgamesh.citations import cited_keys
 from gilgamesh.errors import BibliographyError, Problem
 
 __all__ = [
-    "BRANCH", "FILE", "parse_bibtex", "read_bibliography", "add_entries", "citation_problems",
-    "version_citation", "entry_url",
+    "BRANCH", "FILE", "parse_bibtex", "read_bibliography", "add_entries", "merge_bibliographies",
+    "citation_problems", "version_citation", "entry_url",
 ]
 
 BRANCH = "refs/heads/bibliography"
@@ -149,16 +149,67 @@ def parse_bibtex(text: str, source: str = "the BibTeX file") -> dict[str, dict]:
 
 
 # -- the stored bibliography ---------------------------------------------------------------------
-def read_bibliography(repo) -> dict[str, dict]:
-    """The bibliography stored in ``repo`` (a git.Repo): ``{key: entry}``, empty if none."""
-    try:
-        sha = repo.git.rev_parse("--verify", "--quiet", BRANCH)
-    except Exception:  # noqa: BLE001 - no branch yet: an empty bibliography
-        return {}
-    if not sha:
-        return {}
-    blob = repo.commit(sha).tree[FILE]
+def read_bibliography(repo, commit: str | None = None) -> dict[str, dict]:
+    """The bibliography stored in ``repo`` (a git.Repo): ``{key: entry}``, empty if none.
+
+    ``commit``: the bibliography as that commit of the branch holds it (one fetched from elsewhere).
+    """
+    if commit is None:
+        try:
+            commit = repo.git.rev_parse("--verify", "--quiet", BRANCH)
+        except Exception:  # noqa: BLE001 - no branch yet: an empty bibliography
+            return {}
+        if not commit:
+            return {}
+    blob = repo.commit(commit).tree[FILE]
     return json.loads(blob.data_stream.read())["entries"]
+
+
+def _same_entry(a: dict, b: dict) -> bool:
+    """One entry, whatever the BibTeX's spacing: the same text, or the same type and fields."""
+    return a["bibtex"] == b["bibtex"] or (a["type"], a["fields"]) == (b["type"], b["fields"])
+
+
+def _bibliography_bytes(entries: dict[str, dict]) -> bytes:
+    return (json.dumps({"format": FORMAT, "entries": dict(sorted(entries.items()))}, indent=1,
+                       ensure_ascii=False, sort_keys=True) + "\n").encode()
+
+
+def _now() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def merge_bibliographies(store, ours: str | None, theirs: str, source: str) -> dict:
+    """The bibliography holding the entries of both commits ``ours`` and ``theirs`` (``ours``' side
+    wins a key both define differently); nothing is written but git objects.
+
+    Returns ``{"commit"``: the merged commit to point the branch at, or None when ``ours`` holds
+    every entry already; ``"added"``: the keys new to ``ours``; ``"conflicts"``: the keys both
+    sides define differently, each ``{"key", "ours", "theirs"}`` (the entries' labels)``}``. With
+    no conflict the merge has both commits as parents, so the next sync finds ``theirs`` merged;
+    with one it has only ``ours``, so that every sync reports it again until a side changes.
+    """
+    from .records import is_ancestor  # git: only where a store merges
+
+    if ours == theirs or (ours is not None and is_ancestor(store.repo, theirs, ours)):
+        return {"commit": None, "added": [], "conflicts": []}
+    mine = read_bibliography(store.repo, ours) if ours else {}
+    other = read_bibliography(store.repo, theirs)
+    added = sorted(k for k in other if k not in mine)
+    conflicts = [{"key": k, "ours": mine[k].get("label") or k, "theirs": other[k].get("label") or k}
+                 for k in sorted(set(mine) & set(other)) if not _same_entry(mine[k], other[k])]
+    if ours is None or is_ancestor(store.repo, ours, theirs):
+        return {"commit": theirs, "added": added, "conflicts": []}  # a fast-forward
+    if conflicts and not added:
+        return {"commit": None, "added": [], "conflicts": conflicts}
+    merged = {**mine, **{k: other[k] for k in added}}
+    message = (f"bib merge {source}\n\nadded: {', '.join(added) or '-'}\n"
+               + (f"kept this side's entry of: {', '.join(c['key'] for c in conflicts)}\n" if conflicts else ""))
+    commit = store._commit({FILE: _bibliography_bytes(merged)}, message, [ours] if conflicts else [ours, theirs],
+                           "gilgamesh", _now())
+    return {"commit": commit, "added": added, "conflicts": conflicts}
 
 
 def add_entries(store, new: dict[str, dict], who: str, replace: bool = False, source: str = "") -> dict:
@@ -167,8 +218,6 @@ def add_entries(store, new: dict[str, dict], who: str, replace: bool = False, so
     Returns ``{"added", "replaced", "unchanged"}`` (lists of keys) and ``"entries"`` (the count).
     An existing key with another entry is refused unless ``replace``; nothing is written then.
     """
-    import datetime as _dt
-
     current = read_bibliography(store.repo)
     added, replaced, unchanged, clashes = [], [], [], []
     merged = dict(current)
@@ -176,7 +225,7 @@ def add_entries(store, new: dict[str, dict], who: str, replace: bool = False, so
         old = current.get(key)
         if old is None:
             added.append(key)
-        elif old["bibtex"] == entry["bibtex"] or (old["type"], old["fields"]) == (entry["type"], entry["fields"]):
+        elif _same_entry(old, entry):
             unchanged.append(key)
             continue
         elif replace:
@@ -192,11 +241,8 @@ def add_entries(store, new: dict[str, dict], who: str, replace: bool = False, so
             "of versions published already keep the entries they cited)", details=clashes)
     if added or replaced:
         parent = store._ref_sha(BRANCH)
-        data = (json.dumps({"format": FORMAT, "entries": dict(sorted(merged.items()))}, indent=1,
-                           ensure_ascii=False, sort_keys=True) + "\n").encode()
-        when = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         message = f"bib add {source}".strip() + f"\n\nadded: {', '.join(added) or '-'}\nreplaced: {', '.join(replaced) or '-'}\n"
-        commit = store._commit({FILE: data}, message, parent, who, when)
+        commit = store._commit({FILE: _bibliography_bytes(merged)}, message, parent, who, _now())
         if not store._update_ref(BRANCH, commit, parent):
             raise BibliographyError("the bibliography was changed by someone else meanwhile; add the file again")
     return {"added": added, "replaced": replaced, "unchanged": unchanged, "entries": len(merged)}

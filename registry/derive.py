@@ -7,11 +7,10 @@ read never has to settle, or wait for, a writer: reads never write.
 
 from __future__ import annotations
 
-import json
-
 import git
 
 from . import records
+from . import version_tree
 
 __all__ = ["TAGS", "is_version_tag", "version_tags", "index_entry", "record_fields", "derive_index"]
 
@@ -61,7 +60,7 @@ def record_fields(state: dict) -> dict:
 
 
 def metadata_of(repo: git.Repo, commit: str) -> dict:
-    return json.loads(repo.commit(commit).tree["gilgamesh.json"].data_stream.read())
+    return version_tree.metadata_of(repo.commit(commit))
 
 
 def derive_index(git_dir: str, name: str) -> dict | None:

@@ -1,6 +1,10 @@
 """The git hooks of a store: a plain ``git push`` may add versions, never move or delete one.
 
-``update`` runs for each ref a push would change, before it changes: it refuses a version tag
+``pre-receive`` runs once for a push, before any ref changes: it refuses the whole push if a new
+version tag points at a commit that is not a well-formed version (registry/version_tree.py: the
+files a version holds, each matching the sha256 its metadata records), by running ``python -m
+gilgamesh.registry.hooks --check GIT_DIR`` with the Python that installed it. ``update`` runs for
+each ref a push would change, before it changes: it refuses a version tag
 (``refs/tags/<name>/v<version>``) that exists already (a move, even with ``--force``) or would be
 deleted, and a record log (``refs/records/*``) that would lose records (deleted, or not a
 fast-forward). ``post-receive`` then brings the registry's derived state (index, blobs, ``api/*``
@@ -16,7 +20,7 @@ import os
 import shlex
 import sys
 
-__all__ = ["install_hooks", "UPDATE_HOOK", "main"]
+__all__ = ["install_hooks", "check_pushed_versions", "UPDATE_HOOK", "main"]
 
 UPDATE_HOOK = r"""#!/bin/sh
 # Installed by gilgamesh: published versions never change, so a push may not move or delete a
@@ -56,12 +60,24 @@ exit 0
 """
 
 
+PRE_RECEIVE_HOOK = r"""#!/bin/sh
+# Installed by gilgamesh: a pushed version tag must point at a well-formed version.
+python=@PYTHON@
+if [ -x "$python" ]; then
+  exec "$python" -m gilgamesh.registry.hooks --check "$(pwd)"
+fi
+cat >/dev/null
+exit 0
+"""
+
+
 def install_hooks(git_dir: str, python: str | None = None) -> None:
     """Write the hooks into ``git_dir/hooks`` (replacing earlier ones of ours)."""
     hooks = os.path.join(git_dir, "hooks")
     os.makedirs(hooks, exist_ok=True)
-    post = POST_RECEIVE_HOOK.replace("@PYTHON@", shlex.quote(python or sys.executable))
-    for name, text in (("update", UPDATE_HOOK), ("post-receive", post)):
+    quoted = shlex.quote(python or sys.executable)
+    for name, text in (("update", UPDATE_HOOK), ("pre-receive", PRE_RECEIVE_HOOK.replace("@PYTHON@", quoted)),
+                       ("post-receive", POST_RECEIVE_HOOK.replace("@PYTHON@", quoted))):
         path = os.path.join(hooks, name)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -70,11 +86,43 @@ def install_hooks(git_dir: str, python: str | None = None) -> None:
         os.replace(tmp, path)
 
 
+def check_pushed_versions(git_dir: str, lines) -> list[str]:
+    """``pre-receive``: why each new version tag of a push (``old new ref`` lines) is not a version."""
+    import git
+
+    from .derive import TAGS, is_version_tag
+    from .version_tree import BadVersionTree, check_tree, read_tree
+
+    refused = []
+    repo = git.Repo(git_dir)  # reads through git, which sees the push's quarantined objects
+    try:
+        for line in lines:
+            parts = line.split()
+            if len(parts) != 3 or not is_version_tag(parts[2]) or set(parts[1]) == {"0"}:
+                continue
+            ref = parts[2]
+            name, _, version = ref[len(TAGS):].partition("/v")
+            try:
+                check_tree(read_tree(repo.commit(parts[1])), name, version)
+            except (BadVersionTree, ValueError) as e:
+                refused.append(f"refusing the version tag {ref[len(TAGS):]}: {e}")
+    finally:
+        repo.close()
+    return refused
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``post-receive``: reconcile the registry at ROOT with its refs."""
+    """``post-receive``: reconcile the registry at ROOT with its refs; ``--check GIT_DIR``
+    (``pre-receive``): refuse a push whose new version tags are not well-formed versions."""
+    argv = argv if argv is not None else sys.argv[1:]
+    if argv[0] == "--check":
+        refused = check_pushed_versions(argv[1], sys.stdin)
+        for reason in refused:
+            print(f"gilgamesh: {reason}", file=sys.stderr)
+        return 1 if refused else 0
     from .store import Store, writer_lock
 
-    root = (argv or sys.argv[1:])[0]
+    root = argv[0]
     with writer_lock(root):
         store = Store(root)
         store.settle()

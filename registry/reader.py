@@ -154,5 +154,7 @@ class LocalReader(RegistryReader):
     def _notebook_from_git(self, name: str, version: str) -> bytes:
         import subprocess
 
-        return subprocess.run(["git", "--git-dir", self.layout.git_dir, "show", f"refs/tags/{name}/v{version}:notebook.ipynb"],
+        from .version_tree import NOTEBOOK
+
+        return subprocess.run(["git", "--git-dir", self.layout.git_dir, "show", f"refs/tags/{name}/v{version}:{NOTEBOOK}"],
                               capture_output=True, check=True).stdout

@@ -21,7 +21,8 @@ import json
 import git
 from gitdb import IStream
 
-__all__ = ["RECORDS_REF", "OPS", "RecordState", "read_state", "append_record", "merge_logs", "record_message"]
+__all__ = ["RECORDS_REF", "OPS", "RecordState", "read_state", "append_record", "merge_logs", "record_message",
+           "is_ancestor"]
 
 RECORDS_REF = "refs/records/log"
 LEGACY_YANKS_REF = "refs/heads/meta/yanks"
@@ -146,15 +147,15 @@ def merge_logs(repo: git.Repo, ours: str | None, theirs: str, source: str) -> st
 
     One contains the other: the larger one. Else a merge commit with both as parents.
     """
-    if ours is None or ours == theirs or _is_ancestor(repo, ours, theirs):
+    if ours is None or ours == theirs or is_ancestor(repo, ours, theirs):
         return theirs
-    if _is_ancestor(repo, theirs, ours):
+    if is_ancestor(repo, theirs, ours):
         return ours
     _store_empty_tree(repo)
     return _commit(repo, f"merge the records of {source}\n", [ours, theirs], "gilgamesh")
 
 
-def _is_ancestor(repo: git.Repo, a: str, b: str) -> bool:
+def is_ancestor(repo: git.Repo, a: str, b: str) -> bool:
     try:
         repo.git.merge_base("--is-ancestor", a, b)
         return True

@@ -1,7 +1,8 @@
 """The git-backed store: immutable versions as create-only tags, the record log, the derived index.
 
-Every published version is a commit whose tree holds ``notebook.ipynb`` and ``gilgamesh.json``
-(the derived metadata; ``golden.json`` too when its example cells' calls were recorded), pointed at by the tag ``<name>/v<version>`` and chained on the branch
+Every published version is a commit whose tree registry/version_tree.py defines (the notebook,
+its derived metadata and the files the metadata hashes), pointed at by the tag
+``<name>/v<version>`` and chained on the branch
 ``api/<name>`` so that ``git log api/langmuir`` and ``git diff langmuir/v1.1.0 langmuir/v1.2.0``
 read as history. Yanks and deprecations are records on ``refs/records/log`` (registry/records.py),
 a log that sites merge and never overwrite.
@@ -33,7 +34,7 @@ from gitdb.util import hex_to_bin
 from gilgamesh.errors import Conflict, RegistryUnavailable, VersionNotFound
 from gilgamesh.versions import Version
 
-from . import records
+from . import records, version_tree
 from .derive import TAGS, index_entry, is_version_tag, metadata_of, record_fields, version_tags
 from .hooks import install_hooks
 from .layout import Layout
@@ -167,7 +168,7 @@ class Store(LocalReader):
         sha = self._ref_sha(f"refs/tags/{name}/v{version}")
         if sha is None:
             raise VersionNotFound(f"{name} has no version {version}")
-        return json.loads(self.repo.commit(sha).tree["gilgamesh.json"].data_stream.read())
+        return version_tree.metadata_of(self.repo.commit(sha))
 
     def read_version_file(self, name: str, version: str, path: str) -> bytes:
         """Another file of a version's tree (``golden.json``); raise :class:`VersionNotFound`."""
@@ -195,7 +196,10 @@ class Store(LocalReader):
         raw = buf.getvalue()
         return self.repo.odb.store(IStream(b"tree", len(raw), io.BytesIO(raw))).hexsha.decode()
 
-    def _commit(self, files: dict[str, bytes], message: str, parent: str | None, who: str, when: str) -> str:
+    def _commit(self, files: dict[str, bytes], message: str, parent: str | list[str] | None, who: str,
+                when: str) -> str:
+        """A commit of ``files`` on ``parent`` (a sha, several for a merge, or None)."""
+        parents = [parent] if isinstance(parent, str) else list(parent or ())
         tree = self._store_tree(files)
         actor = git.Actor(who, f"{who}@gilgamesh")
         when = _dt.datetime.fromisoformat(when)
@@ -203,7 +207,7 @@ class Store(LocalReader):
         # them up would start a `git cat-file` only to learn what is known.
         commit = git.Commit.create_from_tree(
             self.repo, git.Tree(self.repo, hex_to_bin(tree)), message,
-            parent_commits=[git.Commit(self.repo, hex_to_bin(parent))] if parent else [],
+            parent_commits=[git.Commit(self.repo, hex_to_bin(p)) for p in parents],
             author=actor, committer=actor, author_date=when, commit_date=when,
         )
         return commit.hexsha
@@ -245,7 +249,7 @@ class Store(LocalReader):
         branch = f"refs/heads/api/{name}"
         parent = self._ref_sha(branch)
         commit = self._commit(
-            {**(files or {}), "notebook.ipynb": notebook, "gilgamesh.json": stored_metadata},
+            version_tree.tree_files(notebook, stored_metadata, files),
             f"publish {name} {version}\n\n{metadata.get('summary', '')}\n",
             parent, metadata.get("publisher", "gilgamesh"), metadata["published_at"],
         )
@@ -403,10 +407,10 @@ class Store(LocalReader):
 
     def _ensure_blob(self, commit: str) -> None:
         """Restore the fast-path copy of a version's notebook from git if it is missing."""
-        tree = self.repo.commit(commit).tree
-        sha = json.loads(tree["gilgamesh.json"].data_stream.read())["sha256"]
+        version = self.repo.commit(commit)
+        sha = version_tree.metadata_of(version)["sha256"]
         if not os.path.exists(self.layout.blob_file(sha)):
-            atomic_write(self.layout.blob_file(sha), tree["notebook.ipynb"].data_stream.read())
+            atomic_write(self.layout.blob_file(sha), version_tree.notebook_of(version))
 
     def settle(self) -> None:
         """Settle a journal left by a dead writer (the caller holds the lock)."""

@@ -14,18 +14,21 @@ protocol of ours is involved. One sync, under this registry's writer lock:
    conflict is reported. The same notebook published at both sites (two commits, one sha256) is
    no conflict.
 4. The record logs are merged (registry/records.py): no yank, unyank or deprecation is lost.
+   So are the bibliographies (registry/bibliography.py): the union by key; a key both define
+   differently keeps this side's entry, SOURCE's is kept apart under
+   ``refs/conflicts/bibliography/<commit>``, and the conflict is reported.
 5. The derived state follows (:meth:`Store.reconcile`): index files replaced one by one inside
    ``index/``, blobs, ``api/*`` branches holding the adopted versions.
 
 ``--push`` then sends SOURCE the version tags it lacks (never a tag it has: git refuses to move a
-tag without ``--force``, and a gilgamesh store's hook refuses even that) and the merged record
-log, a fast-forward of SOURCE's own. A gilgamesh store's ``post-receive`` hook updates its index.
+tag without ``--force``, and a gilgamesh store's hook refuses even that), the merged record
+log and the bibliography merged from SOURCE's side (its own entries win there), each a
+fast-forward of SOURCE's own. A gilgamesh store's ``post-receive`` hook updates its index.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import subprocess
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 
 from gilgamesh.errors import RegistryUnavailable, UsageError
 
-from . import records
+from . import bibliography, records, version_tree
 from .derive import TAGS, is_version_tag
 from .store import Store, atomic_write, writer_lock
 
@@ -54,15 +57,18 @@ class SyncReport:
     refused: list = field(default_factory=list)  # {"ref", "reason"}: not a valid version, not adopted
     pushed: list = field(default_factory=list)  # refs sent to SOURCE (--push)
     push_rejected: list = field(default_factory=list)  # {"ref", "reason"}
+    # the bibliography: keys new here ("added"), sent to SOURCE ("pushed"), defined differently
+    # at both sides ("conflicts": {"key", "ours", "theirs", "kept_at"})
+    bibliography: dict = field(default_factory=lambda: {"added": [], "pushed": [], "conflicts": []})
 
     @property
     def ok(self) -> bool:
-        return not (self.conflicts or self.refused or self.push_rejected)
+        return not (self.conflicts or self.refused or self.push_rejected or self.bibliography["conflicts"])
 
     def to_dict(self) -> dict:
         return {"source": self.source, "ok": self.ok, "adopted": self.adopted, "records": self.records,
                 "conflicts": self.conflicts, "refused": self.refused, "pushed": self.pushed,
-                "push_rejected": self.push_rejected}
+                "push_rejected": self.push_rejected, "bibliography": self.bibliography}
 
 
 def git_source(source: str) -> str:
@@ -125,7 +131,7 @@ class _Git:
 
 
 def _ls_remote(g: _Git, url: str) -> dict[str, str]:
-    out = g.run("ls-remote", url, "refs/tags/*", "refs/records/*").stdout
+    out = g.run("ls-remote", url, "refs/tags/*", "refs/records/*", bibliography.BRANCH).stdout
     remote = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
@@ -135,22 +141,16 @@ def _ls_remote(g: _Git, url: str) -> dict[str, str]:
 
 
 def _version_of(store: Store, commit: str, ref: str) -> dict | str:
-    """The metadata of a version commit fetched from elsewhere, or why it is not one."""
+    """The metadata of a version commit fetched from elsewhere, or why it is not one: its tree must
+    hold what registry/version_tree.py defines, each file matching the sha256 its metadata records."""
     name, _, version = ref[len(TAGS):].partition("/v")
     try:
-        c = store.repo.commit(commit)
-        files = {e.path: e for e in c.tree}
-        if sorted(files) != ["gilgamesh.json", "notebook.ipynb"]:
-            return f"its tree holds {sorted(files)}, not notebook.ipynb and gilgamesh.json"
-        meta = json.loads(files["gilgamesh.json"].data_stream.read())
-        actual = hashlib.sha256(files["notebook.ipynb"].data_stream.read()).hexdigest()
+        files = version_tree.read_tree(store.repo.commit(commit))
+        return version_tree.check_tree(files, name, version)
+    except version_tree.BadVersionTree as e:
+        return str(e)
     except (ValueError, KeyError, TypeError) as e:
         return f"it is not a version commit ({e})"
-    if not isinstance(meta, dict) or (meta.get("name"), meta.get("version")) != (name, version):
-        return f"its metadata names {meta.get('name')}@{meta.get('version')}" if isinstance(meta, dict) else "bad metadata"
-    if meta.get("sha256") != actual:
-        return f"its notebook does not match its sha256 {meta.get('sha256')}"
-    return meta
 
 
 def sync(root: str, source: str, push: bool = False) -> SyncReport:
@@ -162,7 +162,7 @@ def sync(root: str, source: str, push: bool = False) -> SyncReport:
         store.settle()
         g = _Git(store.layout.git_dir, source)
         remote = _ls_remote(g, url)
-        local = g.refs("refs/tags", "refs/records", CONFLICTS)
+        local = g.refs("refs/tags", "refs/records", CONFLICTS, bibliography.BRANCH)
         if _pull(store, g, url, remote, local, report):  # else every writer kept the index current
             reconciled = store.reconcile()
             report.adopted = reconciled["versions"]
@@ -170,7 +170,7 @@ def sync(root: str, source: str, push: bool = False) -> SyncReport:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(store.layout.journal_file)
         if push:
-            _push(g, url, remote, report)
+            _push(store, g, url, remote, report)
     if push:
         target = _local_registry(source)
         if target:  # its hook does this too; a store whose hooks predate them has it done here
@@ -191,7 +191,10 @@ def _pull(store: Store, g: _Git, url: str, remote: dict, local: dict, report: Sy
     log_ref = records.RECORDS_REF
     theirs_log, ours_log = remote.get(log_ref), local.get(log_ref)
     fetch_log = theirs_log is not None and theirs_log != ours_log
-    wanted = new + clashing + ([log_ref] if fetch_log else [])
+    bib_ref = bibliography.BRANCH
+    theirs_bib = remote.get(bib_ref)
+    fetch_bib = theirs_bib is not None and theirs_bib != local.get(bib_ref)
+    wanted = new + clashing + ([log_ref] if fetch_log else []) + ([bib_ref] if fetch_bib else [])
     if not wanted:
         return False
     absent = g.missing(remote[r] for r in wanted)
@@ -220,6 +223,8 @@ def _pull(store: Store, g: _Git, url: str, remote: dict, local: dict, report: Sy
             merged = records.merge_logs(store.repo, ours_log, theirs_log, url)
             if merged != ours_log:
                 g.update_refs([f"update {log_ref} {merged} {ours_log or '0' * 40}"])
+        if fetch_bib:
+            _pull_bibliography(store, g, local.get(bib_ref), theirs_bib, report)
         return bool(creates) or fetch_log
     finally:
         if to_fetch:
@@ -242,12 +247,43 @@ def _conflict(store: Store, g: _Git, ref: str, ours: str, theirs: str, report: S
                              "kept_at": kept})
 
 
-def _push(g: _Git, url: str, remote: dict, report: SyncReport) -> None:
+def _pull_bibliography(store: Store, g: _Git, ours: str | None, theirs: str, report: SyncReport) -> None:
+    """Merge SOURCE's bibliography into this side's (this side's entry wins a key both define)."""
+    merged = bibliography.merge_bibliographies(store, ours, theirs, report.source)
+    if merged["commit"] is not None:
+        if not g.update_refs([f"update {bibliography.BRANCH} {merged['commit']} {ours or '0' * 40}"]):
+            raise RegistryUnavailable("the bibliography changed while it was synced; sync again")
+        report.bibliography["added"] = merged["added"]
+    if merged["conflicts"]:
+        kept = f"{CONFLICTS}bibliography/{theirs}"
+        g.update_refs([f"update {kept} {theirs}"])
+        report.bibliography["conflicts"] = [{**c, "kept_at": kept} for c in merged["conflicts"]]
+
+
+def _bibliography_to_push(store: Store, remote: dict, report: SyncReport) -> str | None:
+    """The commit that gives SOURCE every entry of this side it lacks, a fast-forward of its own
+    bibliography (its entry wins a key both define; that conflict was reported by the pull)."""
+    ours = store._ref_sha(bibliography.BRANCH)
+    theirs = remote.get(bibliography.BRANCH)
+    if ours is None or ours == theirs:
+        return None
+    if theirs is None:
+        report.bibliography["pushed"] = sorted(bibliography.read_bibliography(store.repo, ours))
+        return ours
+    merged = bibliography.merge_bibliographies(store, theirs, ours, "the other site")
+    report.bibliography["pushed"] = merged["added"]
+    return merged["commit"]
+
+
+def _push(store: Store, g: _Git, url: str, remote: dict, report: SyncReport) -> None:
     ours = g.refs("refs/tags", "refs/records")
     specs = sorted(f"{r}:{r}" for r in ours if is_version_tag(r) and r not in remote)
     log_ref = records.RECORDS_REF
     if log_ref in ours and remote.get(log_ref) != ours[log_ref]:
         specs.append(f"{log_ref}:{log_ref}")
+    bib_commit = _bibliography_to_push(store, remote, report)
+    if bib_commit is not None:
+        specs.append(f"{bib_commit}:{bibliography.BRANCH}")
     for i in range(0, len(specs), PUSH_BATCH):
         proc = g.run("push", "--porcelain", "--no-verify", url, *specs[i:i + PUSH_BATCH], check=False)
         seen = False
