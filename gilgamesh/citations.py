@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["CITATION", "cited_keys", "replace_citations", "link_citations", "text_citations"]
+__all__ = ["CITATION", "cited_keys", "replace_citations", "link_citations", "text_citations", "references_text"]
 
 # natbib's spellings: \cite and \citet are textual ("Chen 2016"), \citep parenthetical ("(Chen 2016)").
 CITATION = re.compile(r"\\(cite|citet|citep)\*?(?:\[[^\]]*\])?\{([^{}]*)\}")
@@ -84,3 +84,17 @@ def link_citations(markdown: str, references: dict, href: Callable[[str, dict], 
 def text_citations(markdown: str, references: dict) -> str:
     """Citations as plain text labels (the terminal, ``help()``)."""
     return replace_citations(markdown, lambda k: (references.get(k) or {}).get("label") or f"?{k}")
+
+
+def references_text(references: dict, markdown: str) -> str:
+    """The references ``markdown`` cites, as a plain-text list under a ``References`` heading
+    (``""`` when it cites none that the references hold)."""
+    cited = [k for k in cited_keys(markdown) if k in references]
+    if not cited:
+        return ""
+    lines = ["", "", "References", "----------"]
+    for key in cited:
+        entry = references[key]
+        url = entry.get("url")
+        lines.append(f"{entry.get('label') or key}: {entry.get('text') or ''}" + (f" {url}" if url else ""))
+    return "\n".join(lines) + "\n"

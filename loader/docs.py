@@ -85,9 +85,16 @@ def from_module(module, summary: str = "") -> DocModel:
 
 
 def _narrative(module, name: str, version: str) -> str:
-    """The module's ``__doc__`` without the synopsis line the loader puts first (for help())."""
-    from .finder import synopsis, summary_of
+    """The notebook's markdown narrative, citations as written (``__doc__`` shows them as text
+    for help()); for a module the loader did not make, its ``__doc__`` without the synopsis."""
+    from .finder import compiled, synopsis, summary_of
 
+    state = getattr(getattr(module, "__spec__", None), "loader_state", None)
+    if state is not None:
+        try:
+            return compiled(state)["narrative"]
+        except Exception:  # noqa: BLE001 - the cache is gone and the registry too: document what is here
+            pass
     doc = module.__doc__ or ""
     first = synopsis(name, version, summary_of(module))
     return doc[len(first):].lstrip("\n") if doc.startswith(first + "\n") else doc

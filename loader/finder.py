@@ -186,7 +186,7 @@ class VersionLoader:
             warn(f"{r.name}@{r.version} is deprecated: {r.deprecated}", DeprecatedVersionWarning)
         if r.environment and environment_warnings():
             _check_environment(r)
-        execute(module, compiled(r))
+        execute(module, compiled(r), r)
 
     def is_package(self, fullname) -> bool:
         return False
@@ -294,8 +294,30 @@ def synopsis(name: str, version: str, summary: str) -> str:
     return f"{summary} ({name} {version})" if summary else f"{name} {version}"
 
 
-def execute(module: ModuleType, payload: dict) -> None:
-    """Run the compiled cells of ``payload`` into ``module`` and attach the documentation."""
+def _published_references(r: "Resolved | None") -> dict:
+    """The bibliography entries a version cites, as stored with it (its index entry)."""
+    try:
+        references = r.index.versions()[r.version].get("references") if r is not None else None
+    except Exception:  # an index of before citations still documents
+        return {}
+    return references if isinstance(references, dict) else {}
+
+
+def _help_text(markdown: str, r: "Resolved | None", listed: bool = True) -> str:
+    """Markdown as ``help()`` shows it: citations as their labels, and (``listed``) the references
+    they name below, as ``gilgamesh show`` does. Only a text that cites reads the index for them."""
+    if "\\cite" not in markdown:
+        return markdown
+    from gilgamesh import citations
+
+    references = _published_references(r)
+    text = citations.text_citations(markdown, references)
+    return text + citations.references_text(references, markdown) if listed else text
+
+
+def execute(module: ModuleType, payload: dict, r: "Resolved | None" = None) -> None:
+    """Run the compiled cells of ``payload`` into ``module`` and attach the documentation
+    (``r``: the version it is, whose index entry holds the references its text cites)."""
     name, version, source_root = payload["name"], payload["version"], payload["source_root"]
     narrative, cells, docs = payload["narrative"], payload["cells"], payload["docs"]
     if source_root:
@@ -308,7 +330,7 @@ def execute(module: ModuleType, payload: dict) -> None:
         from .fetch import register_in_linecache
 
         register_in_linecache(cells)
-    module.__doc__ = f"{synopsis(name, version, payload['summary'])}\n\n{narrative}"
+    module.__doc__ = f"{synopsis(name, version, payload['summary'])}\n\n{_help_text(narrative, r)}"
     module.__version__ = version
     namespace = module.__dict__
     for number, _, _, code in cells:
@@ -318,10 +340,10 @@ def execute(module: ModuleType, payload: dict) -> None:
             e.add_note(f"(raised while importing {name}@{version}: cell {number})")
             raise
     if docs:
-        _attach_docs(module, cells, docs)
+        _attach_docs(module, cells, docs, r)
 
 
-def _attach_docs(module: ModuleType, cells: tuple, docs: tuple) -> None:
+def _attach_docs(module: ModuleType, cells: tuple, docs: tuple, r: "Resolved | None" = None) -> None:
     """A function or class without a docstring takes the markdown cell right above its cell."""
     filenames = {number: filename for number, filename, _, _ in cells}
     namespace = module.__dict__
@@ -337,7 +359,7 @@ def _attach_docs(module: ModuleType, cells: tuple, docs: tuple) -> None:
             elif not isinstance(obj, type):  # a class body without __doc__ (see the compiler)
                 continue
             try:
-                obj.__doc__ = markdown
+                obj.__doc__ = _help_text(markdown, r, listed=False)  # the module's help lists them
             except (AttributeError, TypeError):
                 pass
 

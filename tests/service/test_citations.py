@@ -246,6 +246,32 @@ def test_jupyter_display_links_each_citation_to_its_entry(lab, tmp_path):
     assert "`\\cite{not_a_key}`" in md
 
 
+@pytest.mark.parametrize("where", ["service", "directory"])
+def test_help_shows_citations_as_labels_with_the_references_below(lab, tmp_path, where):
+    script = (
+        "import pydoc\n"
+        "import gilgamesh.api.debye.v1 as m\n"
+        "print(pydoc.render_doc(m, renderer=pydoc.plaintext))\n"
+        "print('=== markdown ===')\n"
+        "print(m._repr_markdown_())\n"
+    )
+    registry = lab.url if where == "service" else lab.root
+    env = {**os.environ, "GILGAMESH_REGISTRY": registry, "GILGAMESH_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text, md = done.stdout.split("=== markdown ===")
+    assert "The Debye length $\\lambda_D$ (Chen 2016), measured with probes as in Hutchinson et al. 2002" in text
+    assert "both (Chen 2016; Hutchinson et al. 2002)" in text
+    assert "\\citep" not in text and "\\cite{hutchinson2002}" not in text
+    assert "`\\cite{not_a_key}` stays" in text  # code is not prose
+    references = text[text.index("References\n"):]
+    assert "Chen 2016: Francis F. Chen (2016). Introduction to Plasma Physics" in references
+    assert "https://doi.org/10.1007/978-3-319-22309-4" in references
+    assert "Hutchinson et al. 2002: " in references
+    # Jupyter's display still links the citations written in the notebook.
+    assert "([Chen 2016](https://doi.org/10.1007/978-3-319-22309-4))" in md
+
+
 # -- in a real browser -------------------------------------------------------------------------------
 def test_page_screenshot_of_a_docstring_and_a_citation(lab, artifacts):
     from playwright.sync_api import sync_playwright
