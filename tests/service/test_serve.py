@@ -145,7 +145,8 @@ def test_stopping_leaves_no_process(fresh_registry, service_env, how):
         # 2 servers, a worker each; a sandboxed worker runs under bwrap and bwrap's init (its PID namespace's 1).
         expected = 4 if shutil.which("bwrap") is None else 8
         deadline = time.monotonic() + 60
-        while len(_descendants(proc.pid)) < expected and time.monotonic() < deadline:
+        # Until the family settles: a launch passes through short-lived steps (prlimit, setpriv).
+        while len(_descendants(proc.pid)) != expected and time.monotonic() < deadline:
             time.sleep(0.05)
         family = _descendants(proc.pid)
         assert len(family) == expected
