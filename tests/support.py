@@ -22,6 +22,18 @@ def run_cli(*args, env=None, input=None, timeout=300, cwd=None) -> subprocess.Co
     )
 
 
+def unsandboxed(root: str) -> str:
+    """Let the registry at ``root`` run notebook code unconfined (tests whose gate files live in
+    their tmp_path, which a contained kernel or worker cannot see by design); returns ``root``."""
+    path = os.path.join(root, "settings.json")
+    with open(path) as f:
+        settings = json.load(f)
+    settings.update(sandbox=False, require_sandbox=False)
+    with open(path, "w") as f:
+        json.dump(settings, f)
+    return root
+
+
 def registry_state(root: str) -> dict:
     """Everything a write could change: refs, index files, blobs, and the journal."""
     refs = subprocess.run(

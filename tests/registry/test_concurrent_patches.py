@@ -21,6 +21,7 @@ import time
 import pytest
 
 import nbfactory as f
+from support import unsandboxed
 from gilgamesh.registry.publish import publish
 from gilgamesh.registry.store import Store, init_registry
 
@@ -54,12 +55,7 @@ def gated(version: str, started: str, gate: str) -> bytes:
 def root(tmp_path):
     root = str(tmp_path / "registry")
     init_registry(root)
-    path = os.path.join(root, "settings.json")
-    with open(path) as fh:
-        settings = json.load(fh)
-    settings.update(sandbox=False, require_sandbox=False)
-    with open(path, "w") as fh:
-        json.dump(settings, fh)
+    unsandboxed(root)
     publish(root, demo("1.0.0"), publisher="t")
     return root
 

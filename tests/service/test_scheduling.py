@@ -8,13 +8,12 @@ fact (this ran while that was still blocked), never a duration.
 from __future__ import annotations
 
 import concurrent.futures
-import json
-import os
 import threading
 
 import pytest
 from nbfactory import code, markdown, notebook, to_bytes
 from service_kit import Server, assert_error, http
+from support import unsandboxed
 
 from gilgamesh.registry.publish import publish
 from gilgamesh.registry.store import init_registry
@@ -45,12 +44,7 @@ def gated_registry(tmp_path_factory, service_env):
     init_registry(root)
     # The gates are files in the test's tmp_path, which a contained worker cannot see by design
     # (no host /tmp in the sandbox): scheduling is tested here, containment in tests/reliability.
-    settings_path = os.path.join(root, "settings.json")
-    with open(settings_path) as f:
-        settings = json.load(f)
-    settings.update(sandbox=False, require_sandbox=False)
-    with open(settings_path, "w") as f:
-        json.dump(settings, f)
+    unsandboxed(root)
     publish(root, gated(), publisher="seed", validate=False)
     return root
 
