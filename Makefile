@@ -60,7 +60,7 @@ browser:
 	$(call apt_install,chromium chromium-driver)
 
 test: install sandbox browser
-	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run_all.py

@@ -10,12 +10,11 @@ dependency order (static checks only: validation runs in test_api_notebooks.py);
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import pytest
 
-from lab_notebooks import PUBLISH_ORDER, read_notebook
+from lab_notebooks import PUBLISH_ORDER, add_lab_bibliography, read_notebook
 
 
 @pytest.fixture(scope="session")
@@ -24,13 +23,9 @@ def lab_registry(tmp_path_factory):
     from gilgamesh.registry.publish import publish
     from gilgamesh.registry.store import init_registry
 
-    from gilgamesh.registry.facade import LocalRegistry
-    from lab_notebooks import NOTEBOOKS
-
     root = str(tmp_path_factory.mktemp("lab") / "registry")
     init_registry(root)
-    with open(os.path.join(NOTEBOOKS, "references.bib"), encoding="utf-8") as f:  # as `make seed` does
-        LocalRegistry(root, "test").add_bibliography(f.read(), "references.bib")
+    add_lab_bibliography(root)
     outcomes = [publish(root, read_notebook(n, v), publisher="test", validate=False) for n, v in PUBLISH_ORDER]
     return root, outcomes
 

@@ -18,6 +18,7 @@ PUBLISHED = {
     ("langmuir", "1.2.0"): "d6254bf947aae823a0985250b63e1ebce0171d10cd70cd6fdda77b8e0af38632",
     ("langmuir", "2.0.0"): "79835848a33f3f50b617eb608d4001bea15cd17a3e884a0cd7e4d307e980de00",
     ("langmuir", "2.1.0"): "33f3bbeaf53e861fcdb281a0a3595eb779d49b14593f0bc56b7ccc01dc7e15ff",
+    ("langmuir", "2.1.1"): "836bc3c9713bb1b16c19be6fed4901e518f1e24a33b46ab8de2e7b5ce9b07e38",
     ("helicon", "1.0.0"): "de1188c48195371bf4dd7e548507680871926dd91b5087ea8cc88b85957ae94f",
 }
 PUBLISH_ORDER = list(PUBLISHED)
@@ -34,4 +35,12 @@ def read_notebook(name: str, version: str) -> bytes:
 
 # The versions made after the generator went: forked, run with `gilgamesh run` and published as
 # notebooks. They carry the Gilgamesh kernelspec that `fork` writes.
-FORKED = {("plasma", "1.1.0"), ("langmuir", "2.1.0")}
+FORKED = {("plasma", "1.1.0"), ("langmuir", "2.1.0"), ("langmuir", "2.1.1")}
+
+
+def add_lab_bibliography(root: str) -> None:
+    """The lab's bibliography into the registry at ``root``, as ``make seed`` adds it first."""
+    from gilgamesh.registry.facade import LocalRegistry
+
+    with open(os.path.join(NOTEBOOKS, "references.bib"), encoding="utf-8") as f:
+        LocalRegistry(root, "test").add_bibliography(f.read(), "references.bib")
