@@ -2,7 +2,7 @@
 
 The source is seeded once exactly as ``make seed`` does it (``gilgamesh init``, ``gilgamesh bib
 add api_notebooks/references.bib``, ``gilgamesh publish api_notebooks/*/*.ipynb``, validation
-included): eight versions of three APIs, each version tree with its golden calls, and the
+included): every version of its three APIs, each version tree with its golden calls, and the
 bibliography branch. Rows, each a median over fresh rounds, against the anchor measured in the
 same run, ``git fetch`` of the same refs (``refs/tags/*``, ``refs/records/*``,
 ``refs/heads/bibliography``) into an empty bare repository (git's own cost of moving the objects,
@@ -13,7 +13,7 @@ which a sync cannot beat):
    the blobs, the ``api/*`` branches;
 2. a no-op ``sync`` of that registry from the same source. Target: <= 0.5 s.
 
-Every round checks that the sync brought all eight versions and every bibliography entry.
+Every round checks that the sync brought every version and every bibliography entry.
 Run: ``python bench/bench_lab_sync.py [--rounds N]``; exits 1 if a sync is incomplete or the
 target is missed.
 """
