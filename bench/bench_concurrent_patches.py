@@ -39,8 +39,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--publishes", type=int, default=20)
     args = parser.parse_args()
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import Store, init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import Store, init_registry
 
     work = tempfile.mkdtemp(prefix="gilgamesh-bench-patches-")
     root = os.path.join(work, "registry")

@@ -121,8 +121,8 @@ def main() -> int:
     from distributed import Client
 
     from gilgamesh.dask import pinned
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     work = tempfile.mkdtemp(prefix="gilgamesh-bench-dask-")
     root = os.path.join(work, "registry")

@@ -47,8 +47,8 @@ import gilgamesh
 import gilgamesh.loader
 from gilgamesh.config import cache_dir
 from gilgamesh.notebook import parse_notebook
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import init_registry
 
 PYTHON = sys.executable
 

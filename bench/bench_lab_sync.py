@@ -65,8 +65,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     from gilgamesh.registry.facade import LocalRegistry
-    from gilgamesh.registry.reader import LocalReader
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.reader import LocalReader
+    from gilgamesh.registry.store.git_store import init_registry
     from gilgamesh.registry.sync import git_source, sync
 
     work = tempfile.mkdtemp(prefix="bench-lab-sync-")

@@ -41,8 +41,8 @@ import sys
 import tempfile
 import time
 
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import init_registry
 
 PYTHON = sys.executable
 RATIO_TARGET = 1.0

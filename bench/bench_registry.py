@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-from gilgamesh.registry.reader import LocalReader
-from gilgamesh.registry.store import init_registry, Store
+from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.store.git_store import init_registry, Store
 from gilgamesh.versions import VersionSet
 
 

@@ -388,8 +388,8 @@ def main() -> int:
 
 def run(work: str, seconds: float, rounds: int) -> int:
     sys.path.insert(0, ROOT)
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     registry = os.path.join(work, "registry")
     init_registry(registry)

@@ -42,7 +42,7 @@ def _notebook(name: str, version: str) -> bytes:
 
 
 def build_source(root: str) -> None:
-    from gilgamesh.registry.store import Store, init_registry, writer_lock
+    from gilgamesh.registry.store.git_store import Store, init_registry, writer_lock
 
     init_registry(root)
     store = Store(root)
@@ -95,7 +95,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
     from gilgamesh.registry.sync import sync
 
     work = tempfile.mkdtemp(prefix="bench-sync-")

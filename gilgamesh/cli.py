@@ -13,9 +13,9 @@ import os
 import shlex
 import sys
 
-from .config import is_url, registry_location
-from .errors import GilgameshError, InvalidName, InvalidSpec, InvalidVersion, UsageError
-from .versions import Spec, Version, check_name, parse_name_spec
+from gilgamesh.config import is_url, registry_location
+from gilgamesh.errors import GilgameshError, InvalidName, InvalidSpec, InvalidVersion, UsageError
+from gilgamesh.versions import Spec, Version, check_name, parse_name_spec
 
 __all__ = ["main", "build_parser"]
 
@@ -40,7 +40,7 @@ def _location(args) -> str:
 
 
 def _registry(args):
-    from .registry.facade import open_registry
+    from gilgamesh.registry.facade import open_registry
 
     return open_registry(_location(args))
 
@@ -61,7 +61,7 @@ def _exact(text: str) -> tuple[str, str]:
 
 # -- commands -------------------------------------------------------------------------------
 def cmd_init(args) -> int:
-    from .registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = _local_root(args, "init")
     adopted = init_registry(root).adopted
@@ -140,7 +140,7 @@ def _publish_many(args, dry_run: bool) -> int:
                 print(f"{r['path']}: published {label} (sha256 {r['sha256'][:12]})")
             else:
                 print(f"{r['path']}: {label} is already published with the same content; nothing changed")
-            from .registry.behaviour_changes import publish_lines
+            from gilgamesh.registry.compat.behaviour_changes import publish_lines
 
             found = publish_lines(r) if dry_run or r["created"] else []  # the API and behaviour changes
             if found:
@@ -193,7 +193,7 @@ def cmd_resolve(args) -> int:
 
 def _resolved_text(data: dict) -> str:
     """The lines ``resolve`` prints (and ``show`` ends with)."""
-    from .environment import describe_environment
+    from gilgamesh.environment import describe_environment
 
     deps = ", ".join(f"{d['name']}@{d['version']}" for d in data["dependencies"]) or "none"
     lines = [f"{data['name']}@{data['version']}", f"sha256:       {data['sha256']}", f"dependencies: {deps}",
@@ -202,14 +202,14 @@ def _resolved_text(data: dict) -> str:
         lines.append(f"yanked:       {data['yank_reason']}")
     if data["deprecated"]:
         lines.append(f"deprecated:   {data['deprecation_message']}")
-    from .registry.behaviour_changes import changed_lines
+    from gilgamesh.registry.compat.behaviour_changes import changed_lines
 
     lines += changed_lines(data.get("changed"))
     return "\n".join(lines)
 
 
 def cmd_show(args) -> int:
-    from .loader.docs import render_terminal
+    from gilgamesh.documentation.render import render_terminal
 
     name, spec = parse_name_spec(args.spec)
     registry = _registry(args)
@@ -229,7 +229,7 @@ def cmd_fork(args) -> int:
         path = os.path.join(path, f"{name}-{new_version}.ipynb")
     if os.path.exists(path) and not args.force:
         raise GilgameshError(f"{path} already exists; choose another path or pass --force to overwrite it")
-    from .loader.kernelspec import kernelspec_metadata
+    from gilgamesh.loader.kernelspec import kernelspec_metadata
 
     nb = json.loads(registry.reader.notebook_bytes(name, chosen))
     meta = nb.setdefault("metadata", {}).setdefault("gilgamesh", {})
@@ -237,7 +237,7 @@ def cmd_fork(args) -> int:
     meta.pop("changed", None)  # the reasons were for the version forked from
     # Jupyter then starts the Gilgamesh kernel, whose extension makes the first `@` import work.
     nb["metadata"]["kernelspec"] = kernelspec_metadata()
-    from .registry.store import atomic_write
+    from gilgamesh.registry.store.git_store import atomic_write
 
     try:
         atomic_write(os.path.abspath(path), (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
@@ -255,7 +255,7 @@ def cmd_fork(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .registry.authoring import read_runnable, run_and_save
+    from gilgamesh.registry.validation.authoring import read_runnable, run_and_save
 
     location = _location(args)
     for path in args.notebooks:  # every file is checked before any kernel starts
@@ -278,7 +278,7 @@ def cmd_run(args) -> int:
 
 
 def _kernel_installed() -> bool:
-    from .loader.kernelspec import KERNEL_NAME
+    from gilgamesh.loader.kernelspec import KERNEL_NAME
 
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -291,10 +291,10 @@ def _kernel_installed() -> bool:
 def _diff_side(reader, location: str, text: str):
     """``(name, version, label, surface, metadata.gilgamesh or None)`` of a published NAME@SPEC or a
     notebook path (a working copy)."""
-    from .registry.publish import notebook_surface, version_surface
+    from gilgamesh.registry.publish.pipeline import notebook_surface, version_surface
 
     if text.endswith(".ipynb") or os.path.sep in text or os.path.isfile(text):
-        from .notebook import parse_notebook
+        from gilgamesh.notebook import parse_notebook
 
         try:
             with open(text, "rb") as f:
@@ -313,9 +313,9 @@ def _diff_side(reader, location: str, text: str):
 
 
 def cmd_diff(args) -> int:
-    from .registry.behaviour_changes import diff_rows
-    from .registry.publish import comparable
-    from .registry.semver import bump_of, diff_snapshots, effective_bump, required_bump
+    from gilgamesh.registry.compat.behaviour_changes import diff_rows
+    from gilgamesh.registry.publish.pipeline import comparable
+    from gilgamesh.registry.compat.semver import bump_of, diff_snapshots, effective_bump, required_bump
 
     reader = _registry(args).reader
     location = _location(args)
@@ -420,7 +420,7 @@ def _lock_sources(paths: list[str]) -> dict[str, list[str]]:
 
 
 def cmd_lock(args) -> int:
-    from .lockfile import LOCK_FILENAME, build_lock, parse_lock, write_lock
+    from gilgamesh.lockfile import LOCK_FILENAME, build_lock, parse_lock, write_lock
 
     groups = _lock_sources(args.paths)
     reader = _registry(args).reader
@@ -485,18 +485,18 @@ def cmd_cite(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .service.app import serve
+    from gilgamesh.service.app import serve
 
     if args.model_workers and args.max_model_workers and args.max_model_workers < args.model_workers:
         raise UsageError(f"--max-model-workers ({args.max_model_workers}) must be at least "
                          f"--model-workers ({args.model_workers})")
     root = _local_root(args, "serve")
     if args.dask_scheduler:
-        from .service.dask_calls import require_distributed
+        from gilgamesh.service.calls.dask import require_distributed
 
         require_distributed()
     if not os.path.isdir(os.path.join(root, "store.git")):
-        from .registry.store import init_registry
+        from gilgamesh.registry.store.git_store import init_registry
 
         init_registry(root)
     serve(args.host, args.port, root, workers=args.workers, private=args.private,
@@ -507,10 +507,10 @@ def cmd_serve(args) -> int:
 
 
 def cmd_token(args) -> int:
-    from .registry import tokens
+    from gilgamesh.registry.store import tokens
 
     root = _local_root(args, "token")
-    from .registry.reader import LocalReader
+    from gilgamesh.registry.store.reader import LocalReader
 
     LocalReader(root)  # a clear error if there is no registry
     if args.token_command == "create":
@@ -530,7 +530,7 @@ def cmd_token(args) -> int:
 
 
 def cmd_kernel(args) -> int:
-    from .loader.kernelspec import install_kernelspec
+    from gilgamesh.loader.kernelspec import install_kernelspec
 
     path = install_kernelspec(user=not (args.sys_prefix or args.prefix), prefix=sys.prefix if args.sys_prefix else args.prefix)
     _emit(args, {"path": path}, f"Installed the kernel 'Python 3 (Gilgamesh)' in {path}")

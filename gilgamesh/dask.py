@@ -15,7 +15,7 @@ worker imports exactly that notebook, once per process, or refuses.
 
 **Model calls.** ``gilgamesh serve --dask-scheduler ADDRESS`` submits each model call as a
 :func:`run_model_call` task. On the worker it runs in warm model worker processes of its own
-(``gilgamesh.service.workers``, sandboxed as validation is where the host has bwrap), so a model
+(``gilgamesh.service.calls.pool``, sandboxed as validation is where the host has bwrap), so a model
 that hangs or crashes costs its call a 504 or a 500, never the Dask worker.
 """
 
@@ -210,7 +210,7 @@ async def dask_teardown(worker) -> None:
 def _pool(worker, timeout: float):
     """This Dask worker's warm model worker processes for calls of ``timeout`` seconds."""
     from gilgamesh.config import registry_location
-    from gilgamesh.service.workers import WorkerPool
+    from gilgamesh.service.calls.pool import WorkerPool
 
     pools = getattr(worker, "gilgamesh_pools", None)
     if pools is None:

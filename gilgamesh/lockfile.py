@@ -28,8 +28,8 @@ from __future__ import annotations
 import json
 import os
 
-from .config import LOCK_FILENAME
-from .errors import GilgameshError, LockError, UsageError
+from gilgamesh.config import LOCK_FILENAME
+from gilgamesh.errors import GilgameshError, LockError, UsageError
 
 __all__ = ["LOCK_FORMAT", "parse_lock", "spelling_pins", "api_imports", "build_lock", "lock_bytes", "write_lock",
            "LOCK_FILENAME"]
@@ -39,7 +39,7 @@ LOCK_FORMAT = 1
 
 def parse_lock(data: bytes, path: str) -> dict:
     """The lock document in ``data``; :class:`LockError` naming ``path`` and the problem."""
-    from .versions import Version, check_name
+    from gilgamesh.versions import Version, check_name
 
     try:
         doc = json.loads(data)
@@ -75,7 +75,7 @@ def _parts(version) -> list[str]:
 
 def spelling_pins(doc: dict) -> dict:
     """``{"name.part": (exact part, sha256)}`` for every spelling a locked version satisfies."""
-    from .versions import Version, parse_name_spec
+    from gilgamesh.versions import Version, parse_name_spec
 
     sha = {(p["name"], p["version"]): p["sha256"] for p in doc["packages"]}
     pins: dict = {}
@@ -116,7 +116,7 @@ def _sources_of(path: str) -> str:
 
 def api_imports(path: str) -> list[str]:
     """The specs (``"langmuir@1.2"``, ``"plasma"`` when unpinned) that a file's code imports."""
-    from .spelling import find_api_references, rewrite_at_spelling
+    from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 
     specs = []
     source = _sources_of(path)
@@ -129,7 +129,7 @@ def api_imports(path: str) -> list[str]:
 
 def build_lock(paths: list[str], reader, previous: dict | None = None) -> dict:
     """The lock of ``paths`` against ``reader``; specs ``previous`` locked keep their versions."""
-    from .versions import parse_name_spec
+    from gilgamesh.versions import parse_name_spec
 
     requested: dict = {}
     kept = (previous or {}).get("requested", {})
@@ -157,7 +157,7 @@ def build_lock(paths: list[str], reader, previous: dict | None = None) -> dict:
         packages[(name, version)] = {"name": name, "version": version, "sha256": entry["sha256"],
                                      "dependencies": dependencies}
         todo.extend(dependencies.items())
-    from .versions import Version
+    from gilgamesh.versions import Version
 
     return {
         "gilgamesh_lock": LOCK_FORMAT,

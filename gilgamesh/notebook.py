@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from .errors import PublishRefused, Problem
+from gilgamesh.errors import PublishRefused, Problem
 
 __all__ = ["Cell", "ParsedNotebook", "parse_notebook", "EXAMPLE_TAG"]
 

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import Iterable, NamedTuple
 
-from .errors import InvalidName, InvalidSpec, InvalidVersion, VersionNotFound
+from gilgamesh.errors import InvalidName, InvalidSpec, InvalidVersion, VersionNotFound
 
 __all__ = [
     "Version",
@@ -23,6 +23,7 @@ __all__ = [
     "parse_name_spec",
     "spec_from_module_part",
     "module_part_for",
+    "next_version",
 ]
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
@@ -256,3 +257,15 @@ def module_part_for(spec: Spec | str) -> str:
     """``"1.2"`` -> ``"v1_2"``, the Python spelling of a spec."""
     text = spec.text if isinstance(spec, Spec) else spec
     return "v" + text.replace(".", "_")
+
+
+def next_version(version: str, bump: str) -> str:
+    """The version after ``version`` by a ``bump`` (a pre-release's patch is its release)."""
+    v = Version(version)
+    if v.is_prerelease and bump == "patch":
+        return f"{v.major}.{v.minor}.{v.patch}"
+    if bump == "major":
+        return f"{v.major + 1}.0.0"
+    if bump == "minor":
+        return f"{v.major}.{v.minor + 1}.0"
+    return f"{v.major}.{v.minor}.{v.patch + 1}"

@@ -50,7 +50,7 @@ try:
 except ImportError:  # pragma: no cover - other implementations
     from importlib.util import MAGIC_NUMBER
 
-from . import CacheIntegrityWarning, warn
+from gilgamesh.loader import CacheIntegrityWarning, warn
 
 __all__ = [
     "CODE_FORMAT", "MEMO_FORMAT", "CODE_TAG", "MEMO_TAG", "DIGEST_SIZE", "MAGIC_NUMBER", "ENTRY_FIELDS",

@@ -1,37 +1,19 @@
-"""Documentation of an API version, for Jupyter (markdown) and for the terminal (DESIGN.md 3).
+"""The documentation of an imported API module: what ``gilgamesh.docs`` and Jupyter's display show.
 
-What both show is a :class:`~gilgamesh.registry.documentation.DocModel`: the narrative and the
-public functions and classes with their signatures and docstrings. It is built either from an
-imported module (introspection: what ``gilgamesh.docs`` and the rich display of a module show)
-or statically from the notebook (``gilgamesh show``: nothing is executed). Docstrings are parsed
-into one structure (:mod:`gilgamesh.docstrings`) and rendered from it: parameters as a list with
-their types, units and descriptions, never numpydoc's underlined section titles as headings.
+Built by introspection (the module's objects as they are) into the one documentation model
+(:mod:`gilgamesh.documentation.model`) and rendered by :mod:`gilgamesh.documentation.render`;
+``gilgamesh show`` builds the same model statically from the notebook (nothing is executed).
 """
 
 from __future__ import annotations
 
 import inspect
-import shutil
 from types import ModuleType
 
-from gilgamesh import citations, docstrings
-from gilgamesh.plaintext import markdown_to_text
-from gilgamesh.registry.documentation import DocModel, Member, from_notebook
+from gilgamesh.documentation.model import DocModel, Member
+from gilgamesh.documentation.render import Documentation, to_markdown
 
-__all__ = [
-    "DocModel",
-    "Member",
-    "Documentation",
-    "docs",
-    "from_module",
-    "from_notebook",
-    "to_markdown",
-    "to_terminal",
-    "markdown_to_text",
-    "module_markdown",
-    "handle_markdown",
-    "render_terminal",
-]
+__all__ = ["docs", "from_module", "module_markdown", "handle_markdown"]
 
 
 # -- building -------------------------------------------------------------------------------
@@ -81,119 +63,18 @@ def from_module(module, summary: str = "") -> DocModel:
             kind = "class" if inspect.isclass(obj) else "function"
             members.append(Member(attr, kind, _signature(obj, module.__name__), doc))
     references, registry = _published(module)
-    return DocModel(name, version, summary, _narrative(module, name, version), members, references, registry)
+    return DocModel(name, version, summary, _narrative(module), members, references, registry)
 
 
-def _narrative(module, name: str, version: str) -> str:
+def _narrative(module) -> str:
     """The notebook's markdown narrative, citations as written (``__doc__`` shows them as text
-    for help()); for a module the loader did not make, its ``__doc__`` without the synopsis."""
-    from .finder import compiled, synopsis, summary_of
-
+    for help()); a module the loader did not make documents its ``__doc__``."""
     state = getattr(getattr(module, "__spec__", None), "loader_state", None)
-    if state is not None:
-        try:
-            return compiled(state)["narrative"]
-        except Exception:  # noqa: BLE001 - the cache is gone and the registry too: document what is here
-            pass
-    doc = module.__doc__ or ""
-    first = synopsis(name, version, summary_of(module))
-    return doc[len(first):].lstrip("\n") if doc.startswith(first + "\n") else doc
-
-
-# -- markdown (Jupyter) -----------------------------------------------------------------------
-def to_markdown(model: DocModel) -> str:
-    """The narrative and the API as markdown; Jupyter renders the LaTeX."""
-    head = f"**{model.name} {model.version}**"
-    if model.summary:
-        head += f" — {model.summary}"
-    parts = [head, _cited_markdown(model)]
-    if model.members:
-        api = ["---", "#### API"]
-        for m in model.members:
-            prefix = "class " if m.kind == "class" else ""
-            api.append(f"```python\n{prefix}{m.name}{m.signature}\n```")
-            doc = docstrings.to_markdown(docstrings.parse_docstring(m.doc))
-            if doc:
-                api.append(doc)
-        parts.append("\n\n".join(api))
-    if model.references:
-        parts.append(_references_markdown(model))
-    return "\n\n".join(p for p in parts if p) + "\n"
-
-
-def _citation_href(model: DocModel):
-    """A citation's link: its entry's DOI or URL, else the entry on the registry's bibliography page."""
-    from urllib.parse import quote
-
-    served = model.registry.rstrip("/") if model.registry.startswith(("http://", "https://")) else ""
-
-    def href(key: str, entry: dict) -> str | None:
-        return entry.get("url") or (f"{served}/bibliography#{quote(key, safe='')}" if served else None)
-
-    return href
-
-
-def _cited_markdown(model: DocModel) -> str:
-    narrative = model.narrative.strip()
-    if "\\cite" not in narrative:
-        return narrative
-    return citations.link_citations(narrative, model.references, _citation_href(model))
-
-
-def _references_markdown(model: DocModel) -> str:
-    href = _citation_href(model)
-    lines = ["---", "**References**", ""]
-    for key, entry in model.references.items():
-        target = href(key, entry)
-        label = entry.get("label") or key
-        lines.append(f"- **{label}**: {entry.get('text') or ''}" + (f" <{target}>" if target else ""))
-    return "\n".join(lines)
-
-
-# -- text (terminal) --------------------------------------------------------------------------
-def to_terminal(model: DocModel, width: int | None = None) -> str:
-    """The documentation as terminal text: a title line, the narrative, then the API."""
-    if width is None:
-        width = max(40, min(100, shutil.get_terminal_size((88, 24)).columns))
-    title = f"{model.name} {model.version}" + (f" — {model.summary}" if model.summary else "")
-    out = [title, "━" * min(len(title), width), ""]
-    if model.narrative.strip():
-        out += [markdown_to_text(citations.text_citations(model.narrative, model.references), width), ""]
-    if model.members:
-        out += ["API", "---", ""]
-        for m in model.members:
-            prefix = "class " if m.kind == "class" else ""
-            out.append(f"{prefix}{m.name}{m.signature}")
-            body = docstrings.to_text(docstrings.parse_docstring(m.doc), width - 4)
-            out += ["    " + line if line else "" for line in body.splitlines()]
-            out.append("")
-    if model.references:
-        out += ["References", "---", ""]
-        for key, entry in model.references.items():
-            line = f"{entry.get('label') or key}: {entry.get('text') or ''}" + (f" {entry['url']}" if entry.get("url") else "")
-            out += [markdown_to_text(line, width), ""]
-    while out and not out[-1]:
-        out.pop()
-    return "\n".join(out) + "\n"
+    narrative = getattr(state, "narrative", None)
+    return narrative if narrative is not None else (module.__doc__ or "")
 
 
 # -- entry points -----------------------------------------------------------------------------
-class Documentation:
-    """``gilgamesh.docs(...)``: rendered as markdown in Jupyter, as text when printed."""
-
-    def __init__(self, model: DocModel):
-        self.model = model
-
-    def _repr_markdown_(self) -> str:
-        return to_markdown(self.model)
-
-    def __str__(self) -> str:
-        return to_terminal(self.model)
-
-    def __repr__(self) -> str:
-        return f"<Documentation of {self.model.name}@{self.model.version}: print() it, or display it in Jupyter>"
-
-
 def docs(module, summary: str = "") -> Documentation:
     """The documentation of an imported API module (``gilgamesh.docs`` imports it first)."""
     if not isinstance(module, ModuleType):
@@ -219,12 +100,3 @@ def _version_key(text: str):
     from gilgamesh.versions import Version
 
     return Version(text).key
-
-
-def render_terminal(name: str, spec: str | None, reader) -> str:
-    """``gilgamesh show NAME@SPEC``: the documentation as terminal text, read statically."""
-    resolution = reader.resolve(name, spec or None)
-    entry = reader.entry(name, resolution.version)
-    data = reader.notebook_bytes(name, resolution.version)
-    model = from_notebook(data, name, resolution.version, entry.get("summary"), entry.get("references"))
-    return to_terminal(model)

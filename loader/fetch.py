@@ -17,8 +17,8 @@ import time
 
 from gilgamesh.config import cache_dir, is_url
 
-from . import CacheIntegrityWarning, OfflineWarning, warn
-from .cache import (
+from gilgamesh.loader import CacheIntegrityWarning, OfflineWarning, warn
+from gilgamesh.loader.cache import (
     ENTRY_FIELDS, is_key, notebook_path, read_memo, read_memo_quietly, read_notebook, remove_tree, sha256_hex,
     unlink_quietly, write_code, write_memo, write_notebook, write_sources,
 )
@@ -113,8 +113,8 @@ def _local_index(location: str, name: str) -> bytes:
     """The index file, once the reader has said why the warm path could not read it: no registry
     (RegistryUnavailable), no such API, or a write in progress (then the reader reads the refs)."""
     from gilgamesh.errors import ApiNotFound, RegistryUnavailable
-    from gilgamesh.registry.layout import Layout
-    from gilgamesh.registry.reader import LocalReader
+    from gilgamesh.registry.store.layout import Layout
+    from gilgamesh.registry.store.reader import LocalReader
 
     reader = LocalReader(location)
     if os.path.exists(Layout(location).journal_file):
@@ -195,7 +195,7 @@ def notebook_bytes(r, reader_for) -> bytes:
 
 def _local_blob(location: str, sha256: str, label: str) -> bytes:
     from gilgamesh.errors import IntegrityError, RegistryUnavailable
-    from gilgamesh.registry.layout import Layout
+    from gilgamesh.registry.store.layout import Layout
 
     layout = Layout(location)
     try:
@@ -210,7 +210,7 @@ def _local_blob(location: str, sha256: str, label: str) -> bytes:
 def compile_and_cache(r, path: str, source_root: str, reader_for) -> dict:
     """Compile the notebook of ``r`` (its dependency imports pinned to ``r.dependencies``) and
     cache the result (cell files first, then the code)."""
-    from .compiler import compile_notebook, source_files
+    from gilgamesh.loader.compiler import compile_notebook, source_files
 
     data = notebook_bytes(r, reader_for)
     payload = compile_notebook(data, r.name, r.version, r.sha256, source_root, r.dependencies)

@@ -54,11 +54,11 @@ from _thread import RLock
 
 from gilgamesh.config import cache_dir, environment_warnings, is_url, lock_file, registry_location
 
-from . import (
+from gilgamesh.loader import (
     CacheIntegrityWarning, DeprecatedVersionWarning, EnvironmentMismatchWarning, UnlockedImportWarning,
     UnpinnedImportWarning, YankedVersionWarning, warn,
 )
-from .cache import (
+from gilgamesh.loader.cache import (
     code_path, digest, environment_memo_path, lock_memo_path, memo_dir, notebook_path, pins_key,
     read_code, read_memo_quietly, source_dir,
 )
@@ -89,7 +89,7 @@ def _is_api_name(name: str) -> bool:
 
 
 def _as_import_error(e: BaseException, fullname: str) -> BaseException:
-    from .errors import as_import_error
+    from gilgamesh.loader.errors import as_import_error
 
     return as_import_error(e, fullname)
 
@@ -163,7 +163,7 @@ class ApiHandle(ModuleType):
         return f"<module {self.__name__!r} (API handle; import a version: {self.__name__}.v1_2)>"
 
     def _repr_markdown_(self) -> str:
-        from .docs import handle_markdown
+        from gilgamesh.loader.docs import handle_markdown
 
         name = self.__name__[len(PREFIX):]
         return handle_markdown(name, session().index(name).versions())
@@ -232,7 +232,7 @@ def compiled(r: "Resolved") -> dict:
     if payload is not None and payload.get("name") == r.name and payload.get("version") == r.version \
             and payload.get("source_root") in (source_root, "") and payload.get("dependencies") == r.dependencies:
         return payload
-    from .fetch import compile_and_cache
+    from gilgamesh.loader.fetch import compile_and_cache
 
     return compile_and_cache(r, path, source_root, session().reader)
 
@@ -254,7 +254,7 @@ def _check_environment(r: "Resolved") -> None:
     path = environment_memo_path(cache_dir(), _environment_key(), r.sha256)
     message = read_memo_quietly(path)
     if not isinstance(message, str):
-        from .fetch import environment_mismatch
+        from gilgamesh.loader.fetch import environment_mismatch
 
         message = environment_mismatch(r.name, r.version, r.environment, path)
     if message:
@@ -271,7 +271,7 @@ class ApiModule(ModuleType):
         return f"<module {self.__name__!r}{label}>"
 
     def _repr_markdown_(self) -> str:
-        from .docs import module_markdown
+        from gilgamesh.loader.docs import module_markdown
 
         return module_markdown(self, summary_of(self))
 
@@ -308,7 +308,7 @@ def _help_text(markdown: str, r: "Resolved | None", listed: bool = True) -> str:
     they name below, as ``gilgamesh show`` does. Only a text that cites reads the index for them."""
     if "\\cite" not in markdown:
         return markdown
-    from gilgamesh import citations
+    from gilgamesh.documentation import citations
 
     references = _published_references(r)
     text = citations.text_citations(markdown, references)
@@ -322,15 +322,17 @@ def execute(module: ModuleType, payload: dict, r: "Resolved | None" = None) -> N
     narrative, cells, docs = payload["narrative"], payload["cells"], payload["docs"]
     if source_root:
         if not os.path.isdir(source_root):  # cleaned from the cache: tracebacks need the files
-            from .cache import write_sources
-            from .compiler import source_files
+            from gilgamesh.loader.cache import write_sources
+            from gilgamesh.loader.compiler import source_files
 
             write_sources(source_root, source_files(payload))
     else:
-        from .fetch import register_in_linecache
+        from gilgamesh.loader.fetch import register_in_linecache
 
         register_in_linecache(cells)
     module.__doc__ = f"{synopsis(name, version, payload['summary'])}\n\n{_help_text(narrative, r)}"
+    if r is not None:
+        r.narrative = narrative
     module.__version__ = version
     namespace = module.__dict__
     for number, _, _, code in cells:
@@ -439,7 +441,7 @@ class Resolved:
     """
 
     __slots__ = ("name", "part", "index", "locked", "version", "sha256", "yanked", "yank_reason", "warning",
-                 "dependencies", "environment", "deprecated")
+                 "dependencies", "environment", "deprecated", "narrative")
 
     def __init__(self, name: str, part: str, entry: dict, index: "ApiIndex", locked: bool = False):
         self.name = name
@@ -454,6 +456,7 @@ class Resolved:
         self.dependencies = entry["dependencies"]  # {name: exact version} recorded at publish
         self.environment = entry["environment"]  # {"python", "packages"} recorded at validation
         self.deprecated = entry["deprecated"]  # the deprecation message, or None
+        self.narrative = None  # the notebook's markdown as written, once its module ran (the docs read it)
 
     @property
     def module_name(self) -> str:
@@ -497,7 +500,7 @@ class ApiIndex:
             if part == "" or (part.isascii() and part.isidentifier()):
                 entry = read_memo_quietly(self.memo_path(part))
             if not _is_entry(entry):
-                from .fetch import resolve_anew
+                from gilgamesh.loader.fetch import resolve_anew
 
                 entry = resolve_anew(self.name, self.versions(), part, self.memo_path(part))
             self.resolutions[part] = entry
@@ -517,7 +520,7 @@ def fresh_index(location: str, name: str, directory: str, data: bytes) -> ApiInd
     key = digest(data).hex()
     fetched_at = None
     if not os.path.exists(os.path.join(directory, key, "index")):
-        from .fetch import remember_index
+        from gilgamesh.loader.fetch import remember_index
 
         fetched_at = remember_index(location, name, directory, key, data)
     return ApiIndex(name, location, data, key, directory, False, fetched_at)
@@ -593,7 +596,7 @@ class Session:
         directory = memo_dir(cache_dir(), location, name)
         data = None if is_url(location) else _read_local_index(location, name)
         if data is None:
-            from .fetch import load_index
+            from gilgamesh.loader.fetch import load_index
 
             data, offline, key, fetched_at = load_index(self.reader, location, name, directory)
             if offline:
@@ -625,13 +628,13 @@ def _read_session_lock():
     memo = lock_memo_path(cache_dir(), data)
     parsed = read_memo_quietly(memo)
     if not (isinstance(parsed, dict) and isinstance(parsed.get("pins"), dict)):
-        from .fetch import parse_session_lock
+        from gilgamesh.loader.fetch import parse_session_lock
 
         parsed = parse_session_lock(data, path, memo)
     return {"path": path, "pins": parsed["pins"]}
 
 
-# The registry directory layout (registry/layout.py, checked by the tests): spelled out here
+# The registry directory layout (registry/store/layout.py, checked by the tests): spelled out here
 # because importing the registry package would cost every warm import two module loads.
 def _index_file(location: str, name: str) -> str:
     return os.path.join(location, "index", name + ".json")

@@ -18,9 +18,9 @@ def open_reader(location: str | None = None):
 
     location = registry_location(location)
     if is_url(location):
-        from .client import HttpReader
+        from gilgamesh.registry.store.client import HttpReader
 
         return HttpReader(location)
-    from .reader import LocalReader
+    from gilgamesh.registry.store.reader import LocalReader
 
     return LocalReader(location)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 
 from gilgamesh.errors import GilgameshError, UsageError
-from gilgamesh.versions import Spec, Version
+from gilgamesh.versions import Spec, Version, next_version
 
-from .reader import RegistryReader, version_set_of
+from gilgamesh.registry.store.reader import RegistryReader, version_set_of
 
-__all__ = ["Registry", "LocalRegistry", "HttpRegistry", "open_registry", "publish_order", "next_version"]
+__all__ = ["Registry", "LocalRegistry", "HttpRegistry", "open_registry", "publish_order"]
 
 
 def open_registry(location: str | None = None, token: str | None = None) -> "Registry":
@@ -86,7 +86,7 @@ class Registry:
         """A version's public API, derived from its notebook (a local store keeps it with the version)."""
         from gilgamesh.notebook import parse_notebook
 
-        from .surface import api_snapshot
+        from gilgamesh.registry.surface.snapshot import api_snapshot
 
         return api_snapshot(parse_notebook(self.reader.notebook_bytes(name, version)))
 
@@ -104,7 +104,7 @@ class Registry:
 
     def citation(self, name: str, spec: Spec) -> dict:
         """The "cite this version" BibTeX entry of the version ``name@spec`` chooses."""
-        from .bibliography import version_citation
+        from gilgamesh.registry.store.bibliography import version_citation
 
         version = self.reader.resolve(name, spec).version
         entry = self.reader.entry(name, version)
@@ -158,29 +158,29 @@ class LocalRegistry(Registry):
     """A registry directory on this machine; writes take its writer lock."""
 
     def __init__(self, root: str, user: str | None = None):
-        from .reader import LocalReader
+        from gilgamesh.registry.store.reader import LocalReader
 
         self.location = root
         self.reader = LocalReader(root)
         self.user = user
 
     def _who(self) -> str:
-        from .publish import default_publisher
+        from gilgamesh.registry.publish.pipeline import default_publisher
 
         return self.user or default_publisher()
 
     def api_snapshot(self, name: str, version: str) -> dict:
-        from .store import Store
+        from gilgamesh.registry.store.git_store import Store
 
         return Store(self.location).read_metadata(name, version).get("api", {})
 
     def publish(self, data: bytes, dry_run: bool = False, validate: bool = True) -> dict:
-        from .publish import publish
+        from gilgamesh.registry.publish.pipeline import publish
 
         return publish(self.location, data, publisher=self.user, dry_run=dry_run, validate=validate).to_dict()
 
     def _write(self, method: str, *args) -> dict:
-        from .store import Store, writer_lock
+        from gilgamesh.registry.store.git_store import Store, writer_lock
 
         with writer_lock(self.location):
             store = Store(self.location)
@@ -197,21 +197,21 @@ class LocalRegistry(Registry):
         return self._write("set_deprecated", name, version, message)
 
     def bibliography(self) -> dict[str, dict]:
-        from .bibliography import read_bibliography
-        from .store import Store
+        from gilgamesh.registry.store.bibliography import read_bibliography
+        from gilgamesh.registry.store.git_store import Store
 
         return read_bibliography(Store(self.location).repo)
 
     def add_bibliography(self, text: str, source: str, replace: bool = False) -> dict:
-        from .bibliography import add_entries, parse_bibtex
-        from .store import Store, writer_lock
+        from gilgamesh.registry.store.bibliography import add_entries, parse_bibtex
+        from gilgamesh.registry.store.git_store import Store, writer_lock
 
         entries = parse_bibtex(text, source)  # refused before the lock: nothing is written
         with writer_lock(self.location):
             return add_entries(Store(self.location), entries, self._who(), replace=replace, source=source)
 
     def sync(self, source: str, push: bool = False):
-        from .sync import sync
+        from gilgamesh.registry.sync import sync
 
         return sync(self.location, source, push=push)
 
@@ -220,7 +220,7 @@ class HttpRegistry(Registry):
     """A registry served by ``gilgamesh serve``; writes need a token (``GILGAMESH_TOKEN``)."""
 
     def __init__(self, url: str, token: str | None = None):
-        from .client import HttpReader
+        from gilgamesh.registry.store.client import HttpReader
 
         self.reader = HttpReader(url, token)
         self.location = self.reader.location
@@ -230,17 +230,17 @@ class HttpRegistry(Registry):
         return [{k: item.get(k) for k in ("name", "summary", "latest", "versions")} for item in self.reader.listing()]
 
     def publish(self, data: bytes, dry_run: bool = False) -> dict:
-        from .client import publish_over_http
+        from gilgamesh.registry.store.client import publish_over_http
 
         return publish_over_http(self.location, data, self.token, dry_run=dry_run)
 
     def set_yanked(self, name: str, version: str, reason: str | None) -> dict:
-        from .client import yank_over_http
+        from gilgamesh.registry.store.client import yank_over_http
 
         return yank_over_http(self.location, name, version, reason, self.token)
 
     def set_deprecated(self, name: str, version: str, message: str | None) -> dict:
-        from .client import deprecate_over_http
+        from gilgamesh.registry.store.client import deprecate_over_http
 
         return deprecate_over_http(self.location, name, version, message, self.token)
 
@@ -251,21 +251,9 @@ class HttpRegistry(Registry):
         return {e["key"]: {k: v for k, v in e.items() if k != "key"} for e in self.reader.bibliography()}
 
     def add_bibliography(self, text: str, source: str, replace: bool = False) -> dict:
-        from .client import add_bibliography_over_http
+        from gilgamesh.registry.store.client import add_bibliography_over_http
 
         return add_bibliography_over_http(self.location, text, self.token, replace=replace)
-
-
-def next_version(version: str, bump: str) -> str:
-    """The version after ``version`` by a ``bump`` (a pre-release's patch is its release)."""
-    v = Version(version)
-    if v.is_prerelease and bump == "patch":
-        return f"{v.major}.{v.minor}.{v.patch}"
-    if bump == "major":
-        return f"{v.major + 1}.0.0"
-    if bump == "minor":
-        return f"{v.major}.{v.minor + 1}.0"
-    return f"{v.major}.{v.minor}.{v.patch + 1}"
 
 
 def publish_order(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -13,8 +13,8 @@ protocol of ours is involved. One sync, under this registry's writer lock:
    SOURCE's commit is kept apart under ``refs/conflicts/<name>/v<version>/<commit>``, and the
    conflict is reported. The same notebook published at both sites (two commits, one sha256) is
    no conflict.
-4. The record logs are merged (registry/records.py): no yank, unyank or deprecation is lost.
-   So are the bibliographies (registry/bibliography.py): the union by key; a key both define
+4. The record logs are merged (registry/store/records.py): no yank, unyank or deprecation is lost.
+   So are the bibliographies (registry/store/bibliography.py): the union by key; a key both define
    differently keeps this side's entry, SOURCE's is kept apart under
    ``refs/conflicts/bibliography/<commit>``, and the conflict is reported.
 5. The derived state follows (:meth:`Store.reconcile`): index files replaced one by one inside
@@ -36,9 +36,13 @@ from dataclasses import dataclass, field
 
 from gilgamesh.errors import RegistryUnavailable, UsageError
 
-from . import bibliography, records, version_tree
-from .derive import TAGS, is_version_tag
-from .store import Store, atomic_write, writer_lock
+from gilgamesh.registry.store import bibliography
+
+from gilgamesh.registry.store import records
+
+from gilgamesh.registry.store import version_tree
+from gilgamesh.registry.store.derive import TAGS, is_version_tag
+from gilgamesh.registry.store.git_store import Store, atomic_write, writer_lock
 
 __all__ = ["sync", "SyncReport", "git_source"]
 
@@ -142,7 +146,7 @@ def _ls_remote(g: _Git, url: str) -> dict[str, str]:
 
 def _version_of(store: Store, commit: str, ref: str) -> dict | str:
     """The metadata of a version commit fetched from elsewhere, or why it is not one: its tree must
-    hold what registry/version_tree.py defines, each file matching the sha256 its metadata records."""
+    hold what registry/store/version_tree.py defines, each file matching the sha256 its metadata records."""
     name, _, version = ref[len(TAGS):].partition("/v")
     try:
         files = version_tree.read_tree(store.repo.commit(commit))

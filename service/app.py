@@ -25,15 +25,15 @@ import tornado.process
 import tornado.web
 
 from gilgamesh.errors import GilgameshError, NotFound
-from gilgamesh.registry.sandbox import SandboxRequired
+from gilgamesh.registry.sandbox.launch import SandboxRequired
 
-from . import handlers, pages
-from .arguments import Binder
-from .docs import DocsCache, render_api_reference, render_notebook_body
-from .http_policy import Cors
-from .model_calls import MODEL_PATH, ModelCalls
-from .registry_view import RegistryView
-from .workers import QUEUE_LIMIT, WorkerPool
+from gilgamesh.service import handlers, pages
+from gilgamesh.service.calls.binder import Binder
+from gilgamesh.service.docs import DocsCache, render_api_reference, render_notebook_body
+from gilgamesh.service.http_policy import Cors
+from gilgamesh.service.calls.route import MODEL_PATH, ModelCalls
+from gilgamesh.service.registry_view import RegistryView
+from gilgamesh.service.calls.pool import QUEUE_LIMIT, WorkerPool
 
 __all__ = ["make_app", "make_server", "serve", "ServiceContext", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_BODY_TIMEOUT",
            "STATIC_DIR", "KATEX_DIR"]
@@ -93,7 +93,7 @@ class ServiceContext:
         # --dask-scheduler option, else the registry's dask_scheduler setting).
         self.dask_scheduler = dask_scheduler or _dask_setting(self.root)
         if self.dask_scheduler:
-            from .dask_calls import DaskCalls
+            from gilgamesh.service.calls.dask import DaskCalls
 
             self.pool = DaskCalls(self.dask_scheduler, call_timeout=call_timeout)
         else:
@@ -126,7 +126,7 @@ class ServiceContext:
             except SandboxRequired as e:  # the rest of the service serves; model calls answer 503 with this
                 log.error("model workers not started: %s", e)
             if tornado.process.task_id() in (None, 0):  # one of --workers N processes pulls
-                from .upstreams import keep_current
+                from gilgamesh.service.upstreams import keep_current
 
                 self._upstreams = asyncio.get_running_loop().create_task(keep_current(self.root, self.run_blocking))
 
@@ -142,7 +142,7 @@ class ServiceContext:
 
     # -- registry writes (blocking: run them with run_blocking) -----------------------------------
     def publish(self, data: bytes, user: str, dry_run: bool):
-        from gilgamesh.registry.publish import publish
+        from gilgamesh.registry.publish.pipeline import publish
 
         return publish(self.root, data, publisher=user, dry_run=dry_run, validate=self.validate)
 
@@ -167,7 +167,7 @@ class ServiceContext:
         return LocalRegistry(self.root, user).add_bibliography(text, "the request body", replace=replace)
 
     def citation(self, name: str, spec: str, base_url: str) -> dict:
-        from gilgamesh.registry.bibliography import version_citation
+        from gilgamesh.registry.store.bibliography import version_citation
 
         resolved = self.view.resolve(name, spec)
         data = self.view.notebook_bytes(resolved.name, resolved.version)
@@ -176,7 +176,7 @@ class ServiceContext:
 
     # -- auth -------------------------------------------------------------------------------------
     def verify_token(self, token: str) -> str | None:
-        from gilgamesh.registry.tokens import verify_token
+        from gilgamesh.registry.store.tokens import verify_token
 
         return verify_token(self.root, token)
 
@@ -232,7 +232,7 @@ class ServiceContext:
         """The OpenAPI document as JSON bytes, rebuilt when any index changed."""
         signature = self._index_signature()
         if self._openapi is None or self._openapi[0] != signature:
-            from .openapi import build_openapi
+            from gilgamesh.service.openapi import build_openapi
 
             document = await self.run_blocking(build_openapi, self.view, private=self.private)
             self._openapi = (signature, json.dumps(document, ensure_ascii=False).encode())
@@ -278,7 +278,7 @@ class ServiceContext:
 
 
 def _dask_setting(root: str) -> str | None:
-    from gilgamesh.registry.settings import read_settings
+    from gilgamesh.registry.store.settings import read_settings
 
     value = read_settings(root).get("dask_scheduler")
     if value is not None and not (isinstance(value, str) and value.strip()):
@@ -318,7 +318,7 @@ def make_app(
     """The service for the registry at ``registry_root``; ``app.settings["ctx"]`` is its context.
 
     With ``dask_scheduler`` (or the registry's ``dask_scheduler`` setting) model calls run as
-    tasks on that Dask cluster instead (service/dask_calls.py).
+    tasks on that Dask cluster instead (service/calls/dask.py).
 
     ``model_workers`` warm worker processes (default: one per core) grow up to
     ``max_model_workers`` while slow calls occupy them; past that, ``queue_limit`` calls wait.

@@ -8,7 +8,7 @@ so equations render without internet; its Content-Security-Policy allows scripts
 service alone, a second wall behind the sanitizer.
 
 Below the notebook the page has an API reference: each public function and class with its
-signature and its docstring rendered from the one structure of :mod:`gilgamesh.docstrings`
+signature and its docstring rendered from the one structure of :mod:`gilgamesh.documentation.docstrings`
 (parameters as a definition list with types and units, returns, raises, notes, references,
 examples), so numpydoc's ``----------`` and reStructuredText's ````x```` never reach a page.
 
@@ -109,7 +109,7 @@ def render_notebook_body(data: bytes, references: dict | None = None) -> str:
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
-    from gilgamesh.citations import link_citations
+    from gilgamesh.documentation.citations import link_citations
 
     config = Config()
     config.NbConvertBase.display_data_priority = DISPLAY_PRIORITY
@@ -153,7 +153,7 @@ def _name_html(name: str) -> str:
 
 def docstring_html(text: str) -> str:
     """A docstring (any style) as HTML: summary, description, then each section as a list."""
-    from gilgamesh.docstrings import parse_docstring
+    from gilgamesh.documentation.docstrings import parse_docstring
 
     doc = parse_docstring(text)
     out = []
@@ -183,7 +183,7 @@ def docstring_html(text: str) -> str:
 
 def render_api_reference(data: bytes) -> str:
     """The sanitized HTML of a notebook's public functions and classes (blocking), read statically."""
-    from gilgamesh.registry.documentation import from_notebook
+    from gilgamesh.documentation.model import from_notebook
 
     model = from_notebook(data)
     sections = []

@@ -18,7 +18,7 @@ from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
 from gilgamesh.versions import Spec, Version, check_name
 
-from . import http_policy as policy
+from gilgamesh.service import http_policy as policy
 
 __all__ = [
     "BaseHandler", "NotebooksHandler", "ApiHandler", "ResolveHandler", "NotebookHandler",

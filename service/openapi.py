@@ -3,7 +3,7 @@
 Model operations: one per endpoint and version line. ``POST /models/langmuir/1/analyze`` is
 ``langmuir@1`` (the highest ``1.*`` release), ``POST /models/plasma/0.3/debye_length`` is
 ``plasma@0.3`` (0.x has no compatibility promise, so each minor is its own line). Schemas come
-from the annotations (:mod:`gilgamesh.service.arguments`), descriptions from the docstrings (or
+from the annotations (:mod:`gilgamesh.service.calls.binder`), descriptions from the docstrings (or
 the markdown cell above the function, as for ``help()``), each parameter's from its entry in the
 docstring, unit included. The registry's own routes (list, resolve, publish, yank, deprecate,
 dependents, the notebook bytes, the docs pages) are described once, with their answers' schemas.
@@ -25,7 +25,7 @@ from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import rewrite_at_spelling
 from gilgamesh.versions import Spec
 
-from .arguments import Binder
+from gilgamesh.service.calls.binder import Binder
 
 __all__ = ["build_openapi", "version_lines", "function_docs", "ERROR_STATUSES", "NON_FINITE_SCHEMA"]
 
@@ -104,7 +104,7 @@ def function_docs(data: bytes, sha256: str) -> dict[str, str]:
 
 def _described(doc: str) -> tuple[str, dict[str, str], str]:
     """The docstring's summary and description (markdown), each parameter's description, the return's."""
-    from gilgamesh.docstrings import parameter_descriptions, parse_docstring
+    from gilgamesh.documentation.docstrings import parameter_descriptions, parse_docstring
 
     parsed = parse_docstring(doc)
     text = "\n\n".join(part for part in (parsed.summary, parsed.description) if part)

@@ -14,7 +14,7 @@ import json
 from gilgamesh.environment import describe_environment
 from gilgamesh.errors import GilgameshError, UsageError
 
-from .handlers import BaseHandler
+from gilgamesh.service.handlers import BaseHandler
 
 __all__ = ["IndexPage", "ApiPage", "DocsPage", "BibliographyPage", "LoginPage", "LogoutPage", "PygmentsCss"]
 
@@ -82,8 +82,8 @@ def _signature(function: str, signature: dict) -> str:
 
 def _endpoint_docs_html(data: bytes, sha256: str) -> dict[str, str]:
     """Each function's docstring as sanitized HTML (blocking: the markdown engine loads once)."""
-    from .docs import docstring_html, sanitize_html
-    from .openapi import function_docs
+    from gilgamesh.service.docs import docstring_html, sanitize_html
+    from gilgamesh.service.openapi import function_docs
 
     return {f: sanitize_html(docstring_html(doc)) for f, doc in function_docs(data, sha256).items() if doc}
 

@@ -16,7 +16,7 @@ import os
 from typing import NamedTuple
 
 from gilgamesh.errors import ApiNotFound, IntegrityError, VersionNotFound
-from gilgamesh.registry.reader import LocalReader
+from gilgamesh.registry.store.reader import LocalReader
 from gilgamesh.versions import Resolution, Spec, VersionSet, check_name, module_part_for
 
 __all__ = ["RegistryView", "ApiIndex", "Resolved"]

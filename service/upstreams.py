@@ -18,7 +18,7 @@ import asyncio
 import logging
 
 from gilgamesh.errors import GilgameshError
-from gilgamesh.registry.settings import read_settings
+from gilgamesh.registry.store.settings import read_settings
 
 __all__ = ["DEFAULT_SYNC_INTERVAL", "upstream_settings", "keep_current"]
 

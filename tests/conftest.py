@@ -14,7 +14,7 @@ sys.path.insert(0, HERE)  # tests import the notebook factory as `nbfactory`
 @pytest.fixture
 def registry(tmp_path):
     """An empty registry directory."""
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "registry")
     init_registry(root)

@@ -87,7 +87,7 @@ def test_a_session_on_a_new_registry(tmp_path, three_versions):
 
 
 def test_resolve_json_shape_with_dependencies_and_yanks(tmp_path, registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("plasma", "1.0.0"), validate=False)
     cells = [f.markdown("# user"), f.code("from gilgamesh.api.plasma@1 import scale")]
@@ -141,7 +141,7 @@ def test_missing_registry_is_named(tmp_path):
 
 
 def test_diff_json_lists_changes_and_the_required_bump(registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
     publish(registry, f.simple_api("demo", "2.0.0", scale_default="3.0"), validate=False)
@@ -156,7 +156,7 @@ def test_diff_json_lists_changes_and_the_required_bump(registry):
 
 def test_diff_of_a_working_copy_against_a_published_version(tmp_path, registry):
     """The working copy's import cells run (a lambda is what its code binds) and it is diffed."""
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     old = 'def f(x: float, y: float) -> float:\n    """F."""\n    return x + y\n'
     new = 'f = lambda x: x\n'
@@ -178,7 +178,7 @@ def test_diff_of_a_working_copy_against_a_published_version(tmp_path, registry):
 
 
 def test_fork_writes_the_next_version_and_never_overwrites(tmp_path, registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
     target = tmp_path / "work.ipynb"
@@ -200,7 +200,7 @@ def test_token_create_prints_the_token_last_and_stores_only_its_hash(registry):
     assert token.startswith("ggm_") and len(token) > 40
     stored = open(os.path.join(registry, "tokens.json")).read()
     assert token not in stored and "alice" in stored
-    from gilgamesh.registry.tokens import verify_token
+    from gilgamesh.registry.store.tokens import verify_token
 
     assert verify_token(registry, token) == "alice"
     assert verify_token(registry, token + "x") is None
@@ -222,8 +222,8 @@ def test_twenty_concurrent_publishes_all_land(tmp_path, registry):
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
     tags = subprocess.run(["git", "-C", git_dir, "tag", "--list"], capture_output=True, text=True).stdout.split()
     assert sorted(tags) == sorted(f"demo/v1.0.{i}" for i in range(20))
-    from gilgamesh.registry.reader import LocalReader
-    from gilgamesh.registry.store import Store
+    from gilgamesh.registry.store.reader import LocalReader
+    from gilgamesh.registry.store.git_store import Store
 
     index_before = json.loads(open(os.path.join(registry, "index", "demo.json")).read())
     assert sorted(index_before["versions"]) == sorted(f"1.0.{i}" for i in range(20))
@@ -233,7 +233,7 @@ def test_twenty_concurrent_publishes_all_land(tmp_path, registry):
 
 
 def test_diff_on_a_0x_line_asks_minor_for_breaking_changes(registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "0.1.0"), validate=False)
     publish(registry, f.simple_api("demo", "0.2.0", scale_default="3.0"), validate=False)
@@ -257,7 +257,7 @@ def test_serve_refuses_a_pool_ceiling_below_its_warm_workers_before_writing(tmp_
 
 
 def test_fork_to_an_unwritable_place_is_a_clean_error(tmp_path, registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
     out = run_cli("fork", "demo@1", str(tmp_path / "no" / "such" / "dir" / "x.ipynb"), "--registry", registry)
@@ -266,7 +266,7 @@ def test_fork_to_an_unwritable_place_is_a_clean_error(tmp_path, registry):
 
 
 def test_options_may_come_between_a_commands_positionals(tmp_path, registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
     target = tmp_path / "p.ipynb"
@@ -300,7 +300,7 @@ def test_registry_and_json_may_come_before_the_command(registry):
 
 
 def test_global_registry_survives_intermixed_options(tmp_path, registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
     target = tmp_path / "w.ipynb"

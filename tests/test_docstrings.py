@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gilgamesh.docstrings import Parameter, Raised, Returned, parse_docstring, rst_to_markdown, to_markdown
+from gilgamesh.documentation.docstrings import Parameter, Raised, Returned, parse_docstring, rst_to_markdown, to_markdown
 
 NUMPYDOC = """Debye length [m].
 

@@ -31,8 +31,8 @@ DEMO_CELLS = [
 
 @pytest.fixture(scope="module")
 def reg(tmp_path_factory):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("run") / "registry")
     init_registry(root)

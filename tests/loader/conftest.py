@@ -18,8 +18,8 @@ from loader_kit import PUBLISHED, YANK_REASON, fixture_bytes
 @pytest.fixture(scope="session")
 def api_registry(tmp_path_factory) -> str:
     """A registry with the fixture APIs published (read-only for tests: copy it to change it)."""
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import Store, init_registry, writer_lock
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import Store, init_registry, writer_lock
 
     root = str(tmp_path_factory.mktemp("loader") / "registry")
     init_registry(root)

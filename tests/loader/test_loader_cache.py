@@ -56,7 +56,7 @@ def test_warm_import_reads_the_code_cache_and_nothing_else():
                   "tokenize", "gilgamesh.versions", "gilgamesh.registry", "typing", "hashlib", "linecache"):
         assert heavy not in loaded, heavy
     assert not [m for m in loaded if m.startswith(("nbformat", "IPython", "tornado", "importnb", "git", "packaging",
-                                                   "docstring_parser", "bibtexparser", "gilgamesh.docstrings"))]
+                                                   "docstring_parser", "bibtexparser", "gilgamesh.documentation.docstrings"))]
 
 
 def test_import_gilgamesh_api_stays_lean():
@@ -213,7 +213,7 @@ def test_seal_round_trip_and_refusals(tmp_path):
 
 
 def test_memos_of_a_replaced_index_are_removed(own_registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
     from loader_kit import fixture_bytes
 
     gilgamesh.use("langmuir@1.2")

@@ -34,8 +34,8 @@ def _user(name: str, version: str, spelling: str) -> bytes:
 
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "lab")
     init_registry(root)
@@ -71,7 +71,7 @@ def test_the_diamond_loads_two_plasmas_side_by_side(lab):
 
 
 def test_the_pins_are_transitive_and_hold_in_a_fresh_process(lab, tmp_path):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     # An API that depends on langmuir 1.2.0 runs langmuir's own pin of plasma (1.0.0).
     publish(lab, f.to_bytes(f.notebook("analysis", "1.0.0", [

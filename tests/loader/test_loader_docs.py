@@ -9,8 +9,9 @@ import sys
 import pytest
 
 import gilgamesh
-from gilgamesh.loader.docs import Documentation, markdown_to_text, render_terminal
-from gilgamesh.registry.reader import LocalReader
+from gilgamesh.documentation.plaintext import markdown_to_text
+from gilgamesh.documentation.render import Documentation, render_terminal
+from gilgamesh.registry.store.reader import LocalReader
 
 EQUATION = "$$I_e = I_{es} \\exp\\left(\\frac{e (V - V_p)}{k_B T_e}\\right)$$"
 ABOVE_ELECTRON_TEMPERATURE = ("## Electron temperature\n\nThe inverse slope of $\\ln I$ against $V$, in eV, "

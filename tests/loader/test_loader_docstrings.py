@@ -22,8 +22,8 @@ def waves_bytes() -> bytes:
 
 @pytest.fixture(scope="module")
 def docs_registry(tmp_path_factory) -> str:
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("docs") / "registry")
     init_registry(root)

@@ -194,7 +194,7 @@ def test_finder_is_first_and_installed_once():
 
 
 def test_resolution_stays_put_until_refresh(own_registry):
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     first = gilgamesh.use("langmuir@1.2")
     assert first.__version__ == "1.2.1"

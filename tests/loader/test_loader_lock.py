@@ -38,7 +38,7 @@ def _notebook(*sources: str) -> str:
 
 
 def _publish_langmuir_122(root: str) -> None:
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     newer = fixture_bytes("langmuir-1.2.1").replace(b'"version": "1.2.1"', b'"version": "1.2.2"')
     publish(root, newer, validate=False)
@@ -130,7 +130,7 @@ def test_lock_keeps_what_is_locked_and_upgrade_re_resolves(analysis):
 
 
 def test_a_locked_version_that_was_yanked_warns(analysis, own_registry):
-    from gilgamesh.registry.store import Store, writer_lock
+    from gilgamesh.registry.store.git_store import Store, writer_lock
 
     with writer_lock(own_registry):
         Store(own_registry).set_yanked("langmuir", "1.2.1", "bad fit near the floating potential", "test")

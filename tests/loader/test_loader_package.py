@@ -7,7 +7,7 @@ import tomllib
 
 import gilgamesh
 from gilgamesh.loader import finder
-from gilgamesh.registry.layout import Layout
+from gilgamesh.registry.store.layout import Layout
 from loader_kit import run_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

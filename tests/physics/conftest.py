@@ -20,8 +20,8 @@ from lab_notebooks import PUBLISH_ORDER, add_lab_bibliography, read_notebook
 @pytest.fixture(scope="session")
 def lab_registry(tmp_path_factory):
     """``(root, outcomes)``: a registry holding every lab notebook, published in dependency order."""
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("lab") / "registry")
     init_registry(root)

@@ -11,8 +11,8 @@ import pytest
 
 from gilgamesh.errors import PublishRefused
 from gilgamesh.notebook import parse_notebook
-from gilgamesh.registry.semver import diff_snapshots, required_bump
-from gilgamesh.registry.surface import api_snapshot
+from gilgamesh.registry.compat.semver import diff_snapshots, required_bump
+from gilgamesh.registry.surface.snapshot import api_snapshot
 from lab_notebooks import FORKED, NOTEBOOKS, PUBLISH_ORDER, PUBLISHED, add_lab_bibliography, read_notebook
 
 LABELS = [f"{n}@{v}" for n, v in PUBLISH_ORDER]
@@ -36,8 +36,8 @@ def test_the_directory_holds_exactly_the_published_versions():
 
 
 def test_the_lab_bibliography_parses_and_holds_every_key_the_notebooks_cite():
-    from gilgamesh.citations import cited_keys
-    from gilgamesh.registry.bibliography import parse_bibtex
+    from gilgamesh.documentation.citations import cited_keys
+    from gilgamesh.registry.store.bibliography import parse_bibtex
 
     with open(os.path.join(NOTEBOOKS, "references.bib"), encoding="utf-8") as f:
         entries = parse_bibtex(f.read(), "references.bib")
@@ -125,7 +125,7 @@ def test_langmuir_2_breaks_analyze_and_says_how_to_migrate():
 
 def test_langmuir_2_as_a_minor_release_is_refused(lab_registry):
     root, _ = lab_registry
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     raw = json.loads(read("langmuir", "2.0.0"))
     raw["metadata"]["gilgamesh"]["version"] = "1.3.0"
@@ -173,8 +173,8 @@ def test_a_published_notebook_never_changes(name, version):
 def test_every_notebook_passes_validation(tmp_path):
     """Step 7 for real: each notebook reruns top to bottom in a fresh kernel and its stored
     outputs (printed numbers included) match, within the default relative tolerance."""
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "registry")
     init_registry(root)

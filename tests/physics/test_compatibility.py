@@ -12,8 +12,8 @@ import json
 import pytest
 
 from gilgamesh.errors import PublishRefused
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import init_registry
 from lab_notebooks import read_notebook
 
 STAR = "def analyze(V: list[float], I: list[float], *, area: float, ion_mass_amu: float) -> ProbeAnalysis:"

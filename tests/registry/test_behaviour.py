@@ -20,10 +20,10 @@ import pytest
 import nbfactory as f
 from gilgamesh import cli
 from gilgamesh.errors import PublishRefused
-from gilgamesh.registry.behaviour import replay_source
-from gilgamesh.registry.golden_values import Unrecordable, decode, encode, same, show
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import Store, init_registry
+from gilgamesh.registry.compat.behaviour import replay_source
+from gilgamesh.registry.compare.golden_values import Unrecordable, decode, encode, same, show
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import Store, init_registry
 from support import registry_state, run_cli
 
 pytestmark = pytest.mark.slow

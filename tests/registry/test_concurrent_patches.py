@@ -22,8 +22,8 @@ import pytest
 
 import nbfactory as f
 from support import unsandboxed
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import Store, init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import Store, init_registry
 
 pytestmark = pytest.mark.slow
 

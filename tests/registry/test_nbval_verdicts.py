@@ -21,7 +21,7 @@ import pytest
 
 import nbfactory as f
 from gilgamesh.errors import PublishRefused
-from gilgamesh.registry.publish import publish
+from gilgamesh.registry.publish.pipeline import publish
 
 pytestmark = pytest.mark.slow
 

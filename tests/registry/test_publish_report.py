@@ -18,8 +18,8 @@ import pytest
 import nbfactory as f
 from support import run_cli
 from gilgamesh.errors import PublishRefused
-from gilgamesh.registry.figures import compare_figures, figure_difference
-from gilgamesh.registry.publish import publish
+from gilgamesh.registry.compare.figures import compare_figures, figure_difference
+from gilgamesh.registry.publish.pipeline import publish
 
 pytestmark = pytest.mark.slow
 
@@ -197,8 +197,8 @@ def test_tolerance_zero_compares_text_exactly(registry):
 def test_sanitizers_rewrite_both_sides_before_the_comparison():
     from nbformat import from_dict
 
-    from gilgamesh.registry.nbval_compare import compare_outputs
-    from gilgamesh.registry.sanitize import read_sanitizers
+    from gilgamesh.registry.compare.outputs import compare_outputs
+    from gilgamesh.registry.compare.sanitize import read_sanitizers
 
     stored = [from_dict(stdout("<Probe object at 0x7f3a1c2b>, run 17 of 2024-01-02\n"))]
     fresh = [from_dict(stdout("<Probe object at 0x55d0e8aa>, run 17 of 2025-06-30\n"))]

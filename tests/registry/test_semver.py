@@ -16,10 +16,10 @@ import pytest
 import nbfactory as f
 from gilgamesh.errors import PublishRefused
 from gilgamesh.notebook import parse_notebook
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.semver import bump_of, diff_snapshots, required_bump
-from gilgamesh.registry.store import init_registry
-from gilgamesh.registry.surface import api_snapshot, probe_surface
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.compat.semver import bump_of, diff_snapshots, required_bump
+from gilgamesh.registry.store.git_store import init_registry
+from gilgamesh.registry.surface.snapshot import api_snapshot, probe_surface
 
 
 def api(source: str, version: str, name: str = "demo") -> bytes:
@@ -257,7 +257,7 @@ REQUIRED = [
 
 @pytest.mark.parametrize("bumps, old, required", REQUIRED)
 def test_required_bump(bumps, old, required):
-    from gilgamesh.registry.semver import Change
+    from gilgamesh.registry.compat.semver import Change
 
     changes = [Change("rule", "x", b, "m") for b in bumps]
     assert required_bump(changes, old) == required

@@ -9,9 +9,9 @@ import pytest
 import nbfactory as f
 from support import registry_state
 from gilgamesh.errors import Conflict, PublishRefused, VersionNotFound
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.reader import LocalReader
-from gilgamesh.registry.store import Store, init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.store.git_store import Store, init_registry
 
 
 def _publish(root, data, **kw):

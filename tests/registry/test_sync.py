@@ -11,9 +11,9 @@ import pytest
 import nbfactory as f
 from git_remotes import git_daemon, smart_http
 from support import registry_state, run_cli
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.reader import LocalReader
-from gilgamesh.registry.store import Store, init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.store.git_store import Store, init_registry
 from gilgamesh.registry.sync import sync
 
 

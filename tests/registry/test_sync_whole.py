@@ -1,6 +1,6 @@
 """Sync carries the whole registry: versions with every file of their tree, and the bibliography.
 
-What a version's tree holds is defined once (registry/version_tree.py); sync and the store's
+What a version's tree holds is defined once (registry/store/version_tree.py); sync and the store's
 pre-receive hook accept a version from elsewhere only when every file its metadata hashes is
 there and matches. The bibliography is merged by key, a key both sides define differently
 being a conflict reported like a version's.
@@ -17,9 +17,9 @@ import pytest
 import nbfactory as f
 from support import run_cli
 from gilgamesh.registry.facade import LocalRegistry
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.reader import LocalReader
-from gilgamesh.registry.store import Store, init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.store.git_store import Store, init_registry
 from gilgamesh.registry.sync import sync
 
 pytestmark = pytest.mark.slow

@@ -22,12 +22,12 @@ import pytest
 
 import nbfactory as f
 from gilgamesh.errors import PublishRefused
-from gilgamesh.registry import validation
-from gilgamesh.registry.nbval_compare import compare_outputs, texts_match
-from gilgamesh.registry.notebook_runner import STALE_HINT
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.reader import LocalReader
-from gilgamesh.registry.validation import cache_dir, validation_key
+from gilgamesh.registry.validation import launch as validation
+from gilgamesh.registry.compare.outputs import compare_outputs, texts_match
+from gilgamesh.registry.validation.runner import STALE_HINT
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.validation.launch import cache_dir, validation_key
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +181,7 @@ def test_the_keys_left_out_are_nbvals():
 
     from nbval.plugin import IPyNbFile
 
-    from gilgamesh.registry.nbval_compare import SKIP_COMPARE
+    from gilgamesh.registry.compare.outputs import SKIP_COMPARE
 
     source = inspect.getsource(IPyNbFile.__init__)
     listed = set(re.findall(r"'([^']+)'", source[source.index("skip_compare"):]))
@@ -193,7 +193,7 @@ def test_the_runner_uses_nbvals_own_comparison_without_importing_pytest():
     being imported, and a later ``import nbval.plugin`` is the real module."""
     code = (
         "import sys\n"
-        "from gilgamesh.registry import nbval_compare as c\n"
+        "from gilgamesh.registry.compare import outputs as c\n"
         "loaded = [m for m in ('pytest', 'coverage', 'nbval.plugin', 'nbval.cover') if m in sys.modules]\n"
         "method = c.IPyNbCell.compare_outputs\n"
         "import nbval.plugin\n"
@@ -413,7 +413,7 @@ def test_gilgamesh_validate_then_publish_runs_the_kernel_once(registry, tmp_path
                               capture_output=True, text=True, env=env, timeout=120)
         assert done.returncode == 0, done.stderr
     assert runs.read_text() == "ran\n"
-    from gilgamesh.registry.store import Store
+    from gilgamesh.registry.store.git_store import Store
 
     stored = Store(registry).read_metadata("demo", "1.0.0")["validation"]
     assert stored["passed"] is True and stored["cached"] is True and stored["compared"] == 1
@@ -463,7 +463,7 @@ def test_the_kernel_imports_apis_from_the_registry_published_to(registry, tmp_pa
 
 def test_a_registry_requiring_the_sandbox_runs_no_code_where_bwrap_is_missing(registry, tmp_path, monkeypatch):
     """No silent fallback: init wrote require_sandbox (bwrap is installed); without bwrap nothing runs."""
-    from gilgamesh.registry.settings import read_settings
+    from gilgamesh.registry.store.settings import read_settings
 
     assert read_settings(registry)["require_sandbox"] is True
     bin_dir = tmp_path / "bin"  # a PATH with git, without bwrap
@@ -481,7 +481,7 @@ def test_a_registry_requiring_the_sandbox_runs_no_code_where_bwrap_is_missing(re
 
 def test_the_sandbox_keeps_writes_in_scratch_and_the_token_store_out_of_reach(registry, tmp_path):
     """With bubblewrap installed, a notebook can neither write outside its scratch nor read tokens.json."""
-    from gilgamesh.registry.tokens import create_token
+    from gilgamesh.registry.store.tokens import create_token
 
     if shutil.which("bwrap") is None:
         pytest.fail("bubblewrap (bwrap) is not installed: `make test` installs it")

@@ -70,9 +70,9 @@ def seeded_service(tmp_path_factory):
     from corpus import SEED_APIS
     from reliability_kit import Service
 
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
-    from gilgamesh.registry.tokens import create_token
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
+    from gilgamesh.registry.store.tokens import create_token
 
     base = tmp_path_factory.mktemp("seeded")
     root = str(base / "registry")

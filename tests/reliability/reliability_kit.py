@@ -56,10 +56,10 @@ def assert_registry_consistent(root: str, scratch: str, checked: dict | None = N
     Tags in ``checked`` (an earlier answer) that still point at the same commit are not read
     again: git objects are immutable and ``fsck`` covers them.
     """
-    from gilgamesh.registry.reader import LocalReader
-    from gilgamesh.registry.store import Store
+    from gilgamesh.registry.store.reader import LocalReader
+    from gilgamesh.registry.store.git_store import Store
 
-    from gilgamesh.registry.store import writer_lock
+    from gilgamesh.registry.store.git_store import writer_lock
 
     reader = LocalReader(root)
     journal = os.path.join(root, "journal.json")

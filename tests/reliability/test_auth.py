@@ -28,9 +28,9 @@ WRITES = [
 
 @pytest.fixture
 def auth_setup(tmp_path, private_cache):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import atomic_write, init_registry
-    from gilgamesh.registry.tokens import create_token, remove_user
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import atomic_write, init_registry
+    from gilgamesh.registry.store.tokens import create_token, remove_user
 
     root = str(tmp_path / "registry")
     init_registry(root)

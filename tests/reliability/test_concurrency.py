@@ -36,8 +36,8 @@ def _post_all(url: str, token: str, bodies: list[bytes]) -> list[requests.Respon
 
 @pytest.fixture
 def busy_service(tmp_path, private_cache):
-    from gilgamesh.registry.store import init_registry
-    from gilgamesh.registry.tokens import create_token
+    from gilgamesh.registry.store.git_store import init_registry
+    from gilgamesh.registry.store.tokens import create_token
 
     root = str(tmp_path / "registry")
     init_registry(root)
@@ -105,8 +105,8 @@ def test_concurrent_publishes_all_land_and_one_version_is_written_once(busy_serv
 
 def test_a_version_published_while_the_workers_are_warm_is_served(tmp_path, private_cache):
     """DESIGN 8: a newly published version is served without a restart, by workers already warm."""
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "registry")
     init_registry(root)

@@ -116,8 +116,8 @@ def _measure_publish_seconds(base: str, path: str, scratch: str, env: dict) -> f
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_loses_or_corrupts_a_version(tmp_path, figures):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     rng = random.Random(SEED)
     env = dict(os.environ, GILGAMESH_CACHE=str(tmp_path / "cache"), GILGAMESH_USER="crash-test")

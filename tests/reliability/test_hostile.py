@@ -95,8 +95,8 @@ def _marked_processes(marker: str) -> list[psutil.Process]:
 
 @pytest.fixture(scope="module")
 def limited_service(tmp_path_factory, private_cache):
-    from gilgamesh.registry.store import atomic_write, init_registry
-    from gilgamesh.registry.tokens import create_token
+    from gilgamesh.registry.store.git_store import atomic_write, init_registry
+    from gilgamesh.registry.store.tokens import create_token
 
     base = tmp_path_factory.mktemp("hostile")
     root = str(base / "registry")
@@ -388,8 +388,8 @@ def test_a_service_requiring_the_sandbox_runs_no_model_where_bwrap_is_missing(tm
     """No silent fallback for model calls either: 503 naming the cause; the rest of the service serves."""
     import shutil
 
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "registry")
     init_registry(root)  # bwrap is installed: the registry requires the sandbox

@@ -38,8 +38,8 @@ def _python(code: str, env: dict) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def served(tmp_path, private_cache):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "registry")
     init_registry(root)

@@ -54,7 +54,7 @@ def artifacts():
 @pytest.fixture
 def fresh_registry(tmp_path, png):
     """A registry of its own for a test that writes."""
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path / "registry")
     init_registry(root)

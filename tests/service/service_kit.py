@@ -124,8 +124,8 @@ def assert_error(response: Response, status: int, *fragments: str) -> dict:
 
 def seed(root: str, png: str) -> None:
     """The read-only registry: geo 1.0.0, 1.1.0, a yanked 1.2.0, 2.0.0rc1; plain 0.1.0 and 0.2.0."""
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import Store, init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import Store, init_registry
 
     init_registry(root)
     for data in (apis.geo("1.0.0", png=png), apis.geo_next("1.1.0", png), apis.geo_next("1.2.0", png),

@@ -18,7 +18,7 @@ from nbfactory import code, markdown, notebook, to_bytes
 from service_kit import Server, assert_error, http
 from support import registry_state, run_cli
 
-from gilgamesh.registry.tokens import create_token
+from gilgamesh.registry.store.tokens import create_token
 
 REFS = r"""@book{chen2016,
   author    = {Chen, Francis F.},

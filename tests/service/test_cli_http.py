@@ -9,12 +9,12 @@ import service_apis as apis
 from service_kit import Server
 from support import run_cli
 
-from gilgamesh.registry.tokens import create_token
+from gilgamesh.registry.store.tokens import create_token
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory, service_env):
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("remote") / "registry")
     init_registry(root)

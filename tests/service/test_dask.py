@@ -130,8 +130,8 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("dask") / "registry")
     init_registry(root)
@@ -222,7 +222,7 @@ def test_a_cluster_that_does_not_answer_gets_504_and_the_task_is_cancelled(tmp_p
     import asyncio
 
     from gilgamesh.errors import ModelTimeout
-    from gilgamesh.service.dask_calls import DaskCalls
+    from gilgamesh.service.calls.dask import DaskCalls
 
     empty = Cluster(tmp_path, None, workers=0)  # a scheduler with no worker: the task never runs
     try:
@@ -264,7 +264,7 @@ def test_client_map_runs_api_functions_and_pinned_ones_on_the_workers(cluster, r
         script.write_text("from gilgamesh.api.dsk.v1 import square\n")
         locked = run_cli("lock", script, "--registry", registry)
         assert locked.returncode == 0, locked.stderr
-        from gilgamesh.registry.publish import publish
+        from gilgamesh.registry.publish.pipeline import publish
 
         publish(registry, model("1.1.0", 10.0), publisher="t", validate=False)
         gilgamesh.refresh()
@@ -306,9 +306,9 @@ def test_serve_dask_scheduler_from_the_command_line_and_the_setting(cluster, reg
         proc.stdout.close()
         proc.stderr.close()
     # The registry's setting does the same; a bad one is an error naming the file's key.
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
     from gilgamesh.service.app import ServiceContext
-    from gilgamesh.service.dask_calls import DaskCalls
+    from gilgamesh.service.calls.dask import DaskCalls
 
     other = str(tmp_path / "registry")
     init_registry(other)

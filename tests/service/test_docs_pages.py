@@ -23,8 +23,8 @@ def fixture(name: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def docs_server(tmp_path_factory, service_env):
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("docs-pages") / "registry")
     init_registry(root)

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 import nbfactory as f
-from gilgamesh.registry.publish import publish
+from gilgamesh.registry.publish.pipeline import publish
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def _ran(source: str) -> dict:
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
     """A registry with ``units`` 1.0.0 validated (for real) against labunits 1.4.2."""
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
 
     tmp = tmp_path_factory.mktemp("environment")
     old = _install_fake(tmp / "old", "1.4.2")

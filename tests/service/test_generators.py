@@ -20,8 +20,8 @@ import pytest
 import service_apis as apis
 from service_kit import Server, http
 
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import init_registry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -13,9 +13,9 @@ import pytest
 from nbfactory import code, markdown, notebook, to_bytes
 from service_kit import Server, assert_error, http
 
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import init_registry
-from gilgamesh.registry.tokens import create_token
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import init_registry
+from gilgamesh.registry.store.tokens import create_token
 
 DASHBOARD = "https://dash.lab.example"
 

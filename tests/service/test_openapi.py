@@ -57,7 +57,7 @@ def test_schemas_and_docs_come_from_the_notebook(document):
 
 def test_it_follows_new_versions(server, tmp_path):
     """The document is rebuilt when an index changes (here: the yank list of the seeded registry)."""
-    from gilgamesh.registry.store import Store, writer_lock
+    from gilgamesh.registry.store.git_store import Store, writer_lock
 
     before = http("GET", server.url + "/openapi.json").json()
     assert "/models/plain/0.2/twice" in before["paths"]

@@ -13,14 +13,14 @@ import pytest
 from service_kit import Server, assert_error, http
 
 from gilgamesh import errors
-from gilgamesh.registry.client import HttpReader, publish_over_http, unyank_over_http, yank_over_http
-from gilgamesh.registry.tokens import create_token
+from gilgamesh.registry.store.client import HttpReader, publish_over_http, unyank_over_http, yank_over_http
+from gilgamesh.registry.store.tokens import create_token
 
 
 @pytest.fixture(scope="module")
 def writable(tmp_path_factory, service_env):
     """A server with validation on (the real publish gate), on a registry of its own."""
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("writable") / "registry")
     init_registry(root)
@@ -101,7 +101,7 @@ def test_publish_body_over_the_limit_is_413(writable):
 
 def test_publishers_allow_list_gives_403(writable):
     """A known token whose user the registry's settings do not list may not write."""
-    from gilgamesh.registry.layout import Layout
+    from gilgamesh.registry.store.layout import Layout
 
     settings = Layout(writable.root).settings_file
     with open(settings) as f:
@@ -125,7 +125,7 @@ def test_publishers_allow_list_gives_403(writable):
 ])
 def test_unreadable_publishers_setting_refuses_writes(writable, broken):
     """A broken settings.json never opens a restricted registry to every token holder (fail closed)."""
-    from gilgamesh.registry.layout import Layout
+    from gilgamesh.registry.store.layout import Layout
 
     settings = Layout(writable.root).settings_file
     with open(settings) as f:
@@ -251,7 +251,7 @@ def test_http_client_names_a_url_that_is_not_a_service(html_site):
 
 def test_tokens_and_hashes_never_leave_the_service(writable):
     token = writable.tokens["alice"]
-    from gilgamesh.registry.tokens import _load
+    from gilgamesh.registry.store.tokens import _load
 
     hashes = [t["sha256"] for u in _load(writable.root)["users"].values() for t in u["tokens"]]
     for path in ("/api/notebooks", "/api/notebooks/inc", "/api/notebooks/inc/1", "/openapi.json", "/healthz"):
@@ -261,8 +261,8 @@ def test_tokens_and_hashes_never_leave_the_service(writable):
 
 @pytest.fixture(scope="module")
 def private(tmp_path_factory, service_env):
-    from gilgamesh.registry.publish import publish as store_publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish as store_publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     root = str(tmp_path_factory.mktemp("private") / "registry")
     init_registry(root)

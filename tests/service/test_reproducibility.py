@@ -16,7 +16,7 @@ import sys
 import pytest
 
 import nbfactory as f
-from gilgamesh.registry.tokens import create_token
+from gilgamesh.registry.store.tokens import create_token
 from service_kit import Server, assert_error, http
 
 
@@ -36,8 +36,8 @@ def _user(name: str, version: str) -> bytes:
 
 
 def build_lab(root: str) -> None:
-    from gilgamesh.registry.publish import publish
-    from gilgamesh.registry.store import init_registry
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
 
     init_registry(root)
     publish(root, _plasma("1.0.0", "1.0"), validate=False)
@@ -184,7 +184,7 @@ def test_model_calls_honour_gilgamesh_lock(lab, tmp_path, monkeypatch, service_e
     lock = json.loads((work / "gilgamesh.lock").read_text())
     assert lock["requested"] == {"plasma@1": "1.0.1"}
     # Lock plasma@1 to 1.0.0 instead, as a lock made before the patch would.
-    from gilgamesh.registry.reader import LocalReader
+    from gilgamesh.registry.store.reader import LocalReader
 
     lock["requested"] = {"plasma@1": "1.0.0"}
     lock["packages"] = [{"name": "plasma", "version": "1.0.0", "sha256": LocalReader(lab).entry("plasma", "1.0.0")["sha256"],

@@ -15,8 +15,8 @@ from nbfactory import code, markdown, notebook, to_bytes
 from service_kit import Server, assert_error, http
 from support import unsandboxed
 
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import init_registry
 
 
 def gated() -> bytes:

@@ -25,7 +25,7 @@ SERVE = textwrap.dedent("""
 @pytest.fixture
 def served(fresh_registry, service_env):
     """``serve(..., workers=2)`` in a subprocess; yields (url, registry root)."""
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     publish(fresh_registry, apis.small("shared", "1.0.0"), publisher="t", validate=False)
     proc = subprocess.Popen([sys.executable, "-c", SERVE, fresh_registry, "2"], stdout=subprocess.PIPE,
@@ -69,7 +69,7 @@ def _pids_seen(url: str, want: int, attempts: int = 400) -> set:
 def test_workers_share_the_port_and_see_new_versions(served):
     url, root = served
     assert len(_pids_seen(url, 2)) == 2, "two server processes answer on one port"
-    from gilgamesh.registry.publish import publish
+    from gilgamesh.registry.publish.pipeline import publish
 
     # Published by another process (this one), with no restart: every server process serves it.
     publish(root, apis.small("shared", "1.1.0", "return x + 10"), publisher="t", validate=False)
@@ -106,7 +106,7 @@ def test_serve_refuses_a_missing_registry(tmp_path):
 
 def test_yank_through_one_process_is_seen_by_all(served):
     url, root = served
-    from gilgamesh.registry.tokens import create_token
+    from gilgamesh.registry.store.tokens import create_token
 
     token = create_token(root, "dana")
     r = http("POST", url + "/api/notebooks/shared/1.0.0/yank", {"reason": "test"}, token=token)

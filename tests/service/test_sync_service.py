@@ -8,8 +8,8 @@ import time
 
 import service_apis as apis
 from service_kit import Server, http
-from gilgamesh.registry.publish import publish
-from gilgamesh.registry.store import Store, init_registry
+from gilgamesh.registry.publish.pipeline import publish
+from gilgamesh.registry.store.git_store import Store, init_registry
 from gilgamesh.registry.sync import sync
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gilgamesh.errors import BadArguments
-from gilgamesh.service.arguments import Binder, default_value, parse_annotation
+from gilgamesh.service.calls.binder import Binder, default_value, parse_annotation
 from gilgamesh.service.docs import sanitize_html
 from gilgamesh.service.openapi import version_lines
 from gilgamesh.versions import VersionSet
@@ -48,7 +48,7 @@ def test_values_that_fit(annotation, value, expected):
     ("np.ndarray[tuple[int], np.dtype[np.float64]]", [[1, 2]]),
 ])
 def test_values_that_do_not_fit(annotation, value):
-    from gilgamesh.service.arguments import _Mismatch
+    from gilgamesh.service.calls.binder import _Mismatch
 
     with pytest.raises(_Mismatch):
         parse_annotation(annotation).check(value)
@@ -76,7 +76,7 @@ def test_binder_positional_only_and_arrays():
 @pytest.mark.parametrize("text, value", [("2.0", 2.0), ("None", None), ("(1, 2)", [1, 2]), ("'s'", "s"),
                                          ("math.pi", "no"), ("float('nan')", "no")])
 def test_default_values(text, value):
-    from gilgamesh.service.arguments import NO_DEFAULT
+    from gilgamesh.service.calls.binder import NO_DEFAULT
 
     got = default_value(text)
     assert (got is NO_DEFAULT) if value == "no" else got == value

@@ -1,0 +1,1 @@
+"""gilgamesh.documentation: documentation in one room: the model of a version's docs, docstrings, citations, and the markdown and terminal renderers."""

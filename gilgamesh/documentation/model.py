@@ -1,0 +1,101 @@
+"""The documentation of an API version as data: its narrative and its public functions and classes.
+
+A :class:`DocModel` is what every renderer shows (Jupyter, the terminal, the service's pages):
+the narrative (the notebook's markdown cells, equations left as LaTeX) and each public member
+with its signature and its docstring as written (:mod:`gilgamesh.documentation.docstrings` reads that).
+:func:`from_notebook` builds it statically from the notebook's bytes, running nothing (``gilgamesh
+show``, the docs pages); :func:`gilgamesh.loader.docs.from_module` builds it from an imported
+module. Public means ``__all__`` when the notebook defines it, else not starting with ``_``, as in
+the API snapshot; a function without a docstring takes the markdown cell above its cell.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import NamedTuple
+
+__all__ = ["DocModel", "Member", "from_notebook", "format_params"]
+
+
+class Member(NamedTuple):
+    name: str
+    kind: str  # "function" or "class"
+    signature: str  # "(V: list[float], area: float = 1e-06) -> dict[str, float]"
+    doc: str
+
+
+class DocModel(NamedTuple):
+    name: str
+    version: str
+    summary: str
+    narrative: str
+    members: list[Member]
+    references: dict = {}  # the cited bibliography entries, as published (gilgamesh/documentation/citations.py)
+    registry: str = ""  # where it was published: an http(s) URL links citations to its bibliography
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def format_params(entry: dict) -> str:
+    """An API-snapshot signature (registry/surface/snapshot.py) in ``inspect.Signature`` style."""
+    params = [p for p in entry["params"]]
+    out = []
+    star_done = False
+    for i, p in enumerate(params):
+        kind = p["kind"]
+        if kind == "keyword_only" and not star_done:
+            out.append("*")
+            star_done = True
+        text = p["name"]
+        if kind == "var_positional":
+            text, star_done = "*" + text, True
+        elif kind == "var_keyword":
+            text = "**" + text
+        if p.get("annotation"):
+            text += f": {p['annotation']}"
+        if p.get("default") is not None:
+            text += f" = {p['default']}" if p.get("annotation") else f"={p['default']}"
+        out.append(text)
+        if kind == "positional_only" and (i + 1 == len(params) or params[i + 1]["kind"] != "positional_only"):
+            out.append("/")
+    sig = f"({', '.join(out)})"
+    if entry.get("returns"):
+        sig += f" -> {entry['returns']}"
+    return sig
+
+
+def from_notebook(data: bytes, name: str | None = None, version: str | None = None, summary: str | None = None,
+                  references: dict | None = None, registry: str = "") -> DocModel:
+    """The documentation of a notebook, read statically (no cell is executed)."""
+    import ast
+
+    from gilgamesh.notebook import parse_notebook
+    from gilgamesh.registry.surface.snapshot import api_snapshot, parse_import_cells
+
+    nb = parse_notebook(data)
+    trees = parse_import_cells(nb)
+    snapshot = api_snapshot(nb, trees)
+    docstrings = {}
+    for _, tree in trees:
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                docstrings[node.name] = ast.get_docstring(node)
+    members = []
+    for attr, entry in snapshot.items():
+        if entry["kind"] == "function":
+            signature = format_params(entry)
+        elif entry["kind"] == "class":
+            init = entry.get("methods", {}).get("__init__")
+            signature = format_params({"params": init["params"][1:], "returns": None}) if init else "()"
+        else:
+            continue
+        doc = docstrings.get(attr) or nb.markdown_above(entry["cell"]) or ""
+        members.append(Member(attr, entry["kind"], signature, inspect.cleandoc(doc) if doc else ""))
+    meta = nb.metadata
+    return DocModel(
+        name or meta.get("name", ""), version or meta.get("version", ""),
+        summary if summary is not None else str(meta.get("summary", "")).strip(),
+        nb.narrative(), members, references or {}, registry,
+    )

@@ -1,0 +1,1 @@
+"""gilgamesh.registry.compare: comparing outputs, figures and values."""

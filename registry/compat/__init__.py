@@ -1,0 +1,1 @@
+"""gilgamesh.registry.compat: compatibility: semver and behaviour replay."""

@@ -1,0 +1,419 @@
+"""Semantic versioning of API snapshots: what changed, and the bump each change needs.
+
+A rule table in the spirit of cargo-semver-checks, over the snapshots of
+:mod:`gilgamesh.registry.surface.snapshot`. Each rule has a ``kind`` (stable: the CLI's ``--json`` and
+tests use it) and the bump it needs on a 1.x (or later) line:
+
+============================  =====  ==========================================================
+kind                          bump   when
+============================  =====  ==========================================================
+name-removed                  major  a public function, class, constant or method is gone (an
+                                     inherited method included: a class that lost its base)
+kind-changed                  major  a name changed kind (function, class, constant, module;
+                                     method, staticmethod, classmethod, property; sync, async)
+parameter-removed             major  a parameter is gone (``*args``/``**kwargs`` included)
+parameter-renamed             major  a parameter callers can name has a new name in its place
+parameters-reordered          major  positional parameters changed their relative order
+parameter-moved               major  a positional parameter moved right (one was inserted before)
+parameter-kind-changed        major  a parameter can no longer be passed as before
+                                     (e.g. positional-or-keyword to keyword-only)
+required-parameter-added      major  a new parameter without a default
+parameter-now-required        major  a parameter lost its default
+default-changed               major  a default value changed
+parameter-type-changed        major  a parameter's type no longer accepts every value it did
+return-type-changed           major  the return type is not within the old one (float to tuple)
+attribute-removed             major  a public class attribute is gone
+base-removed                  major  a class no longer derives from a base
+field-removed                 major  a dataclass or NamedTuple field is gone
+fields-reordered              major  fields changed order (positional construction, unpacking)
+field-now-keyword-only        major  a dataclass field became ``kw_only``
+field-added (NamedTuple)      major  a NamedTuple gained a field (unpacking breaks)
+enum-member-removed           major  an enum member is gone
+enum-value-changed            major  an enum member's value changed
+constant-type-changed         major  a constant's value is of another type
+name-added                    minor  a new public name or method
+optional-parameter-added      minor  a new parameter with a default, or a new ``*args``/``**kwargs``
+parameter-now-optional        minor  a parameter gained a default
+parameter-kind-widened        minor  a parameter can be passed in more ways than before
+attribute-added               minor  a new public class attribute
+base-added                    minor  a class derives from one more base
+field-added (dataclass)       minor  a dataclass gained a field
+enum-member-added             minor  a new enum member
+positional-only-renamed       patch  a positional-only parameter was renamed (no caller can tell)
+parameter-type-widened        patch  a parameter accepts more than before (``int`` to ``float``)
+return-type-narrowed          patch  every result is still of the old type (``float | None``
+                                     to ``float``)
+annotation-changed            patch  a parameter became annotated or unannotated
+return-annotation-changed     patch  the return became annotated or unannotated
+constant-changed              patch  a constant's (or class attribute's) value changed
+============================  =====  ==========================================================
+
+Types are compared as the endpoint type grammar reads them (:mod:`gilgamesh.registry.surface.types`):
+``Optional[np.ndarray]`` and ``numpy.ndarray | None`` are one type, ``int`` is within ``float``.
+Defaults and values are compared as values where they are literals (``"SI"`` is ``'SI'``).
+
+While the predecessor's major version is 0, what needs MAJOR needs MINOR (DESIGN.md 5: "MAJOR
+bump (MINOR for 0.x)"); additions still need MINOR. Pre-releases promise nothing: from a
+pre-release to a version of the same release (``2.0.0rc1`` to ``2.0.0``), the bump made is the
+level of that release (``2.0.0`` is a major release, ``1.3.0`` a minor one, ``1.2.1`` a patch).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import NamedTuple
+
+from gilgamesh.errors import Problem
+from gilgamesh.versions import Version
+
+from gilgamesh.registry.surface.types import accepts, canonical_type, parse_type
+
+__all__ = ["Change", "diff_snapshots", "required_bump", "bump_of", "bump_problems", "effective_bump", "BUMPS"]
+
+BUMPS = ("patch", "minor", "major")
+_RANK = {b: i for i, b in enumerate(BUMPS)}
+_POSITIONAL = ("positional_only", "positional_or_keyword")
+_VARIADIC = ("var_positional", "var_keyword")
+
+
+class Change(NamedTuple):
+    kind: str  # the rule that fired, e.g. "parameter-removed"
+    name: str  # the public name concerned (``Class.method`` for methods)
+    bump: str  # "major", "minor" or "patch" (for a 1.x or later line)
+    message: str
+
+    def to_dict(self) -> dict:
+        return self._asdict()
+
+
+# -- parameters ----------------------------------------------------------------------------------
+
+def _call_styles(kind: str) -> set[str]:
+    """How a caller may pass a parameter of this kind."""
+    return {
+        "positional_only": {"positional"},
+        "positional_or_keyword": {"positional", "keyword"},
+        "keyword_only": {"keyword"},
+        "var_positional": {"extra-positional"},
+        "var_keyword": {"extra-keyword"},
+    }.get(kind, set())
+
+
+def _renames(old_params: list[dict], new_params: list[dict]) -> dict[str, str]:
+    """Old positional names whose slot holds a name the old signature did not have."""
+    old_names = {p["name"] for p in old_params}
+    new_names = {p["name"] for p in new_params}
+    old_pos = [p["name"] for p in old_params if p["kind"] in _POSITIONAL]
+    new_pos = [p["name"] for p in new_params if p["kind"] in _POSITIONAL]
+    return {
+        name: new_pos[i]
+        for i, name in enumerate(old_pos)
+        if name not in new_names and i < len(new_pos) and new_pos[i] not in old_names
+    }
+
+
+def _diff_parameter(label: str, p: dict, q: dict) -> list[Change]:
+    changes = []
+    pname = p["name"]
+    old_styles, new_styles = _call_styles(p["kind"]), _call_styles(q["kind"])
+    if not old_styles <= new_styles:
+        changes.append(Change("parameter-kind-changed", label, "major",
+                              f"{label}: parameter {pname!r} changed from {p['kind']} to {q['kind']}"))
+    elif new_styles != old_styles:
+        changes.append(Change("parameter-kind-widened", label, "minor",
+                              f"{label}: parameter {pname!r} changed from {p['kind']} to {q['kind']}"))
+    if q["kind"] not in _VARIADIC:
+        if p["default"] is not None and q["default"] is None:
+            changes.append(Change("parameter-now-required", label, "major", f"{label}: parameter {pname!r} lost its default"))
+        elif p["default"] is None and q["default"] is not None and p["kind"] not in _VARIADIC:
+            changes.append(Change("parameter-now-optional", label, "minor",
+                                  f"{label}: parameter {pname!r} now has a default ({q['default']})"))
+        elif not _same_default(p["default"], q["default"]):
+            changes.append(Change("default-changed", label, "major",
+                                  f"{label}: the default of {pname!r} changed from {p['default']} to {q['default']}"))
+    changes += _diff_parameter_type(label, pname, p.get("annotation"), q.get("annotation"))
+    return changes
+
+
+def _diff_parameter_type(label: str, pname: str, old: str | None, new: str | None) -> list[Change]:
+    """A parameter may accept more (a patch) but not less: a caller's argument must stay valid."""
+    if canonical_type(old) == canonical_type(new):
+        return []
+    what = f"{label}: the type of {pname!r} changed from {old} to {new}"
+    if old is None or new is None:
+        return [Change("annotation-changed", label, "patch", what + " (annotated or unannotated: no caller's argument is refused)")]
+    if accepts(parse_type(new), parse_type(old)):
+        return [Change("parameter-type-widened", label, "patch", what + " (it accepts every value it accepted)")]
+    return [Change("parameter-type-changed", label, "major", what + "; arguments of the old type no longer fit")]
+
+
+def _diff_return_type(label: str, old: str | None, new: str | None) -> list[Change]:
+    """A result may narrow (a patch) but not change: callers use what it returned."""
+    if canonical_type(old) == canonical_type(new):
+        return []
+    what = f"{label}: the return type changed from {old} to {new}"
+    if old is None or new is None:
+        return [Change("return-annotation-changed", label, "patch", what + " (annotated or unannotated)")]
+    if accepts(parse_type(old), parse_type(new)):
+        return [Change("return-type-narrowed", label, "patch", what + " (every result is still of the old type)")]
+    return [Change("return-type-changed", label, "major", what + "; callers that use the result as before break")]
+
+
+def _same_default(a: str | None, b: str | None) -> bool:
+    """Two defaults' texts name the same value (``"SI"`` and ``'SI'``, ``1e3`` and ``1000.0``)."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    try:
+        x, y = ast.literal_eval(a), ast.literal_eval(b)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return type(x) is type(y) and x == y
+
+
+def _diff_signature(label: str, old: dict, new: dict) -> list[Change]:
+    """Every change between two signatures (``{"params": [...], "returns": ...}``)."""
+    changes = []
+    old_params, new_params = old.get("params"), new.get("params")
+    if old_params is None or new_params is None:  # a callable without a signature (some builtins)
+        return _diff_return_type(label, old.get("returns") or None, new.get("returns") or None)
+    by_name = {q["name"]: q for q in new_params}
+    renames = _renames(old_params, new_params)
+    matched = set()
+    for p in old_params:
+        pname = p["name"]
+        q = by_name.get(renames.get(pname, pname))
+        if q is None and p["kind"] in _VARIADIC:
+            # *args/**kwargs under another name are the same parameter.
+            q = next((x for x in new_params if x["kind"] == p["kind"]), None)
+        if q is None:
+            changes.append(Change("parameter-removed", label, "major", f"{label}: parameter {pname!r} was removed"))
+            continue
+        matched.add(q["name"])
+        if q["name"] != pname and p["kind"] not in _VARIADIC:
+            if p["kind"] == q["kind"] == "positional_only":
+                changes.append(Change("positional-only-renamed", label, "patch",
+                                      f"{label}: positional-only parameter {pname!r} was renamed to {q['name']!r}"))
+            else:
+                changes.append(Change("parameter-renamed", label, "major",
+                                      f"{label}: parameter {pname!r} was renamed to {q['name']!r}"))
+        changes += _diff_parameter(label, p, q)
+
+    # Positions: a positional caller's arguments must land where they did.
+    old_pos = [renames.get(p["name"], p["name"]) for p in old_params if p["kind"] in _POSITIONAL]
+    new_pos = [q["name"] for q in new_params if q["kind"] in _POSITIONAL]
+    common_old = [n for n in old_pos if n in new_pos]
+    common_new = [n for n in new_pos if n in common_old]
+    if common_old != common_new:
+        changes.append(Change("parameters-reordered", label, "major",
+                              f"{label}: positional parameters reordered from ({', '.join(common_old)}) "
+                              f"to ({', '.join(common_new)})"))
+    else:
+        for n in common_old:
+            before, after = old_pos.index(n), new_pos.index(n)
+            if after > before:
+                inserted = [x for x in new_pos[:after] if x not in old_pos]
+                changes.append(Change("parameter-moved", label, "major",
+                                      f"{label}: parameter {n!r} moved from position {before + 1} to {after + 1} "
+                                      f"(after the new {', '.join(map(repr, inserted))}); positional calls would "
+                                      "pass their arguments to the wrong parameters"))
+                break  # one insertion shifts every later parameter: report it once
+
+    for q in new_params:
+        if q["name"] in matched or q["name"] in renames.values():
+            continue
+        if q["kind"] in _VARIADIC:
+            changes.append(Change("optional-parameter-added", label, "minor", f"{label}: now accepts {_star(q)}"))
+        elif q["default"] is None:
+            changes.append(Change("required-parameter-added", label, "major", f"{label}: new required parameter {q['name']!r}"))
+        else:
+            changes.append(Change("optional-parameter-added", label, "minor", f"{label}: new optional parameter {q['name']!r}"))
+    changes += _diff_return_type(label, old.get("returns") or None, new.get("returns") or None)
+    return changes
+
+
+def _star(param: dict) -> str:
+    return ("*" if param["kind"] == "var_positional" else "**") + param["name"]
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+def _function_kind(entry: dict) -> str:
+    return "async function" if entry.get("async") else "function"
+
+
+def _diff_class(name: str, o: dict, n: dict) -> list[Change]:
+    changes = []
+    old_methods, new_methods = o.get("methods", {}), n.get("methods", {})
+    for method, sig in old_methods.items():
+        label = name if method == "__init__" else f"{name}.{method}"
+        other = new_methods.get(method)
+        if other is None:
+            changes.append(Change("name-removed", label, "major", f"method {name}.{method} was removed"))
+            continue
+        old_kind, new_kind = sig.get("kind", "method"), other.get("kind", "method")
+        if "kind" in sig and "kind" in other and old_kind != new_kind:
+            changes.append(Change("kind-changed", label, "major", f"{name}.{method} changed from a {old_kind} to a {new_kind}"))
+            continue
+        if bool(sig.get("async")) != bool(other.get("async")):
+            changes.append(Change("kind-changed", label, "major",
+                                  f"{name}.{method} changed from {'async' if sig.get('async') else 'sync'} "
+                                  f"to {'async' if other.get('async') else 'sync'}"))
+        changes += _diff_signature(label, sig, other)
+    for method in new_methods:
+        if method not in old_methods:
+            changes.append(Change("name-added", f"{name}.{method}", "minor", f"new method {name}.{method}"))
+    old_attrs, new_attrs = o.get("attributes"), n.get("attributes")
+    if old_attrs is not None and new_attrs is not None:  # snapshots from before attributes were recorded
+        for attr, value in old_attrs.items():
+            label = f"{name}.{attr}"
+            if attr not in new_attrs:
+                changes.append(Change("attribute-removed", label, "major", f"class attribute {label} was removed"))
+            elif not _same_default(new_attrs[attr], value):
+                changes.append(Change("constant-changed", label, "patch",
+                                      f"class attribute {label} changed from {value} to {new_attrs[attr]}"))
+        for attr in new_attrs:
+            if attr not in old_attrs:
+                changes.append(Change("attribute-added", f"{name}.{attr}", "minor", f"new class attribute {name}.{attr}"))
+    return changes + _diff_bases(name, o, n) + _diff_fields(name, o, n) + _diff_enum(name, o, n)
+
+
+def _diff_bases(name: str, o: dict, n: dict) -> list[Change]:
+    if "bases" not in o or "bases" not in n:  # format 1 has no bases
+        return []
+    old_bases = {canonical_type(b) for b in o["bases"]}
+    new_bases = {canonical_type(b) for b in n["bases"]}
+    changes = [Change("base-removed", name, "major", f"class {name} no longer derives from {b} (isinstance checks and "
+                      "what it inherited are gone)") for b in sorted(old_bases - new_bases)]
+    changes += [Change("base-added", name, "minor", f"class {name} now also derives from {b}") for b in sorted(new_bases - old_bases)]
+    return changes
+
+
+def _diff_fields(name: str, o: dict, n: dict) -> list[Change]:
+    """Dataclass and NamedTuple fields: their order is how positional construction, unpacking and
+    indexing reach them."""
+    if "fields" not in o or "fields" not in n:
+        return []
+    old_fields = {f["name"]: f for f in o["fields"]}
+    new_fields = {f["name"]: f for f in n["fields"]}
+    what = "NamedTuple" if n.get("field_kind") == "namedtuple" else "dataclass"
+    changes = [Change("field-removed", f"{name}.{f}", "major", f"{what} {name} lost its field {f!r}")
+               for f in old_fields if f not in new_fields]
+    common_old = [f for f in old_fields if f in new_fields]
+    common_new = [f for f in new_fields if f in old_fields]
+    if common_old != common_new:
+        changes.append(Change("fields-reordered", name, "major", f"{what} {name}'s fields were reordered from "
+                              f"({', '.join(common_old)}) to ({', '.join(common_new)}); positional construction, "
+                              "unpacking and indexing now reach other fields"))
+    for f, field in new_fields.items():
+        if f in old_fields:
+            if field.get("kw_only") and not old_fields[f].get("kw_only"):
+                changes.append(Change("field-now-keyword-only", f"{name}.{f}", "major",
+                                      f"{what} {name}'s field {f!r} became keyword-only: positional construction breaks"))
+            continue
+        if what == "NamedTuple":
+            changes.append(Change("field-added", f"{name}.{f}", "major",
+                                  f"NamedTuple {name} gained the field {f!r}: unpacking it into {len(old_fields)} names breaks"))
+        else:
+            changes.append(Change("field-added", f"{name}.{f}", "minor", f"dataclass {name} gained the field {f!r}"))
+    return changes
+
+
+def _diff_enum(name: str, o: dict, n: dict) -> list[Change]:
+    old, new = o.get("enum"), n.get("enum")
+    if old is None or new is None:
+        return []
+    changes = []
+    for member, value in old.items():
+        if member not in new:
+            changes.append(Change("enum-member-removed", f"{name}.{member}", "major", f"enum member {name}.{member} was removed"))
+        elif not _same_default(value, new[member]):
+            changes.append(Change("enum-value-changed", f"{name}.{member}", "major",
+                                  f"the value of enum member {name}.{member} changed from {value} to {new[member]}"))
+    changes += [Change("enum-member-added", f"{name}.{m}", "minor", f"new enum member {name}.{m}") for m in new if m not in old]
+    return changes
+
+
+def diff_snapshots(old: dict, new: dict) -> list[Change]:
+    """Every change from ``old`` to ``new`` with the bump it needs (for a 1.x or later line)."""
+    changes = []
+    for name, o in old.items():
+        n = new.get(name)
+        if n is None:
+            changes.append(Change("name-removed", name, "major", f"public {o['kind']} {name!r} was removed"))
+            continue
+        if o["kind"] != n["kind"]:
+            changes.append(Change("kind-changed", name, "major", f"{name!r} changed from a {o['kind']} to a {n['kind']}"))
+            continue
+        if o["kind"] == "function":
+            if _function_kind(o) != _function_kind(n):
+                changes.append(Change("kind-changed", name, "major",
+                                      f"{name!r} changed from a {_function_kind(o)} to a {_function_kind(n)}"))
+            changes += _diff_signature(name, o, n)
+        elif o["kind"] == "class":
+            changes += _diff_class(name, o, n)
+        elif o["kind"] == "constant":
+            if o.get("type") and n.get("type") and o["type"] != n["type"]:
+                changes.append(Change("constant-type-changed", name, "major",
+                                      f"constant {name!r} changed type from {o['type']} to {n['type']}"))
+            elif not _same_default(o.get("value"), n.get("value")):
+                changes.append(Change("constant-changed", name, "patch",
+                                      f"constant {name!r} changed from {o.get('value')} to {n.get('value')}"))
+        elif o["kind"] == "module" and o.get("value") != n.get("value"):
+            changes.append(Change("kind-changed", name, "major", f"{name!r} is now the module {n.get('value')}, not {o.get('value')}"))
+    for name, n in new.items():
+        if name not in old:
+            changes.append(Change("name-added", name, "minor", f"new public {n['kind']} {name!r}"))
+    return changes
+
+
+# -- bumps ---------------------------------------------------------------------------------------
+
+def _release_level(v: Version) -> str:
+    if v.patch:
+        return "patch"
+    return "minor" if v.minor else "major"
+
+
+def bump_of(old_version: str, new_version: str) -> str:
+    """The bump ``new`` makes over ``old``: the highest release component that grew.
+
+    From a pre-release to a version of the same release, the level of that release.
+    """
+    o, n = Version(old_version), Version(new_version)
+    if n.major != o.major:
+        return "major"
+    if n.minor != o.minor:
+        return "minor"
+    if o.is_prerelease and n.release == o.release:
+        return _release_level(n)
+    return "patch"
+
+
+def effective_bump(change_bump: str, old_version: str | None) -> str:
+    """The bump a change needs over ``old_version``: MAJOR needs only MINOR over a 0.x version."""
+    if change_bump == "major" and old_version is not None and Version(old_version).major == 0:
+        return "minor"
+    return change_bump
+
+
+def required_bump(changes: list[Change], old_version: str | None = None) -> str:
+    """The bump all the changes together need over ``old_version`` (0.x-aware)."""
+    need = max((_RANK[effective_bump(c.bump, old_version)] for c in changes), default=0)
+    return BUMPS[need]
+
+
+def bump_problems(name: str, old_version: str, old: dict, new_version: str, new: dict) -> list[Problem]:
+    """The publish report's step 3: one problem per change that the new version under-bumps."""
+    made = bump_of(old_version, new_version)
+    problems = []
+    for c in diff_snapshots(old, new):
+        need = effective_bump(c.bump, old_version)
+        if _RANK[need] > _RANK[made]:
+            problems.append(Problem(
+                "semver",
+                f"{c.message}: needs a {need.upper()} bump over {name}@{old_version}, "
+                f"but {new_version} is a {made.upper()} bump",
+            ))
+    return problems

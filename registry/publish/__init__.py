@@ -1,0 +1,1 @@
+"""gilgamesh.registry.publish: the publish pipeline."""

@@ -1,0 +1,1 @@
+"""gilgamesh.registry.sandbox: containment of notebook code."""

@@ -1,0 +1,1 @@
+"""gilgamesh.registry.store: the store: a registry's files and git repository."""

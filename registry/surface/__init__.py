@@ -1,0 +1,1 @@
+"""gilgamesh.registry.surface: the public surface of a version."""

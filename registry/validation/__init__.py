@@ -1,0 +1,1 @@
+"""gilgamesh.registry.validation: running a notebook as validation does."""

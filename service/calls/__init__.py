@@ -1,0 +1,1 @@
+"""gilgamesh.service.calls: model calls: routing, binding, the worker pool, workers, Dask."""
