@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Test processes: most tests wait on kernels, git and subprocesses, so three share two cores well.
 TEST_WORKERS ?= 3
 
-.PHONY: install static generators serve seed test sandbox browser bench clean
+.PHONY: install static generators serve seed test test-fast sandbox browser bench clean
 
 $(VENV)/.installed: pyproject.toml service/static/package-lock.json tests/service/generators/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ browser:
 
 test: install sandbox browser
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The quick loop (under 2 minutes on 2 cores): the suite without the tests marked slow (they run
+# kernels or many processes) or browser (they drive Chromium). `make test` stays the whole suite.
+test-fast: install sandbox
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run_all.py

@@ -12,7 +12,7 @@ targets interleave so that a noisy neighbour affects them alike. Targets:
   separate venv has it (``GILGAMESH_BENCH_KG`` names its ``jupyter-kernelgateway``; default
   ``/tmp/gilgamesh-kg-venv/bin/jupyter-kernelgateway``); it must never be installed into the
   project's venv, where jupyter_server would slow every ``import nbformat``. Without it the
-  DESIGN.md anchor (45 requests/s) stands in, and the table says so. To measure it::
+  anchor figure (:data:`KG_ANCHOR`, 45 requests/s) stands in, and the table says so. To measure it::
 
       python3 -m venv /tmp/gilgamesh-kg-venv
       /tmp/gilgamesh-kg-venv/bin/pip install jupyter_kernel_gateway ipykernel
@@ -25,7 +25,7 @@ Then overload: a service with at most 2 model workers and a queue of 20 gets 60 
 once; the figures are how many ran, waited and got 503 (with its ``Retry-After``), and how fast the
 503s came back.
 
-Targets (DESIGN.md 10, issues 6 and 14): gilgamesh >= 0.8x bare, >= 30x kernel gateway, p99 <=
+Targets (issues 6 and 14): gilgamesh >= 0.8x bare, >= 30x kernel gateway, p99 <=
 2x bare's; fast-call p99 with four slow calls in flight <= 2x alone; under overload exactly the
 queue bound waits, the rest get 503 promptly.
 Usage: ``python bench/bench_service.py [--seconds S] [--rounds N]``; exits 1 if a target is missed.
@@ -52,7 +52,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CONNECTIONS = 8
-KG_ANCHOR = 45.0  # requests/s, DESIGN.md section 10
+KG_ANCHOR = 45.0  # requests/s: the kernel gateway's figure the targets above were set against
 KG_DEFAULT = "/tmp/gilgamesh-kg-venv/bin/jupyter-kernelgateway"
 
 FUNCTION = '''\
@@ -455,7 +455,7 @@ def run(work: str, seconds: float, rounds: int) -> int:
     for label, s in rows:
         print(f"{label:<18}{s['rps']:>9.0f}{s['p50']:>9.2f}{s['p99']:>9.2f}   {s['rounds']}")
     if not kg:
-        print(f"{'kernel gateway':<18}{KG_ANCHOR:>9.0f}{'':>9}{'':>9}   (DESIGN.md anchor: not installed at {kg_path})")
+        print(f"{'kernel gateway':<18}{KG_ANCHOR:>9.0f}{'':>9}{'':>9}   (anchor figure: not installed at {kg_path})")
     # Ratios are taken round by round (the targets of one round ran back to back, under the same
     # background load) and their median is judged: a busy neighbour slows a round, not a target.
     vs_bare = statistics.median(o["rps"] / b["rps"] for o, b in zip(targets[1].rounds, targets[0].rounds))

@@ -11,7 +11,8 @@ gilgamesh.refresh()                                 # forget resolved specs
 In IPython and Jupyter, ``%load_ext gilgamesh`` (or the kernel "Python 3 (Gilgamesh)") adds the
 notebook spelling ``from gilgamesh.api.langmuir@1.2 import analyze``.
 
-Importing this package is cheap: everything here loads on first use.
+Importing this package is cheap: everything here loads on first use. The code's map (layers,
+packages, data flows) is docs/architecture.md.
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """Gilgamesh on a Dask cluster (``pip install gilgamesh[dask]``): the worker preload, pinned batch
-functions, and model calls as tasks (DESIGN.md section 8, "Past one machine").
+functions, and model calls as tasks (docs/guide.md, On a Dask cluster).
 
 **The preload.** ``dask worker SCHEDULER --preload gilgamesh.dask`` configures a worker for any
 version of any API: the registry (a directory the worker's host shares, or a service URL), the
@@ -14,7 +14,7 @@ names the exact version and sha256 resolved here (or locked in ``gilgamesh.lock`
 worker imports exactly that notebook, once per process, or refuses.
 
 **Model calls.** ``gilgamesh serve --dask-scheduler ADDRESS`` submits each model call as a
-:func:`run_model_call` task. On the worker it runs in warm model worker processes of its own
+:func:`gilgamesh.service.calls.dask_task.run_model_call` task. On the worker it runs in warm model worker processes of its own
 (``gilgamesh.service.calls.pool``, sandboxed as validation is where the host has bwrap), so a model
 that hangs or crashes costs its call a 504 or a 500, never the Dask worker.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["dask_setup", "dask_teardown", "pinned", "Pinned", "run_model_call"]
+__all__ = ["dask_setup", "dask_teardown", "pinned", "Pinned"]
 
 _PINNED_MODULES: dict[tuple[str, str, str], object] = {}
 _PINNED_LOCK = threading.Lock()
@@ -204,36 +204,3 @@ async def dask_teardown(worker) -> None:
     for pool in list(pools.values()):
         await pool.close()
     pools.clear()
-
-
-# -- model calls as tasks --------------------------------------------------------------------------
-def _pool(worker, timeout: float):
-    """This Dask worker's warm model worker processes for calls of ``timeout`` seconds."""
-    from gilgamesh.config import registry_location
-    from gilgamesh.service.calls.pool import WorkerPool
-
-    pools = getattr(worker, "gilgamesh_pools", None)
-    if pools is None:
-        pools = worker.gilgamesh_pools = {}
-    pool = pools.get(timeout)
-    if pool is None:
-        threads = max(1, int(getattr(worker.state, "nthreads", 1) or 1)) if hasattr(worker, "state") else 1
-        pool = pools[timeout] = WorkerPool(registry_location(), size=threads, call_timeout=timeout,
-                                           max_size=max(threads, 2 * threads))
-    return pool
-
-
-async def run_model_call(name: str, version: str, function: str, positional: list, keywords: dict,
-                         arrays: tuple, timeout: float) -> tuple:
-    """One model call, as a Dask task: ``("ok", result JSON bytes)`` or ``("error", kind, message,
-    details, status)``. Errors travel as values: the service rebuilds its own error from them."""
-    from distributed import get_worker
-
-    from gilgamesh.errors import GilgameshError
-
-    pool = _pool(get_worker(), timeout)
-    try:
-        return ("ok", await pool.call(name, version, function, positional, keywords, arrays))
-    except GilgameshError as e:
-        return ("error", type(e).__name__, e.message, [str(d) for d in e.details], e.http_status,
-                getattr(e, "retry_after", None))

@@ -3,6 +3,10 @@
 Every error subclasses the builtin it resembles (so ``except ValueError`` keeps working for
 callers who do not know Gilgamesh) and carries the CLI exit code and the HTTP status that the
 edges (``gilgamesh.cli`` and ``gilgamesh.service``) translate it to, once.
+
+The classes are also the one table of errors by name: an error that crosses a process boundary
+(a model worker's answer, a Dask task's) travels as its class name and is raised again on the
+other side by :func:`rebuild`, with the status its class carries.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ __all__ = [
     "PermissionDenied",
     "ModelError",
     "ModelTimeout",
+    "ModelCrashed",
     "BadArguments",
     "LockError",
     "BodyTooLarge",
     "MethodNotAllowed",
     "ServiceBusy",
     "envelope",
+    "by_name",
+    "rebuild",
 ]
 
 
@@ -201,6 +208,13 @@ class ModelTimeout(GilgameshError, TimeoutError):
     http_status = 504
 
 
+class ModelCrashed(GilgameshError, RuntimeError):
+    """The process running a model call died: a worker of the service's pool (the model crashed
+    it), or the Dask worker the call ran on."""
+
+    http_status = 500
+
+
 class BodyTooLarge(GilgameshError, ValueError):
     """A request body above the service's limit."""
 
@@ -221,3 +235,25 @@ class ServiceBusy(GilgameshError):
     def __init__(self, message: str, *, retry_after: int = 1, details: list | None = None):
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+def by_name(name) -> type[GilgameshError] | None:
+    """The class of this module named ``name`` (``"ModelError"``), or None."""
+    cls = globals().get(name) if isinstance(name, str) and name in __all__ else None
+    return cls if isinstance(cls, type) and issubclass(cls, GilgameshError) else None
+
+
+def rebuild(name, message: str, details: list | None = None, *, status: int | None = None,
+            default: type[GilgameshError] = GilgameshError, retry_after: int | None = None) -> GilgameshError:
+    """The error another process sent by name, raised again here.
+
+    A name this module does not define (a subclass of another module) becomes ``default``. The
+    status is the class's, unless the sender said another (``status``): the sender's word stands.
+    """
+    cls = by_name(name) or default
+    if cls is ServiceBusy:
+        return ServiceBusy(message, retry_after=retry_after or 1, details=details)
+    error = cls(message, details=details)
+    if status is not None and status != error.http_status:
+        error.http_status = status
+    return error

@@ -1,4 +1,4 @@
-"""Session locks: ``gilgamesh.lock``, the exact versions an analysis was run with (DESIGN.md 2).
+"""Session locks: ``gilgamesh.lock``, the exact versions an analysis was run with (README, Reproducible sessions).
 
 ``gilgamesh lock PATH...`` reads the API imports of notebooks and scripts, resolves each against
 the registry and writes, beside them, a JSON file people can read::
@@ -181,15 +181,6 @@ def lock_bytes(doc: dict) -> bytes:
 
 def write_lock(path: str, doc: dict) -> None:
     """Replace ``path`` with the lock ``doc`` atomically (readers see the old lock or the new)."""
-    import tempfile
+    from gilgamesh.files import atomic_write
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".gilgamesh-lock-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(lock_bytes(doc))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lock_bytes(doc))

@@ -1,4 +1,4 @@
-"""Reading an API notebook's cells without nbformat (which is slow to import; DESIGN.md 10).
+"""Reading an API notebook's cells without nbformat (which is slow to import; docs/architecture.md, The lean import path).
 
 Cells are numbered from 1 in notebook order, markdown cells included: that is the number every
 message (publish report, traceback, validation mismatch) uses.

@@ -1,4 +1,4 @@
-"""Names, versions and specs (DESIGN.md section 1), and choosing a version for a spec.
+"""Names, versions and specs (docs/guide.md, sections 2 and 5), and choosing a version for a spec.
 
 This module sits on the import path of ``gilgamesh.api``, so it uses only ``re``, ``bisect``
 and ``keyword``. The published-version grammar is a strict subset of PEP 440 whose strings are

@@ -1,4 +1,4 @@
-"""gilgamesh.loader: versioned imports of API notebooks (DESIGN.md sections 2 and 3).
+"""gilgamesh.loader: versioned imports of API notebooks (docs/architecture.md, Import).
 
 ``import gilgamesh.api`` installs :class:`~gilgamesh.loader.finder.ApiFinder`; from then on
 ``gilgamesh.api.<name>.v<spec>`` imports a published notebook as a module. The modules:

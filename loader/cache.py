@@ -50,6 +50,7 @@ try:
 except ImportError:  # pragma: no cover - other implementations
     from importlib.util import MAGIC_NUMBER
 
+from gilgamesh import files
 from gilgamesh.loader import CacheIntegrityWarning, warn
 
 __all__ = [
@@ -71,7 +72,9 @@ DIGEST_SIZE = 8
 _DIGEST_KEY = int.from_bytes(b"gilgames", "little")  # any fixed 63-bit key
 
 # The fields of a resolution memo (a spec resolved against one index): what the finder's
-# ``Resolved`` carries.
+# ``Resolved`` carries. They are ``gilgamesh.registry.store.resolved.MEMO_FIELDS``, the memo of the
+# one resolved-version record, written out here because the warm path imports nothing of the
+# registry (tests/loader/test_loader_package.py holds the two equal).
 ENTRY_FIELDS = ("version", "sha256", "yanked", "yank_reason", "warning", "dependencies", "environment",
                 "deprecated")
 
@@ -259,16 +262,13 @@ def write_sources(directory: str, files: list) -> bool:
 
 # -- writing ----------------------------------------------------------------------------------
 def atomic_write(path: str, data: bytes, mode: int = 0o644) -> bool:
-    """Write ``data`` to ``path`` (readers see the old file or the new one); False if impossible."""
-    tmp = f"{path}.{os.getpid()}-{_get_ident()}.tmp"  # unique per writer: process and thread
+    """Write ``data`` to ``path`` (readers see the old file or the new one); False if impossible
+    (caches are best effort, and need not reach the disk before the rename)."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        files.atomic_write(path, data, mode, durable=False)
         return True
     except OSError:
-        unlink_quietly(tmp)
         return False
 
 

@@ -37,19 +37,12 @@ __all__ = [
 
 
 # -- resolving --------------------------------------------------------------------------------
-def resolution_entry(version: str, index_entry: dict, yanked: bool, yank_reason, warning) -> dict:
-    """A resolution entry (:data:`~gilgamesh.loader.cache.ENTRY_FIELDS`) from an index entry."""
-    entry = {
-        "version": version,
-        "sha256": index_entry["sha256"],
-        "yanked": yanked,
-        "yank_reason": yank_reason,
-        "warning": warning,
-        "dependencies": dict(index_entry.get("dependencies") or {}),
-        "environment": index_entry.get("environment") or None,
-        "deprecated": (index_entry.get("deprecation_message") or "no message given") if index_entry.get("deprecated")
-        else None,
-    }
+def resolution_entry(name: str, spec: str, resolution, index_entry: dict) -> dict:
+    """A resolution entry (:data:`~gilgamesh.loader.cache.ENTRY_FIELDS`): the memo of the resolved-version
+    record (:class:`~gilgamesh.registry.store.resolved.ResolvedVersion`) of ``resolution``."""
+    from gilgamesh.registry.store.resolved import ResolvedVersion
+
+    entry = ResolvedVersion.of(name, spec, resolution, index_entry).memo_entry()
     assert tuple(entry) == ENTRY_FIELDS
     return entry
 
@@ -62,8 +55,7 @@ def resolve_anew(name: str, versions: dict, part: str, memo_path: str) -> dict:
     chosen = VersionSet(
         name, ((v, e.get("yanked", False), e.get("yank_reason")) for v, e in versions.items())
     ).resolve(spec)
-    entry = resolution_entry(chosen.version, versions[chosen.version], chosen.yanked, chosen.yank_reason,
-                             chosen.warning)
+    entry = resolution_entry(name, spec.text, chosen, versions[chosen.version])
     write_memo(memo_path, entry)
     return entry
 

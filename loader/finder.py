@@ -437,7 +437,9 @@ def uninstall() -> None:
 class Resolved:
     """What one spelling (``name``, module ``part``) resolved to in this process.
 
-    Its fields are the resolution entry's (:data:`gilgamesh.loader.cache.ENTRY_FIELDS`), read by name.
+    Its fields are the resolution entry's (:data:`gilgamesh.loader.cache.ENTRY_FIELDS`), read by name:
+    the memo of the resolved-version record (:class:`gilgamesh.registry.store.resolved.ResolvedVersion`,
+    :meth:`~gilgamesh.registry.store.resolved.ResolvedVersion.memo_entry`), made on the cold path.
     """
 
     __slots__ = ("name", "part", "index", "locked", "version", "sha256", "yanked", "yank_reason", "warning",

@@ -1,7 +1,8 @@
 """gilgamesh.registry: the git store, the publish pipeline, semver, validation, the HTTP client.
 
 Importing this package is cheap: the loader reads through :func:`open_reader`, which needs
-neither git nor nbformat for a local registry.
+neither git nor nbformat for a local registry. Its layers (store and sandbox at the bottom, the
+facade on top) and its flows: docs/architecture.md.
 """
 
 from __future__ import annotations

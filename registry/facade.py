@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 
 from gilgamesh.errors import GilgameshError, UsageError
-from gilgamesh.versions import Spec, Version, next_version
+from gilgamesh.versions import Spec, Version, check_name, next_version, parse_name_spec
 
 from gilgamesh.registry.store.reader import RegistryReader, version_set_of
+from gilgamesh.registry.store.resolved import ResolvedVersion
 
 __all__ = ["Registry", "LocalRegistry", "HttpRegistry", "open_registry", "publish_order"]
 
@@ -61,26 +62,11 @@ class Registry:
         return rows
 
     def resolved(self, name: str, spec: Spec) -> dict:
-        """What ``name@spec`` chooses, as ``resolve --json`` prints it."""
+        """What ``name@spec`` chooses, as ``resolve --json`` prints it (and the service's
+        ``GET /api/notebooks/{name}/{spec}`` answers): :class:`ResolvedVersion`'s document."""
         resolution = self.reader.resolve(name, spec)
         entry = self.reader.entry(name, resolution.version)
-        return {
-            "name": name,
-            "spec": spec.text,
-            "version": resolution.version,
-            "sha256": entry["sha256"],
-            "summary": entry.get("summary", ""),
-            "yanked": resolution.yanked,
-            "yank_reason": resolution.yank_reason,
-            "published_at": entry.get("published_at"),
-            "dependencies": [{"name": n, "version": v} for n, v in sorted(entry.get("dependencies", {}).items())],
-            "endpoints": entry.get("endpoints", {}),
-            "environment": entry.get("environment"),
-            "deprecated": bool(entry.get("deprecated")),
-            "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
-            "changed": entry.get("changed") or {},
-            "warning": resolution.warning,
-        }
+        return ResolvedVersion.of(name, spec.text, resolution, entry).to_dict()
 
     def api_snapshot(self, name: str, version: str) -> dict:
         """A version's public API, derived from its notebook (a local store keeps it with the version)."""
@@ -89,6 +75,53 @@ class Registry:
         from gilgamesh.registry.surface.snapshot import api_snapshot
 
         return api_snapshot(parse_notebook(self.reader.notebook_bytes(name, version)))
+
+    def documentation(self, name: str, spec: Spec | str | None):
+        """The documentation of the version ``name@spec`` chooses, read statically from its notebook
+        (``gilgamesh show``): a :class:`~gilgamesh.documentation.model.DocModel`; nothing is executed."""
+        from gilgamesh.registry.surface.static_docs import from_notebook
+
+        version = self.reader.resolve(name, spec).version
+        entry = self.reader.entry(name, version)
+        return from_notebook(self.reader.notebook_bytes(name, version), name, version, entry.get("summary"),
+                             entry.get("references"))
+
+    def working_copy(self, name: str, version: str, new_version: str, kernelspec: dict) -> bytes:
+        """The bytes of a fork of ``name@version`` whose metadata names ``new_version``, in the
+        kernel ``kernelspec``; the reasons of ``changed`` were for the version forked from."""
+        import json
+
+        nb = json.loads(self.reader.notebook_bytes(name, version))
+        meta = nb.setdefault("metadata", {}).setdefault("gilgamesh", {})
+        meta["version"] = new_version
+        meta.pop("changed", None)
+        nb["metadata"]["kernelspec"] = kernelspec
+        return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+
+    def diff(self, old: str, new: str) -> dict:
+        """``gilgamesh diff OLD NEW``: each API change with the bump it needs over ``old`` and the
+        accepted behaviour changes, then the ``required`` bump; either side is ``NAME@SPEC`` or the
+        path of a notebook (a working copy)."""
+        from gilgamesh.registry.compat.behaviour_changes import diff_rows
+        from gilgamesh.registry.compat.semver import bump_of, diff_snapshots, effective_bump, required_bump
+        from gilgamesh.registry.publish.pipeline import comparable
+
+        n1, v1, label1, old_surface, _ = _diff_side(self.reader, self.location, old)
+        n2, v2, label2, new_surface, working = _diff_side(self.reader, self.location, new)
+        if n1 != n2:
+            raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
+        changes = diff_snapshots(*comparable(old_surface, new_surface))
+        required = required_bump(changes, v1)
+        # Each change's bump as it applies over v1 (a 0.x line needs MINOR where 1.x needs MAJOR).
+        rows = [{**c.to_dict(), "bump": effective_bump(c.bump, v1)} for c in changes]
+        rows += diff_rows(self.reader, n1, v1, v2, working)  # accepted behaviour changes, with their reasons
+        data = {"name": n1, "old": v1, "new": v2, "changes": rows,
+                "required": required, "bump": bump_of(v1, v2) if Version(v2) > Version(v1) else None}
+        if label1 != v1:
+            data["old_path"] = label1
+        if label2 != v2:
+            data["new_path"] = label2
+        return data
 
     def fork_version(self, name: str, spec: Spec, bump: str) -> tuple[str, str]:
         """``(chosen version, the version a fork of it names)``: never one that is taken."""
@@ -159,9 +192,11 @@ class LocalRegistry(Registry):
 
     def __init__(self, root: str, user: str | None = None):
         from gilgamesh.registry.store.reader import LocalReader
+        from gilgamesh.registry.store.settings import read_settings
 
         self.location = root
-        self.reader = LocalReader(root)
+        self.reader = LocalReader(root)  # raises RegistryUnavailable if there is none
+        read_settings(root)  # every command refuses a settings file the settings table refuses
         self.user = user
 
     def _who(self) -> str:
@@ -254,6 +289,31 @@ class HttpRegistry(Registry):
         from gilgamesh.registry.store.client import add_bibliography_over_http
 
         return add_bibliography_over_http(self.location, text, self.token, replace=replace)
+
+
+def _diff_side(reader, location: str, text: str):
+    """``(name, version, label, surface, metadata.gilgamesh or None)`` of a published NAME@SPEC or a
+    notebook path (a working copy)."""
+    from gilgamesh.registry.publish.pipeline import notebook_surface, version_surface
+
+    if text.endswith(".ipynb") or os.path.sep in text or os.path.isfile(text):
+        from gilgamesh.notebook import parse_notebook
+
+        try:
+            with open(text, "rb") as f:
+                nb = parse_notebook(f.read())
+        except OSError as e:
+            raise GilgameshError(f"cannot read {text}: {e.strerror}") from None
+        name, version = nb.metadata.get("name"), nb.metadata.get("version")
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise GilgameshError(f"{text}: metadata.gilgamesh needs a name and a version to be diffed")
+        check_name(name)
+        Version(version)
+        return name, version, text, notebook_surface(nb, location), nb.metadata
+    name, spec = parse_name_spec(text)
+    version = reader.resolve(name, spec).version
+    return name, version, version, version_surface(location, reader, name, version), None
+
 
 
 def publish_order(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

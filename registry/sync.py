@@ -42,7 +42,8 @@ from gilgamesh.registry.store import records
 
 from gilgamesh.registry.store import version_tree
 from gilgamesh.registry.store.derive import TAGS, is_version_tag
-from gilgamesh.registry.store.git_store import Store, atomic_write, writer_lock
+from gilgamesh.files import atomic_write
+from gilgamesh.registry.store.git_store import Store, writer_lock
 
 __all__ = ["sync", "SyncReport", "git_source"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import json
 import logging
@@ -33,17 +34,13 @@ from gilgamesh.service.docs import DocsCache, render_api_reference, render_noteb
 from gilgamesh.service.http_policy import Cors
 from gilgamesh.service.calls.route import MODEL_PATH, ModelCalls
 from gilgamesh.service.registry_view import RegistryView
-from gilgamesh.service.calls.pool import QUEUE_LIMIT, WorkerPool
+from gilgamesh.service.calls.pool import WorkerPool
+from gilgamesh.service.options import ServiceOptions
 
-__all__ = ["make_app", "make_server", "serve", "ServiceContext", "DEFAULT_MAX_BODY_SIZE", "DEFAULT_BODY_TIMEOUT",
-           "STATIC_DIR", "KATEX_DIR"]
+__all__ = ["make_app", "make_server", "serve", "ServiceContext", "ServiceOptions", "STATIC_DIR", "KATEX_DIR"]
 
 log = logging.getLogger("gilgamesh.service")
 
-DEFAULT_MAX_BODY_SIZE = 20 * 1024 * 1024
-# Seconds a request body may take to arrive: a client trickling bytes holds a connection and its
-# buffer for no longer than this.
-DEFAULT_BODY_TIMEOUT = 60.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATIC_DIR = os.path.join(HERE, "static")
 TEMPLATE_DIR = os.path.join(HERE, "templates")
@@ -67,38 +64,30 @@ class NotRenderable(GilgameshError):
 class ServiceContext:
     """What every handler shares: the registry view, the model workers, settings, the executor."""
 
-    def __init__(
-        self,
-        registry_root: str,
-        *,
-        private: bool = False,
-        model_workers: int | None = None,
-        call_timeout: float = 30.0,
-        import_timeout: float = 120.0,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        validate: bool = True,
-        blocking_threads: int = 4,
-        body_timeout: float = DEFAULT_BODY_TIMEOUT,
-        max_model_workers: int | None = None,
-        queue_limit: int = QUEUE_LIMIT,
-        dask_scheduler: str | None = None,
-    ):
+    def __init__(self, registry_root: str, options: ServiceOptions | None = None):
+        from gilgamesh.registry.store.settings import read_settings
+
+        options = options or ServiceOptions()
         self.root = os.path.abspath(registry_root)
         self.view = RegistryView(self.root)  # raises RegistryUnavailable if there is none
-        self.private = private
-        self.max_body_size = max_body_size
-        self.body_timeout = body_timeout
-        self.validate = validate
+        settings = read_settings(self.root)  # a settings file the table refuses: the service does not start
+        self.options = options
+        self.private = options.private
+        self.max_body_size = options.max_body_size
+        self.body_timeout = options.body_timeout
+        self.validate = options.validate
         # Model calls run in warm local worker processes, or as tasks on a Dask cluster (the
         # --dask-scheduler option, else the registry's dask_scheduler setting).
-        self.dask_scheduler = dask_scheduler or _dask_setting(self.root)
+        self.dask_scheduler = options.dask_scheduler or (settings["dask_scheduler"] or "").strip() or None
         if self.dask_scheduler:
             from gilgamesh.service.calls.dask import DaskCalls
 
-            self.pool = DaskCalls(self.dask_scheduler, call_timeout=call_timeout)
+            self.pool = DaskCalls(self.dask_scheduler, call_timeout=options.call_timeout)
         else:
-            self.pool = WorkerPool(self.root, size=model_workers, call_timeout=call_timeout,
-                                   import_timeout=import_timeout, max_size=max_model_workers, queue_limit=queue_limit)
+            self.pool = WorkerPool(self.root, size=options.model_workers, call_timeout=options.call_timeout,
+                                   import_timeout=options.import_timeout, max_size=options.max_model_workers,
+                                   queue_limit=options.queue_limit)
+        blocking_threads = options.blocking_threads
         self.executor = concurrent.futures.ThreadPoolExecutor(blocking_threads, thread_name_prefix="gilgamesh")
         self.page_csp = PAGE_CSP
         self.katex_available = os.path.isfile(os.path.join(KATEX_DIR, "katex.min.js"))
@@ -183,23 +172,15 @@ class ServiceContext:
     def may_publish(self, user: str) -> bool:
         """Every token holder, unless the registry's settings.json lists its ``publishers``.
 
-        A settings file that cannot be read refuses every write (500 naming the problem): a typo
-        in it must not open a restricted registry to every token holder.
+        A settings file the settings table refuses refuses every write (500 naming the problem):
+        a typo in it must not open a restricted registry to every token holder.
         """
-        path = self.view.reader.layout.settings_file
+        from gilgamesh.registry.store.settings import SettingsError, read_settings
+
         try:
-            with open(path, "rb") as f:
-                settings = json.loads(f.read())
-        except FileNotFoundError:
-            return True
-        except (OSError, ValueError) as e:
-            raise GilgameshError(f"writes are refused until the registry's settings are fixed: "
-                                 f"{path} is not readable JSON ({e})") from None
-        publishers = settings.get("publishers") if isinstance(settings, dict) else None
-        if not isinstance(settings, dict) or not (
-                publishers is None or (isinstance(publishers, list) and all(isinstance(p, str) for p in publishers))):
-            raise GilgameshError(f"writes are refused until the registry's settings are fixed: {path} must "
-                                 "be a JSON object whose optional 'publishers' is a list of user names")
+            publishers = read_settings(self.root)["publishers"]
+        except SettingsError as e:
+            raise GilgameshError(f"writes are refused until the registry's settings are fixed: {e}") from None
         return publishers is None or user in publishers
 
     # -- models -----------------------------------------------------------------------------------
@@ -277,16 +258,6 @@ class ServiceContext:
         return rendered
 
 
-def _dask_setting(root: str) -> str | None:
-    from gilgamesh.registry.store.settings import read_settings
-
-    value = read_settings(root).get("dask_scheduler")
-    if value is not None and not (isinstance(value, str) and value.strip()):
-        raise GilgameshError(f"settings.json: dask_scheduler must be the address of a Dask scheduler "
-                     f"(tcp://host:8786), found {value!r}")
-    return value.strip() if value else None
-
-
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     # Successful requests are logged at debug level only: at thousands of model calls a second
     # the access log would cost more than the calls themselves.
@@ -300,35 +271,18 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
             handler.request.method, handler.request.path, 1000.0 * handler.request.request_time())
 
 
-def make_app(
-    registry_root: str,
-    *,
-    private: bool = False,
-    model_workers: int | None = None,
-    call_timeout: float = 30.0,
-    import_timeout: float = 120.0,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    validate: bool = True,
-    cookie_secret: str | None = None,
-    body_timeout: float = DEFAULT_BODY_TIMEOUT,
-    max_model_workers: int | None = None,
-    queue_limit: int = QUEUE_LIMIT,
-    dask_scheduler: str | None = None,
-) -> tornado.web.Application:
+def make_app(registry_root: str, options: ServiceOptions | None = None, *, cookie_secret: str | None = None,
+             **overrides) -> tornado.web.Application:
     """The service for the registry at ``registry_root``; ``app.settings["ctx"]`` is its context.
 
-    With ``dask_scheduler`` (or the registry's ``dask_scheduler`` setting) model calls run as
-    tasks on that Dask cluster instead (service/calls/dask.py).
-
-    ``model_workers`` warm worker processes (default: one per core) grow up to
-    ``max_model_workers`` while slow calls occupy them; past that, ``queue_limit`` calls wait.
-    Call ``await app.settings["ctx"].close()`` to stop its model workers.
+    ``options`` (:class:`ServiceOptions`), with ``overrides`` of single options by name. With
+    ``dask_scheduler`` (or the registry's ``dask_scheduler`` setting) model calls run as tasks on
+    that Dask cluster instead (service/calls/dask.py). ``model_workers`` warm worker processes
+    (default: one per core) grow up to ``max_model_workers`` while slow calls occupy them; past
+    that, ``queue_limit`` calls wait. Call ``await app.settings["ctx"].close()`` to stop its model
+    workers.
     """
-    ctx = ServiceContext(
-        registry_root, private=private, model_workers=model_workers, call_timeout=call_timeout,
-        import_timeout=import_timeout, max_body_size=max_body_size, validate=validate, body_timeout=body_timeout,
-        max_model_workers=max_model_workers, queue_limit=queue_limit, dask_scheduler=dask_scheduler,
-    )
+    ctx = ServiceContext(registry_root, dataclasses.replace(options or ServiceOptions(), **overrides))
     c = {"ctx": ctx}
     name = r"([^/]+)"
     cookie_secret = cookie_secret or secrets.token_hex(32)
@@ -391,27 +345,15 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(
-    host: str,
-    port: int,
-    registry: str,
-    workers: int = 1,
-    private: bool = False,
-    *,
-    model_workers: int | None = None,
-    call_timeout: float = 30.0,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    validate: bool = True,
-    body_timeout: float = DEFAULT_BODY_TIMEOUT,
-    max_model_workers: int | None = None,
-    queue_limit: int = QUEUE_LIMIT,
-    dask_scheduler: str | None = None,
-) -> None:
+def serve(host: str, port: int, registry: str, workers: int = 1, options: ServiceOptions | None = None,
+          **overrides) -> None:
     """Serve the registry at ``registry`` on ``host:port`` until interrupted (blocking).
 
-    ``workers`` server processes share the port; each runs ``model_workers`` model processes.
-    Prints the URL (with the real port when ``port`` is 0) once the port is bound.
+    ``workers`` server processes share the port; each runs ``options.model_workers`` model
+    processes (``overrides``: single options by name). Prints the URL (with the real port when
+    ``port`` is 0) once the port is bound.
     """
+    options = dataclasses.replace(options or ServiceOptions(), **overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -419,17 +361,14 @@ def serve(
     sockets = tornado.netutil.bind_sockets(port, host)
     bound = sockets[0].getsockname()[1]
     cookie_secret = secrets.token_hex(32)  # shared by every process: a sign-in holds across them
-    mode = "private" if private else "open reads"
+    mode = "private" if options.private else "open reads"
     print(f"Gilgamesh serving {registry} at {_url(host, bound)} "
           f"({workers} process{'es' if workers > 1 else ''}, {mode}); Ctrl-C stops it", flush=True)
     if workers > 1:
         tornado.process.fork_processes(workers)  # returns in each child; the parent waits here
         _die_with_parent()
     try:
-        asyncio.run(_serve_forever(sockets, registry, cookie_secret, private=private, model_workers=model_workers,
-                                   call_timeout=call_timeout, max_body_size=max_body_size, validate=validate,
-                                   body_timeout=body_timeout, max_model_workers=max_model_workers,
-                                   queue_limit=queue_limit, dask_scheduler=dask_scheduler))
+        asyncio.run(_serve_forever(sockets, registry, cookie_secret, options))
     except KeyboardInterrupt:
         pass
 
@@ -444,8 +383,8 @@ def _die_with_parent() -> None:
         pass
 
 
-async def _serve_forever(sockets, registry, cookie_secret, **options) -> None:
-    app = make_app(registry, cookie_secret=cookie_secret, **options)
+async def _serve_forever(sockets, registry, cookie_secret, options: ServiceOptions) -> None:
+    app = make_app(registry, options, cookie_secret=cookie_secret)
     server = make_server(app)
     server.add_sockets(sockets)
     stop = asyncio.Event()

@@ -183,7 +183,7 @@ def docstring_html(text: str) -> str:
 
 def render_api_reference(data: bytes) -> str:
     """The sanitized HTML of a notebook's public functions and classes (blocking), read statically."""
-    from gilgamesh.documentation.model import from_notebook
+    from gilgamesh.registry.surface.static_docs import from_notebook
 
     model = from_notebook(data)
     sections = []

@@ -1,4 +1,4 @@
-"""Request handlers: each translates one route of DESIGN.md section 8 into a registry call.
+"""Request handlers: each translates one route of the README's table of routes into a registry call.
 
 ``BaseHandler`` owns what every route shares: the JSON helpers, authentication, the request
 body limit and the one error envelope (``{"error": {"status", "message", "details"}}``). Domain
@@ -235,29 +235,13 @@ class ApiHandler(BaseHandler):
 
 
 class ResolveHandler(BaseHandler):
-    """``GET /api/notebooks/{name}/{spec}``: the resolved version, one object."""
+    """``GET /api/notebooks/{name}/{spec}``: the resolved version, one object (the document of
+    :class:`~gilgamesh.registry.store.resolved.ResolvedVersion`, as ``resolve --json`` prints it)."""
 
     def get(self, name: str, spec: str) -> None:
         resolved = self.ctx.view.resolve(name, spec)
-        entry = resolved.entry
         self.set_header("Gilgamesh-Version", resolved.version)
-        self.write_json({
-            "name": resolved.name,
-            "version": resolved.version,
-            "sha256": entry["sha256"],
-            "summary": entry.get("summary", ""),
-            "yanked": entry.get("yanked", False),
-            "yank_reason": entry.get("yank_reason"),
-            "published_at": entry.get("published_at"),
-            "publisher": entry.get("publisher"),
-            "endpoints": entry.get("endpoints", {}),
-            "dependencies": entry.get("dependencies", {}),
-            "environment": entry.get("environment"),
-            "deprecated": bool(entry.get("deprecated")),
-            "deprecation_message": entry.get("deprecation_message") if entry.get("deprecated") else None,
-            "changed": entry.get("changed") or {},
-            "warning": resolved.warning,
-        })
+        self.write_json(resolved.to_dict())
 
 
 class DependentsHandler(BaseHandler):
@@ -314,7 +298,7 @@ class NotebookHandler(BaseHandler):
     def get(self, name: str, spec: str) -> None:
         spec = spec
         resolved = self.ctx.view.resolve(name, spec)
-        sha = resolved.entry["sha256"]
+        sha = resolved.sha256
         self.set_header("Gilgamesh-Version", resolved.version)
         self.set_header("ETag", f'"{sha}"')
         exact = spec == resolved.version

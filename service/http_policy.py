@@ -198,27 +198,17 @@ class Cors:
         return self._origins
 
     def _read(self) -> frozenset[str]:
+        """The origins of the settings file as it is now; a file the settings table refuses (it
+        changed while the service runs) turns CORS off, logged, until it is fixed."""
+        from gilgamesh.registry.store.settings import SettingsError, check_settings
+
         try:
             with open(self.settings_file, "rb") as f:
-                settings = json.loads(f.read())
-        except (OSError, ValueError) as e:
-            log.error("CORS is off: %s is not readable JSON (%s)", self.settings_file, e)
+                settings = check_settings(json.loads(f.read()), self.settings_file)
+        except (OSError, ValueError, SettingsError) as e:
+            log.error("CORS is off: %s", e)
             return frozenset()
-        origins = settings.get("cors_origins", []) if isinstance(settings, dict) else None
-        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-            log.error("CORS is off: 'cors_origins' of %s must be a list of origins "
-                      "such as \"https://dashboard.lab.example\"", self.settings_file)
-            return frozenset()
-        allowed = set()
-        for origin in origins:
-            normal = origin.strip().rstrip("/").lower()
-            scheme, sep, host = normal.partition("://")
-            if scheme not in ("http", "https") or not sep or not host or "/" in host:
-                log.error("'cors_origins' of %s: %r is not an origin (scheme://host[:port]); ignored",
-                          self.settings_file, origin)
-                continue
-            allowed.add(normal)
-        return frozenset(allowed)
+        return frozenset(origin.strip().rstrip("/").lower() for origin in settings["cors_origins"])
 
     def allows(self, origin: str | None) -> bool:
         return bool(origin) and origin.lower() in self.origins()

@@ -222,10 +222,15 @@ _SCHEMAS = {
     },
     "ResolvedVersion": {
         "type": "object",
-        "required": ["name", "version", "sha256", "summary", "yanked", "endpoints", "dependencies"],
-        "properties": {**_VERSION_ENTRY["properties"], "name": _STRING, "version": _STRING,
+        "description": "The version a spec chose, as 'gilgamesh resolve --json' prints it",
+        "required": ["name", "spec", "version", "sha256", "summary", "yanked", "endpoints", "dependencies"],
+        "properties": {**_VERSION_ENTRY["properties"], "name": _STRING,
+                       "spec": {"type": "string", "description": "The spec as asked"},
+                       "version": {"type": "string", "description": "The exact version chosen"},
                        "warning": _NULLABLE_STRING,
-                       "environment": {"type": ["object", "null"], "description": "The recorded environment"}},
+                       "environment": {"type": ["object", "null"], "description": "The recorded environment"},
+                       "changed": {"type": "object", "description": "The functions whose behaviour changed in this "
+                                   "version, each with the reason given", "additionalProperties": {"type": "object"}}},
     },
     "ChangedVersion": {
         "type": "object", "required": ["name"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 
+from gilgamesh.documentation.model import format_params
 from gilgamesh.environment import describe_environment
 from gilgamesh.errors import GilgameshError, UsageError
 
@@ -67,19 +68,6 @@ def same_site_path(target: str | None) -> str:
     return target
 
 
-def _signature(function: str, signature: dict) -> str:
-    params = []
-    for p in signature.get("params", []):
-        text = p["name"]
-        if p.get("annotation"):
-            text += f": {p['annotation']}"
-        if p.get("default") is not None:
-            text += f" = {p['default']}" if p.get("annotation") else f"={p['default']}"
-        params.append(text)
-    returns = f" -> {signature['returns']}" if signature.get("returns") else ""
-    return f"{function}({', '.join(params)}){returns}"
-
-
 def _endpoint_docs_html(data: bytes, sha256: str) -> dict[str, str]:
     """Each function's docstring as sanitized HTML (blocking: the markdown engine loads once)."""
     from gilgamesh.service.docs import docstring_html, sanitize_html
@@ -120,7 +108,7 @@ class ApiPage(PageHandler):
             binder = self.ctx.binder(name, current, function, entry)
             endpoints.append({
                 "name": function,
-                "signature": _signature(function, signature),
+                "signature": function + format_params(signature),  # `*` and `/` as the notebook wrote them
                 "doc": docs.get(function, ""),
                 "fields": binder.form_fields(),
                 "returns": binder.returns.description,
@@ -138,7 +126,7 @@ class DocsPage(PageHandler):
 
     async def get(self, name: str, spec: str) -> None:
         resolved = self.ctx.view.resolve(name, spec)
-        body, api = await self.ctx.docs_body(resolved.name, resolved.version, resolved.entry["sha256"])
+        body, api = await self.ctx.docs_body(resolved.name, resolved.version, resolved.sha256)
         index = self.ctx.view.api(resolved.name)
         others = [v.text for v in reversed(list(index.version_set))]
         self.set_header("Gilgamesh-Version", resolved.version)

@@ -17,9 +17,10 @@ from typing import NamedTuple
 
 from gilgamesh.errors import ApiNotFound, IntegrityError, VersionNotFound
 from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.store.resolved import ResolvedVersion
 from gilgamesh.versions import Resolution, Spec, VersionSet, check_name, module_part_for
 
-__all__ = ["RegistryView", "ApiIndex", "Resolved"]
+__all__ = ["RegistryView", "ApiIndex"]
 
 
 class ApiIndex(NamedTuple):
@@ -30,15 +31,6 @@ class ApiIndex(NamedTuple):
     version_set: VersionSet
 
 
-class Resolved(NamedTuple):
-    """A spec resolved against the current index."""
-
-    name: str
-    version: str
-    entry: dict
-    warning: str | None
-
-
 class RegistryView:
     """Cached, change-aware reads of the registry at ``root``."""
 
@@ -46,7 +38,8 @@ class RegistryView:
         self.root = root
         self.reader = LocalReader(root)
         self._cache: dict[str, tuple[tuple, ApiIndex]] = {}
-        self._resolutions: dict[tuple[str, str], tuple[ApiIndex, Resolution]] = {}
+        # (name, spec) -> (the index it was resolved against, its Resolution, the record)
+        self._resolutions: dict[tuple[str, str], tuple[ApiIndex, Resolution, ResolvedVersion]] = {}
         self._lock: tuple | None = None  # (path, signature, spelling pins) of GILGAMESH_LOCK
 
     def names(self) -> list[str]:
@@ -78,30 +71,31 @@ class RegistryView:
         self._cache[name] = (signature, index)
         return index
 
-    def resolve(self, name: str, spec: str) -> Resolved:
+    def resolve(self, name: str, spec: str) -> ResolvedVersion:
         """Resolve ``name@spec`` now (an empty spec means the latest release)."""
         index = self.api(name)
         hit = self._resolutions.get((name, spec))
         if hit is not None and hit[0] is index:
-            resolution = hit[1]
+            _, resolution, resolved = hit
         else:
             resolution = index.version_set.resolve(Spec(spec))
+            resolved = ResolvedVersion.of(name, spec, resolution, index.versions[resolution.version])
             if len(self._resolutions) > 4096:  # specs come from requests: keep the memo bounded
                 self._resolutions.clear()
-            self._resolutions[(name, spec)] = (index, resolution)
+            self._resolutions[(name, spec)] = (index, resolution, resolved)
         pins = self._lock_pins()
         if pins is not None:
             return self._locked(index, spec, resolution, pins)
-        return Resolved(name, resolution.version, index.versions[resolution.version], resolution.warning)
+        return resolved
 
-    def _locked(self, index: ApiIndex, spec: str, usual: Resolution, pins: dict) -> Resolved:
+    def _locked(self, index: ApiIndex, spec: str, usual: Resolution, pins: dict) -> ResolvedVersion:
         name = index.name
         pinned = pins.get(f"{name}.{module_part_for(spec) if spec else ''}")
         if pinned is None:
             warning = f"{name}@{spec or usual.version} is not covered by the session lock {self._lock[0]}"
             if usual.warning:
                 warning = f"{usual.warning}; {warning}"
-            return Resolved(name, usual.version, index.versions[usual.version], warning)
+            return ResolvedVersion.of(name, spec, usual, index.versions[usual.version], warning)
         exact, sha256 = pinned
         resolution = index.version_set.resolve(Spec(exact[1:].replace("_", ".")))
         entry = index.versions[resolution.version]
@@ -110,7 +104,7 @@ class RegistryView:
                 f"{name}@{resolution.version} is locked with sha256 {sha256} in {self._lock[0]}, but this "
                 f"registry publishes sha256 {entry['sha256']}: refused"
             )
-        return Resolved(name, resolution.version, entry, resolution.warning)
+        return ResolvedVersion.of(name, spec, resolution, entry)
 
     def _lock_pins(self) -> dict | None:
         """The spelling pins of ``GILGAMESH_LOCK`` (re-read when the file changes), or None."""

@@ -18,24 +18,17 @@ import asyncio
 import logging
 
 from gilgamesh.errors import GilgameshError
-from gilgamesh.registry.store.settings import read_settings
+from gilgamesh.registry.store.settings import SETTINGS, read_settings
 
-__all__ = ["DEFAULT_SYNC_INTERVAL", "upstream_settings", "keep_current"]
+__all__ = ["upstream_settings", "keep_current"]
 
 log = logging.getLogger("gilgamesh.service.upstreams")
-DEFAULT_SYNC_INTERVAL = 300.0  # seconds
 
 
 def upstream_settings(root: str) -> tuple[list[str], float]:
-    """``(upstreams, sync_interval)`` from the registry's settings; a bad value is an error naming it."""
+    """``(upstreams, sync_interval)`` from the registry's settings (the settings table checks them)."""
     settings = read_settings(root)
-    upstreams = settings.get("upstreams", [])
-    interval = settings.get("sync_interval", DEFAULT_SYNC_INTERVAL)
-    if not isinstance(upstreams, list) or not all(isinstance(u, str) and u for u in upstreams):
-        raise GilgameshError("settings.json: 'upstreams' must be a list of registry paths or git URLs")
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
-        raise GilgameshError("settings.json: 'sync_interval' must be a positive number of seconds")
-    return upstreams, float(interval)
+    return settings["upstreams"], float(settings["sync_interval"])
 
 
 async def keep_current(root: str, run_blocking) -> None:
@@ -47,7 +40,7 @@ async def keep_current(root: str, run_blocking) -> None:
             upstreams, interval = upstream_settings(root)
         except GilgameshError as e:
             log.error("%s; upstream sync paused", e)
-            upstreams, interval = [], DEFAULT_SYNC_INTERVAL
+            upstreams, interval = [], float(SETTINGS["sync_interval"].default)
         for upstream in upstreams:
             try:
                 report = await run_blocking(sync, root, upstream)

@@ -50,7 +50,7 @@ def registry_state(root: str) -> dict:
 
 
 def assert_envelope(status: int, content_type: str, body: bytes, *fragments: str) -> dict:
-    """The one error envelope of the service (DESIGN.md 8), answered with HTTP ``status``.
+    """The one error envelope of the service (README, Over HTTP), answered with HTTP ``status``.
 
     ``{"error": {"status", "message", "details"}}`` and nothing else, as JSON, its status the
     answer's; every fragment is named in the message or the details. Returns the inner object.

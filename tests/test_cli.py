@@ -72,7 +72,8 @@ def test_a_session_on_a_new_registry(tmp_path, three_versions):
         resolved = json.loads(run_cli("resolve", f"demo@{spec}", "--json", "--registry", reg).stdout)
         assert resolved["version"] == expected
         assert resolved["sha256"] == next(v["sha256"] for v in versions if v["version"] == expected)
-        assert resolved["yanked"] is False and resolved["dependencies"] == []
+        assert resolved["yanked"] is False and resolved["dependencies"] == {}
+        assert resolved["spec"] == spec and "publisher" in resolved
 
     before = registry_state(reg)
     again = run_cli("publish", three_versions[0], "--registry", reg)
@@ -94,7 +95,7 @@ def test_resolve_json_shape_with_dependencies_and_yanks(tmp_path, registry):
     publish(registry, f.to_bytes(f.notebook("user", "0.1.0", cells)), validate=False)
     assert run_cli("yank", "user@0.1.0", "--reason", "superseded", "--registry", registry).returncode == 0
     data = json.loads(run_cli("resolve", "user@0.1.0", "--json", "--registry", registry).stdout)
-    assert data["dependencies"] == [{"name": "plasma", "version": "1.0.0"}]
+    assert data["dependencies"] == {"plasma": "1.0.0"}  # the shape GET /api/notebooks/{name}/{spec} answers
     assert data["yanked"] is True and data["yank_reason"] == "superseded"
     missing = run_cli("resolve", "user@0.1", "--registry", registry)
     assert missing.returncode == 1 and "no release of user@0.1" in missing.stderr

@@ -1,4 +1,4 @@
-"""The version grammar and spec resolution of DESIGN.md section 1, as data tables."""
+"""The version grammar and spec resolution (docs/guide.md, sections 2 and 5), as data tables."""
 
 import random
 

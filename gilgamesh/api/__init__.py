@@ -1,4 +1,4 @@
-"""The namespace of versioned imports: ``gilgamesh.api.<name>.v<spec>`` (DESIGN.md section 2).
+"""The namespace of versioned imports: ``gilgamesh.api.<name>.v<spec>`` (README, Importing).
 
 Importing this package installs the loader's finder; it stays lean on purpose (no nbformat,
 IPython, json or packaging), since every model import goes through it. ``gilgamesh.api.<name>``

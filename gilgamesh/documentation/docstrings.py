@@ -1,7 +1,7 @@
 """Docstrings as one structure, rendered as markdown (Jupyter, OpenAPI) and as terminal text.
 
 An API function's docstring is written in numpydoc, Google or reStructuredText field style, or
-is the markdown cell above it (DESIGN.md 3). :func:`parse_docstring` reads any of them with
+is the markdown cell above it (docs/guide.md, section 2). :func:`parse_docstring` reads any of them with
 ``docstring_parser`` (imported here on first use, never on the import path of ``gilgamesh.api``)
 into a :class:`Docstring`: summary, description, parameters (type, unit, description), returns,
 raises, notes, references and examples. Every text field is markdown with LaTeX left for the

@@ -3,18 +3,17 @@
 A :class:`DocModel` is what every renderer shows (Jupyter, the terminal, the service's pages):
 the narrative (the notebook's markdown cells, equations left as LaTeX) and each public member
 with its signature and its docstring as written (:mod:`gilgamesh.documentation.docstrings` reads that).
-:func:`from_notebook` builds it statically from the notebook's bytes, running nothing (``gilgamesh
-show``, the docs pages); :func:`gilgamesh.loader.docs.from_module` builds it from an imported
-module. Public means ``__all__`` when the notebook defines it, else not starting with ``_``, as in
+:func:`gilgamesh.registry.surface.static_docs.from_notebook` builds it statically from the
+notebook's bytes, running nothing (``gilgamesh show``, the docs pages);
+:func:`gilgamesh.loader.docs.from_module` builds it from an imported module. Public means ``__all__`` when the notebook defines it, else not starting with ``_``, as in
 the API snapshot; a function without a docstring takes the markdown cell above its cell.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import NamedTuple
 
-__all__ = ["DocModel", "Member", "from_notebook", "format_params"]
+__all__ = ["DocModel", "Member", "format_params"]
 
 
 class Member(NamedTuple):
@@ -39,12 +38,17 @@ class DocModel(NamedTuple):
 
 
 def format_params(entry: dict) -> str:
-    """An API-snapshot signature (registry/surface/snapshot.py) in ``inspect.Signature`` style."""
-    params = [p for p in entry["params"]]
+    """An API-snapshot signature (registry/surface/snapshot.py) in ``inspect.Signature`` style.
+
+    The one formatter of snapshot signatures: the docs (``show``, the docs pages) and the web UI's
+    endpoint headings (an index entry's ``endpoints`` are snapshot signatures) print it, with the
+    ``*`` and ``/`` markers of keyword-only and positional-only parameters.
+    """
+    params = list(entry.get("params") or [])
     out = []
     star_done = False
     for i, p in enumerate(params):
-        kind = p["kind"]
+        kind = p.get("kind")
         if kind == "keyword_only" and not star_done:
             out.append("*")
             star_done = True
@@ -58,44 +62,9 @@ def format_params(entry: dict) -> str:
         if p.get("default") is not None:
             text += f" = {p['default']}" if p.get("annotation") else f"={p['default']}"
         out.append(text)
-        if kind == "positional_only" and (i + 1 == len(params) or params[i + 1]["kind"] != "positional_only"):
+        if kind == "positional_only" and (i + 1 == len(params) or params[i + 1].get("kind") != "positional_only"):
             out.append("/")
     sig = f"({', '.join(out)})"
     if entry.get("returns"):
         sig += f" -> {entry['returns']}"
     return sig
-
-
-def from_notebook(data: bytes, name: str | None = None, version: str | None = None, summary: str | None = None,
-                  references: dict | None = None, registry: str = "") -> DocModel:
-    """The documentation of a notebook, read statically (no cell is executed)."""
-    import ast
-
-    from gilgamesh.notebook import parse_notebook
-    from gilgamesh.registry.surface.snapshot import api_snapshot, parse_import_cells
-
-    nb = parse_notebook(data)
-    trees = parse_import_cells(nb)
-    snapshot = api_snapshot(nb, trees)
-    docstrings = {}
-    for _, tree in trees:
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                docstrings[node.name] = ast.get_docstring(node)
-    members = []
-    for attr, entry in snapshot.items():
-        if entry["kind"] == "function":
-            signature = format_params(entry)
-        elif entry["kind"] == "class":
-            init = entry.get("methods", {}).get("__init__")
-            signature = format_params({"params": init["params"][1:], "returns": None}) if init else "()"
-        else:
-            continue
-        doc = docstrings.get(attr) or nb.markdown_above(entry["cell"]) or ""
-        members.append(Member(attr, entry["kind"], signature, inspect.cleandoc(doc) if doc else ""))
-    meta = nb.metadata
-    return DocModel(
-        name or meta.get("name", ""), version or meta.get("version", ""),
-        summary if summary is not None else str(meta.get("summary", "")).strip(),
-        nb.narrative(), members, references or {}, registry,
-    )

@@ -12,10 +12,10 @@ from __future__ import annotations
 import shutil
 
 from gilgamesh.documentation import citations, docstrings
-from gilgamesh.documentation.model import DocModel, from_notebook
+from gilgamesh.documentation.model import DocModel
 from gilgamesh.documentation.plaintext import markdown_to_text
 
-__all__ = ["Documentation", "to_markdown", "to_terminal", "render_terminal"]
+__all__ = ["Documentation", "to_markdown", "to_terminal"]
 
 
 # -- markdown (Jupyter) -----------------------------------------------------------------------
@@ -110,12 +110,3 @@ class Documentation:
 
     def __repr__(self) -> str:
         return f"<Documentation of {self.model.name}@{self.model.version}: print() it, or display it in Jupyter>"
-
-
-def render_terminal(name: str, spec: str | None, reader) -> str:
-    """``gilgamesh show NAME@SPEC``: the documentation as terminal text, read statically."""
-    resolution = reader.resolve(name, spec or None)
-    entry = reader.entry(name, resolution.version)
-    data = reader.notebook_bytes(name, resolution.version)
-    model = from_notebook(data, name, resolution.version, entry.get("summary"), entry.get("references"))
-    return to_terminal(model)

@@ -30,7 +30,6 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from gilgamesh.registry.compare.sanitize import apply_sanitizers
-from gilgamesh.registry.validation.launch import DEFAULT_TOLERANCE
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -41,6 +40,8 @@ __all__ = [
     "texts_match",
     "compare_outputs",
 ]
+
+DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
 
 
 def _nbval_functions():

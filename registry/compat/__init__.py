@@ -1,1 +1,4 @@
-"""gilgamesh.registry.compat: compatibility: semver and behaviour replay."""
+"""gilgamesh.registry.compat: compatibility: semver and behaviour replay.
+
+Above surface/ and compare/, below validation/ and publish/ (docs/architecture.md, Layers).
+"""

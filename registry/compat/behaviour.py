@@ -1,4 +1,4 @@
-"""Behaviour replay (DESIGN.md 5, step 3b): golden calls recorded at publish, replayed on successors.
+"""Behaviour replay (README, Behaviour replay): golden calls recorded at publish, replayed on successors.
 
 Signatures are not behaviour: a changed formula behind an unchanged signature breaks every caller
 pinned to the line. So the calls the example cells make are recorded at publish, and a MINOR or
@@ -20,7 +20,7 @@ the first cell; :mod:`gilgamesh.registry.validation.kernel_probe` collects after
   the new examples do not make themselves stay golden calls of the new version, with its results
   (so a function keeps its recorded behaviour along the line when the examples move on).
 
-The runner compares what came back under the notebook's tolerance (:func:`settle`). Publish
+The runner compares what came back under the notebook's tolerance (:func:`compare_calls`). Publish
 stores the golden calls in the version's tree (``golden.json``, its sha256 in ``gilgamesh.json``
 under ``golden``) and refuses a successor whose results differ (:func:`behaviour_problems`),
 unless ``metadata.gilgamesh.changed`` names the function with a reason: then the change is
@@ -41,7 +41,7 @@ from gilgamesh.registry.compare.golden_values import MAX_VALUES, Budget, Unrecor
 from gilgamesh.registry.store.version_tree import GOLDEN
 
 __all__ = [
-    "install_code", "install", "collect", "settle",
+    "install_code", "install", "collect", "compare_calls",
     "changed_shape_problems", "replay_source", "behaviour_job", "behaviour_problems", "golden_file",
     "GOLDEN_FILE", "MAX_CALLS", "MAX_TOTAL_VALUES",
 ]
@@ -306,9 +306,12 @@ def _outcome_text(outcome: dict) -> str:
     return f"returned {show(outcome['result'])}"
 
 
-def settle(found: dict, probe: dict, tolerance: float) -> None:
-    """Turn what the kernel sent back into the report's ``golden`` and ``behaviour`` (in place).
+def compare_calls(found: dict, probe: dict, tolerance: float) -> None:
+    """Compare the calls the kernel made again with what they gave before, under ``tolerance``, and
+    turn what it sent back into the report's ``golden`` and ``behaviour`` (in place).
 
+    A predecessor's golden call that gives another result now is a difference
+    (``behaviour["differences"]``, which publish refuses unless the function is declared changed).
     The new version's golden calls are its own (those that gave the same result when made again)
     and the predecessor's that still run, with the results the new code gave: a function the new
     examples no longer call keeps its recorded behaviour along the line.
@@ -318,13 +321,13 @@ def settle(found: dict, probe: dict, tolerance: float) -> None:
         return
     started = time.perf_counter()
     seconds = found.pop("behaviour_seconds", None) or {}
-    _settle(found, job, tolerance)
+    _compare_calls(found, job, tolerance)
     if seconds and "behaviour" in found:  # the golden calls' own cost, in the kernel and here
         seconds["compare"] = time.perf_counter() - started
         found["behaviour"]["seconds"] = {k: round(v, 6) for k, v in seconds.items()}
 
 
-def _settle(found: dict, job: dict, tolerance: float) -> None:
+def _compare_calls(found: dict, job: dict, tolerance: float) -> None:
     golden = found.pop("golden", None)
     rerun = found.pop("rerun", None) or []
     replayed = found.pop("replayed", None)

@@ -52,8 +52,8 @@ Types are compared as the endpoint type grammar reads them (:mod:`gilgamesh.regi
 ``Optional[np.ndarray]`` and ``numpy.ndarray | None`` are one type, ``int`` is within ``float``.
 Defaults and values are compared as values where they are literals (``"SI"`` is ``'SI'``).
 
-While the predecessor's major version is 0, what needs MAJOR needs MINOR (DESIGN.md 5: "MAJOR
-bump (MINOR for 0.x)"); additions still need MINOR. Pre-releases promise nothing: from a
+While the predecessor's major version is 0, what needs MAJOR needs MINOR (docs/guide.md, section 4,
+check 3); additions still need MINOR. Pre-releases promise nothing: from a
 pre-release to a version of the same release (``2.0.0rc1`` to ``2.0.0``), the bump made is the
 level of that release (``2.0.0`` is a major release, ``1.3.0`` a minor one, ``1.2.1`` a patch).
 """

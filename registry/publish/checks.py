@@ -1,4 +1,4 @@
-"""The static publish checks (DESIGN.md section 5, steps 1, 4, 5 and 6).
+"""The static publish checks (docs/guide.md, section 4: checks 1, 4, 5 and 6).
 
 Each check takes what it needs and returns a list of :class:`Problem`; none of them raises for a
 finding, so that one report can name every problem at once.

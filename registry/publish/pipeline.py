@@ -1,4 +1,4 @@
-"""The publish pipeline (DESIGN.md section 5): checks 1-7, then one atomic write.
+"""The publish pipeline (docs/architecture.md, Publish): checks 1-7, then one atomic write.
 
 Expensive work (the nbval run) happens outside the writer lock; under the lock the pipeline only
 re-checks what another writer may have changed meanwhile (the version's existence and its
@@ -159,7 +159,7 @@ def derived_surface(root: str, reader, name: str, version: str) -> dict | None:
     nb = parse_notebook(reader.notebook_bytes(name, version))
     api, _error = probe_surface(nb, root)
     if api is not None and local:
-        from gilgamesh.registry.store.git_store import atomic_write
+        from gilgamesh.files import atomic_write
 
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)

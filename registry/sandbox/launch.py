@@ -80,19 +80,8 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: dict) -> "Limits":
-        from gilgamesh.registry.store.settings import DEFAULT_SETTINGS
-
-        values = {}
-        for field in dataclasses.fields(cls):
-            key = f"sandbox_{field.name}"
-            value = settings.get(key, DEFAULT_SETTINGS[key])
-            optional = field.name in ("memory_mb", "cpu_seconds")
-            if (value is None and not optional) or (
-                    value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0)):
-                raise GilgameshError(f"settings.json: sandbox_{field.name} must be a positive whole number, "
-                                     f"found {value!r}")
-            values[field.name] = value
-        return cls(**values)
+        """The ``sandbox_*`` values of a registry's settings, as the settings table checked them."""
+        return cls(**{field.name: settings[f"sandbox_{field.name}"] for field in dataclasses.fields(cls)})
 
 
 def sandbox_available() -> bool:

@@ -1,4 +1,4 @@
-"""The registry's bibliography: BibTeX entries the API notebooks cite (DESIGN.md section 3).
+"""The registry's bibliography: BibTeX entries the API notebooks cite (docs/guide.md, section 2).
 
 ``gilgamesh bib add refs.bib`` parses the file with bibtexparser and merges its entries into the
 bibliography, which the store keeps as ``bibliography.json`` on the branch ``bibliography`` (so

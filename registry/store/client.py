@@ -1,7 +1,7 @@
 """The registry over HTTP: a reader for the loader and the CLI, and the publish/yank client.
 
 ``HttpReader`` implements :class:`~gilgamesh.registry.store.reader.RegistryReader` over the service's
-JSON routes (DESIGN.md section 8). It sits on the import path of ``gilgamesh.api`` when
+JSON routes (the README's table of routes). It sits on the import path of ``gilgamesh.api`` when
 ``GILGAMESH_REGISTRY`` is a URL, so it uses only the standard library (``urllib``), never tornado
 or requests. It caches nothing itself: the loader keeps fetched indexes and notebooks by sha256
 (and imports from them while the service is unreachable). Every notebook fetched is verified

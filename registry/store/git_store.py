@@ -23,7 +23,6 @@ import fcntl
 import io
 import json
 import os
-import tempfile
 
 import git
 from git.db import GitCmdObjectDB
@@ -32,40 +31,20 @@ from gitdb import IStream, LooseObjectDB
 from gitdb.util import hex_to_bin
 
 from gilgamesh.errors import Conflict, RegistryUnavailable, VersionNotFound
+from gilgamesh.files import atomic_write
 from gilgamesh.versions import Version
 
-from gilgamesh.registry.store import records
-
-from gilgamesh.registry.store import version_tree
+from gilgamesh.registry.store import records, version_tree
 from gilgamesh.registry.store.derive import TAGS, index_entry, is_version_tag, metadata_of, record_fields, version_tags
 from gilgamesh.registry.store.hooks import install_hooks
 from gilgamesh.registry.store.layout import Layout
 from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.registry.sandbox.launch import sandbox_available
 from gilgamesh.registry.store.settings import initial_settings, read_settings
 
-__all__ = ["Store", "init_registry", "writer_lock", "atomic_write", "is_version_tag"]
+__all__ = ["Store", "init_registry", "writer_lock", "is_version_tag"]
 
 ZERO = "0" * 40
-
-
-def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half.
-
-    ``mode`` 0644 by default: the sandboxed processes (another uid) read the published parts.
-    """
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _make_published_parts_readable(layout: Layout) -> None:
@@ -120,7 +99,9 @@ def init_registry(root: str) -> "Store":
         git.Repo.init(layout.git_dir, bare=True, mkdir=True, initial_branch="main")
     install_hooks(layout.git_dir)
     if not os.path.exists(layout.settings_file):
-        atomic_write(layout.settings_file, _json_bytes(initial_settings()))
+        atomic_write(layout.settings_file, _json_bytes(initial_settings(sandbox_available())))
+    else:
+        read_settings(root)  # an adopted registry's settings are checked like every reader's
     store = Store(root)
     store.adopted = None
     if had_store:

@@ -21,6 +21,8 @@ import os
 import shlex
 import sys
 
+from gilgamesh.files import atomic_write
+
 __all__ = ["install_hooks", "check_pushed_versions", "UPDATE_HOOK"]
 
 UPDATE_HOOK = r"""#!/bin/sh
@@ -79,12 +81,7 @@ def install_hooks(git_dir: str, python: str | None = None) -> None:
     quoted = shlex.quote(python or sys.executable)
     for name, text in (("update", UPDATE_HOOK), ("pre-receive", PRE_RECEIVE_HOOK.replace("@PYTHON@", quoted)),
                        ("post-receive", POST_RECEIVE_HOOK.replace("@PYTHON@", quoted))):
-        path = os.path.join(hooks, name)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
+        atomic_write(os.path.join(hooks, name), text.encode(), 0o755)
 
 
 def check_pushed_versions(git_dir: str, lines) -> list[str]:

@@ -35,7 +35,7 @@ def _load(root: str) -> dict:
 
 
 def _save(root: str, data: dict) -> None:
-    from gilgamesh.registry.store.git_store import atomic_write
+    from gilgamesh.files import atomic_write
 
     path = Layout(root).tokens_file
     atomic_write(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)

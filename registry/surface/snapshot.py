@@ -303,10 +303,10 @@ def probe_surface(nb: ParsedNotebook, root: str, timeout: float = 60.0) -> tuple
     from gilgamesh.errors import GilgameshError
 
     from gilgamesh.registry.sandbox.launch import Limits, sandboxed, use_sandbox
-    from gilgamesh.registry.store.settings import DEFAULT_SETTINGS, read_settings
+    from gilgamesh.registry.store.settings import default_settings, read_settings
 
     remote = "://" in root
-    settings = dict(DEFAULT_SETTINGS) if remote else read_settings(root)
+    settings = default_settings() if remote else read_settings(root)
     try:
         sandbox = use_sandbox(settings)
     except GilgameshError as e:

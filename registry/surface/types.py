@@ -1,6 +1,6 @@
 """The endpoint type grammar: one reading of an annotation's text, for every part that needs one.
 
-DESIGN.md section 4 names the JSON-compatible types an endpoint may take and return: ``float``,
+docs/guide.md (section 2, Endpoints) names the JSON-compatible types an endpoint may take and return: ``float``,
 ``int``, ``bool``, ``str``, ``list[X]``, ``dict[str, X]``, ``numpy.ndarray`` (a JSON array) and
 ``X | None``. Authors spell them in many ways (``Optional[float]``, ``Union[float, None]``,
 ``typing.List[int]``, ``np.ndarray``, ``npt.NDArray[np.float64]``, a string under ``from __future__

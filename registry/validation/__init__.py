@@ -1,1 +1,4 @@
-"""gilgamesh.registry.validation: running a notebook as validation does."""
+"""gilgamesh.registry.validation: running a notebook as validation does.
+
+Above compat/, below publish/ (docs/architecture.md, Layers; step 3 of Publish).
+"""

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from typing import NamedTuple
 
 from gilgamesh.config import is_url
 from gilgamesh.errors import GilgameshError, UsageError
+from gilgamesh.files import atomic_write
 
 __all__ = ["RunResult", "run_and_save", "read_runnable"]
 
@@ -88,30 +88,18 @@ def _describe(nb, problem: dict) -> str:
 def _write_atomically(path: str, data: bytes) -> None:
     """Replace ``path`` by ``data`` so that a reader sees the old file or the new one; mode kept."""
     target = os.path.realpath(path)  # a symlinked notebook stays a symlink
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".gilgamesh-run-", suffix=".ipynb")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(target, data, stat.S_IMODE(os.stat(target).st_mode))
 
 
 def run_and_save(path: str, location: str, here: bool = False) -> RunResult:
     """Run the notebook at ``path`` against the registry at ``location``; save its outputs in place."""
     import nbformat
 
-    from gilgamesh.registry.store.settings import DEFAULT_SETTINGS, read_settings
+    from gilgamesh.registry.store.settings import default_settings, read_settings
     from gilgamesh.registry.validation.launch import run_notebook
 
     data, nb = read_runnable(path)
-    settings = dict(DEFAULT_SETTINGS) if is_url(location) else read_settings(location)
+    settings = default_settings() if is_url(location) else read_settings(location)
     workdir = os.path.dirname(os.path.abspath(path)) if here else None
     report = run_notebook(data, location, settings, save=True, workdir=workdir)
     executed = report.get("notebook")

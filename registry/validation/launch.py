@@ -45,10 +45,12 @@ import tempfile
 
 from gilgamesh.config import is_url
 from gilgamesh.errors import GilgameshError, Problem
+from gilgamesh.files import atomic_write
 from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import spec_from_module_part
 
+from gilgamesh.registry.compare.outputs import DEFAULT_TOLERANCE
 from gilgamesh.registry.sandbox.launch import Limits, SandboxRequired, sandboxed, use_sandbox
 
 __all__ = [
@@ -64,7 +66,6 @@ __all__ = [
     "never_run",
 ]
 
-DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
 VALIDATOR_VERSION = 4  # part of the cache key: bump it when the verdict for the same input may change
 DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for the kernel to answer; not part of validation_timeout
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
@@ -132,17 +133,11 @@ def _read_cached(root: str, key: str) -> dict | None:
 
 def _write_cached(root: str, key: str, record: dict) -> None:
     directory = cache_dir(root)
-    tmp = None
     try:
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(record, sort_keys=True).encode())
-        os.replace(tmp, os.path.join(directory, key + ".json"))
+        atomic_write(os.path.join(directory, key + ".json"), json.dumps(record, sort_keys=True).encode(), durable=False)
     except OSError:
-        # A registry we may not write to still validates; it only cannot remember.
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        pass  # a registry we may not write to still validates; it only cannot remember
 
 
 def _tolerance(nb: ParsedNotebook) -> float:

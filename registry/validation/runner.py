@@ -212,7 +212,7 @@ async def run_job(job: dict) -> dict:
             return _report(problems, ran, compared, started)
         deadline = time.monotonic() + float(job["timeout"])
 
-        from gilgamesh.registry.compat.behaviour import install_code, settle
+        from gilgamesh.registry.compat.behaviour import compare_calls, install_code
 
         # One silent round trip before the first cell: the modules already loaded, the call recorder.
         await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)"
@@ -287,7 +287,7 @@ async def run_job(job: dict) -> dict:
             report_extra["notebook"] = nb
         if not problems and job.get("probe"):
             report_extra.update(await _probe(client, job["probe"], deadline))
-            settle(report_extra, job["probe"], tolerance)  # golden calls kept, replayed ones compared
+            compare_calls(report_extra, job["probe"], tolerance)  # golden calls kept, replayed ones compared
     finally:
         await _stop_kernel(km)
         if kernel_pgid is not None:

@@ -1,8 +1,8 @@
-"""Model calls as Dask tasks: ``gilgamesh serve --dask-scheduler ADDRESS`` (DESIGN.md section 8).
+"""Model calls as Dask tasks: ``gilgamesh serve --dask-scheduler ADDRESS`` (docs/guide.md, On a Dask cluster).
 
 :class:`DaskCalls` stands where the service's :class:`~.workers.WorkerPool` stands, with the same
 ``call()``: the handler has bound and checked the arguments already, so a task is submitted only
-for a call that can run; the task (:func:`gilgamesh.dask.run_model_call`) runs the model in the
+for a call that can run; the task (:func:`gilgamesh.service.calls.dask_task.run_model_call`) runs the model in the
 warm model worker processes of the Dask worker that takes it and sends back the result's JSON
 bytes, which the handler splices into the answer as it does the local pool's.
 
@@ -25,7 +25,8 @@ import logging
 import os
 
 from gilgamesh import errors
-from gilgamesh.errors import GilgameshError, ModelTimeout
+from gilgamesh.errors import GilgameshError, ModelCrashed, ModelTimeout
+from gilgamesh.service.options import ServiceOptions
 
 __all__ = ["DaskCalls", "SLACK", "require_distributed"]
 
@@ -33,16 +34,6 @@ log = logging.getLogger("gilgamesh.service")
 
 SLACK = 10.0  # seconds the cluster may take beyond a call's limit (the hop, a cold import) before 504
 CONNECT_TIMEOUT = 30.0
-
-_KINDS = {
-    "ModelError": errors.ModelError,
-    "BadArguments": errors.BadArguments,
-    "NotFound": errors.NotFound,
-    "VersionNotFound": errors.VersionNotFound,
-    "ModelTimeout": errors.ModelTimeout,
-    "IntegrityError": errors.IntegrityError,
-}
-
 
 def require_distributed() -> None:
     """Raise a usage error naming the extra when Dask is not installed."""
@@ -52,25 +43,17 @@ def require_distributed() -> None:
         raise errors.UsageError("--dask-scheduler needs Dask: pip install 'gilgamesh[dask]'") from None
 
 
-class DaskCrashed(GilgameshError, RuntimeError):
-    """The Dask worker running a model call died."""
-
-    http_status = 500
-
-
 def _rebuild(answer: tuple) -> GilgameshError:
+    """The error a Dask task answered, by its class name, with the Dask worker's status."""
     _, kind, message, details, status, retry_after = answer
-    if kind == "ServiceBusy":
-        return errors.ServiceBusy(message, retry_after=retry_after or 1, details=details)
-    error = _KINDS.get(kind, GilgameshError)(message, details=details)
-    error.http_status = status  # the Dask worker's word (a model process that crashed: 500)
-    return error
+    return errors.rebuild(kind, message, details, status=status, retry_after=retry_after)
 
 
 class DaskCalls:
     """Model calls submitted to the Dask scheduler at ``address``."""
 
-    def __init__(self, address: str, call_timeout: float = 30.0, slack: float = SLACK):
+    def __init__(self, address: str, call_timeout: float = ServiceOptions.default("call_timeout"),
+                 slack: float = SLACK):
         require_distributed()
         self.address = address
         self.call_timeout = call_timeout
@@ -126,7 +109,7 @@ class DaskCalls:
         return self._loop.create_task(self._call(name, version, function, positional, keywords, arrays))
 
     async def _call(self, name, version, function, positional, keywords, arrays) -> bytes:
-        from gilgamesh.dask import run_model_call
+        from gilgamesh.service.calls.dask_task import run_model_call
 
         client = self.client or await asyncio.shield(self._connecting)
         label = f"{name}@{version} {function}"
@@ -150,10 +133,10 @@ class DaskCalls:
             from distributed import KilledWorker
 
             if isinstance(e, KilledWorker):
-                raise DaskCrashed(f"{label}: the Dask worker running the call died (the model may have "
-                                  "crashed it, or the worker was stopped); the call was not retried") from None
-            raise DaskCrashed(f"{label}: the Dask cluster at {self.address} failed the call: "
-                              f"{type(e).__name__}: {e}") from None
+                raise ModelCrashed(f"{label}: the Dask worker running the call died (the model may have "
+                                   "crashed it, or the worker was stopped); the call was not retried") from None
+            raise ModelCrashed(f"{label}: the Dask cluster at {self.address} failed the call: "
+                               f"{type(e).__name__}: {e}") from None
         if answer[0] == "ok":
             return answer[1]
         raise _rebuild(answer)

@@ -40,13 +40,14 @@ import tempfile
 import time
 
 from gilgamesh import errors
-from gilgamesh.errors import GilgameshError, ModelTimeout, ServiceBusy
+from gilgamesh.errors import GilgameshError, ModelCrashed, ModelTimeout, ServiceBusy
 from gilgamesh.registry.sandbox.launch import Limits, sandboxed, use_sandbox
-from gilgamesh.registry.store.settings import read_settings
+from gilgamesh.registry.store.settings import default_settings, read_settings
+from gilgamesh.service.options import ServiceOptions
 
 from gilgamesh.service.calls.protocol import CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
 
-__all__ = ["WorkerPool", "ModelCrashed", "CHEAP", "default_size", "default_max_size"]
+__all__ = ["WorkerPool", "CHEAP", "default_size", "default_max_size"]
 
 log = logging.getLogger("gilgamesh.service")
 
@@ -54,7 +55,6 @@ _BATCH = 64  # cheap calls queued on one worker before the next one is used
 _KEEPS_UP = 0.005  # seconds a worker's current (cheap) call may have run for it to take more
 CHEAP = 0.002  # seconds: an endpoint measured faster than this may be batched
 IDLE_RETIRE = 30.0  # seconds an extra worker may stay idle before it is stopped
-QUEUE_LIMIT = 256  # calls that may wait for a worker; past it, 503
 
 
 def default_size() -> int:
@@ -65,12 +65,6 @@ def default_size() -> int:
 def default_max_size(size: int) -> int:
     """How far a pool grows by default while slow calls occupy its workers."""
     return max(size, 4 * default_size())
-
-
-class ModelCrashed(GilgameshError, RuntimeError):
-    """The worker process running a model call died (the model crashed it)."""
-
-    http_status = 500
 
 
 class _Call:
@@ -163,11 +157,11 @@ class WorkerPool:
         self,
         registry_root: str,
         size: int | None = None,
-        call_timeout: float = 30.0,
-        import_timeout: float = 120.0,
+        call_timeout: float = ServiceOptions.default("call_timeout"),
+        import_timeout: float = ServiceOptions.default("import_timeout"),
         *,
         max_size: int | None = None,
-        queue_limit: int = QUEUE_LIMIT,
+        queue_limit: int = ServiceOptions.default("queue_limit"),
     ):
         if size is None:
             size = default_size() if max_size is None else min(default_size(), max_size)
@@ -205,7 +199,7 @@ class WorkerPool:
     def start(self) -> None:
         """Spawn the workers (on the running event loop); calls queue until one is ready."""
         remote = "://" in self.registry_root
-        settings = {} if remote else read_settings(self.registry_root)
+        settings = default_settings() if remote else read_settings(self.registry_root)
         sandbox = use_sandbox(settings)  # raises SandboxRequired (503) where bwrap is required but missing
         self._loop = asyncio.get_running_loop()
         if sandbox:
@@ -554,14 +548,7 @@ class WorkerPool:
         self._grow()
 
 
-_ERROR_TYPES = {
-    "ModelError": errors.ModelError,
-    "BadArguments": errors.BadArguments,
-    "NotFound": errors.NotFound,
-}
-
-
 def _rebuild(payload: bytes) -> GilgameshError:
+    """The error a worker answered (``{"type", "message", "details"}``), by its class name."""
     data = json.loads(payload)
-    cls = _ERROR_TYPES.get(data.get("type"), errors.ModelError)
-    return cls(data["message"], details=data.get("details") or [])
+    return errors.rebuild(data.get("type"), data["message"], data.get("details") or [], default=errors.ModelError)

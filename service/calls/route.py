@@ -137,8 +137,8 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         future = ctx.pool.call(name, version, function, positional, keywords, arrays)
         suffix = b', "name": "' + name.encode() + b'", "version": "' + version.encode() + b'"}'
         warning = resolved.warning
-        if resolved.entry.get("deprecated"):
-            deprecation = f"{name}@{version} is deprecated: {resolved.entry.get('deprecation_message') or 'no message given'}"
+        if resolved.deprecated:
+            deprecation = f"{name}@{version} is deprecated: {resolved.deprecation_message or 'no message given'}"
             warning = f"{warning}; {deprecation}" if warning else deprecation
 
         def done(f) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 import gilgamesh
 from gilgamesh.documentation.plaintext import markdown_to_text
-from gilgamesh.documentation.render import Documentation, render_terminal
-from gilgamesh.registry.store.reader import LocalReader
+from gilgamesh.documentation.render import Documentation, to_terminal
+from gilgamesh.registry.facade import LocalRegistry
 
 EQUATION = "$$I_e = I_{es} \\exp\\left(\\frac{e (V - V_p)}{k_B T_e}\\right)$$"
 ABOVE_ELECTRON_TEMPERATURE = ("## Electron temperature\n\nThe inverse slope of $\\ln I$ against $V$, in eV, "
@@ -100,8 +100,8 @@ def test_gilgamesh_docs():
     assert gilgamesh.docs(gilgamesh.use("langmuir@2"))._repr_markdown_() == doc._repr_markdown_()
 
 
-def test_render_terminal_reads_the_notebook_without_running_it(api_registry):
-    text = render_terminal("langmuir", "1.2", LocalReader(api_registry))
+def test_terminal_docs_reads_the_notebook_without_running_it(api_registry):
+    text = to_terminal(LocalRegistry(api_registry).documentation("langmuir", "1.2"))
     assert not [k for k in sys.modules if k.startswith("gilgamesh.api.")]
     lines = text.splitlines()
     assert lines[0] == "langmuir 1.2.1 — Planar Langmuir probe analysis"
@@ -114,8 +114,8 @@ def test_render_terminal_reads_the_notebook_without_running_it(api_registry):
 
 
 @pytest.mark.parametrize("spec", ["1.2.1", "2.0.0"])
-def test_render_terminal_of_a_static_notebook_matches_the_live_module(api_registry, spec):
-    static = render_terminal("langmuir", spec, LocalReader(api_registry))
+def test_terminal_docs_of_a_static_notebook_matches_the_live_module(api_registry, spec):
+    static = to_terminal(LocalRegistry(api_registry).documentation("langmuir", spec))
     live = str(gilgamesh.docs(f"langmuir@{spec}"))
     assert static == live
 

@@ -1,4 +1,4 @@
-"""Versions already fetched keep importing when the registry is unreachable (DESIGN.md 2)."""
+"""Versions already fetched keep importing when the registry is unreachable (README, Importing)."""
 
 from __future__ import annotations
 

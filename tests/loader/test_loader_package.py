@@ -35,3 +35,19 @@ def test_registry_paths_agree_with_the_registry_layout(tmp_path):
     layout = Layout(str(tmp_path))
     assert finder._index_file(str(tmp_path), "langmuir") == layout.index_file("langmuir")
     assert finder._journal_file(str(tmp_path)) == layout.journal_file
+
+
+def test_resolution_memo_fields_are_the_resolved_version_records():
+    from gilgamesh.loader import cache
+    from gilgamesh.registry.store.resolved import FIELDS, MEMO_FIELDS, ResolvedVersion
+    from gilgamesh.versions import Resolution
+
+    assert cache.ENTRY_FIELDS == MEMO_FIELDS
+    assert set(MEMO_FIELDS) <= set(finder.Resolved.__slots__) and set(MEMO_FIELDS) <= set(FIELDS)
+    entry = {"sha256": "ab" * 32, "dependencies": {"b": "1.0.0", "a": "2.0.0"}, "deprecated": True}
+    record = ResolvedVersion.of("demo", "1", Resolution("1.0.0", False, None, None), entry)
+    memo = record.memo_entry()
+    assert tuple(memo) == cache.ENTRY_FIELDS
+    assert memo["deprecated"] == "no message given" and memo["environment"] is None
+    resolved = finder.Resolved("demo", "v1", memo, None)
+    assert (resolved.version, resolved.sha256, resolved.dependencies) == ("1.0.0", "ab" * 32, {"a": "2.0.0", "b": "1.0.0"})

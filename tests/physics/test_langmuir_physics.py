@@ -200,7 +200,7 @@ def test_bad_probe_parameters_name_the_parameter(langmuir, spec):
 
 
 def test_users_import_both_majors_side_by_side(lab_imports):
-    """The spellings of DESIGN.md section 2, in one process: 1.2 and 2.0 are separate modules."""
+    """The import spellings (README, Importing), in one process: 1.2 and 2.0 are separate modules."""
     import gilgamesh
     import gilgamesh.api.langmuir.v2_0 as lm2
     from gilgamesh.api.langmuir.v1_2 import analyze

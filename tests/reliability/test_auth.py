@@ -29,7 +29,8 @@ WRITES = [
 @pytest.fixture
 def auth_setup(tmp_path, private_cache):
     from gilgamesh.registry.publish.pipeline import publish
-    from gilgamesh.registry.store.git_store import atomic_write, init_registry
+    from gilgamesh.files import atomic_write
+    from gilgamesh.registry.store.git_store import init_registry
     from gilgamesh.registry.store.tokens import create_token, remove_user
 
     root = str(tmp_path / "registry")

@@ -29,6 +29,7 @@ def _cli_publish(path: str, root: str, env: dict) -> subprocess.CompletedProcess
                           capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # a validation kernel for most of the corpus's 49 notebooks
 def test_every_bad_notebook_exits_1_naming_the_problem_and_writes_nothing(seeded_service, tmp_path, figures):
     # The CLI writes to the service's registry directory directly, as a lab member on the server
     # would; the validation runs it caches make the HTTP pass below quicker.
@@ -55,7 +56,7 @@ def test_every_bad_notebook_exits_1_naming_the_problem_and_writes_nothing(seeded
 def envelope_problem(response: requests.Response, expected: str) -> str | None:
     """What is wrong with an error answer (None if nothing).
 
-    JSON routes answer with the one error shape of DESIGN.md section 8, its status equal to the
+    JSON routes answer with the one error shape of the README's routes (Over HTTP), its status equal to the
     response's; HTML pages (``/docs``, the web UI) with a page. Either way ``expected`` must be
     in what the user reads: the message and details, or the page's text.
     """
@@ -81,6 +82,7 @@ def _healthy(url: str) -> None:
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
 
+@pytest.mark.slow  # a validation kernel for most of the corpus's 49 notebooks
 def test_every_bad_notebook_is_a_4xx_naming_the_problem_over_http(seeded_service, figures):
     s = seeded_service
     before = tree_snapshot(s.root)
@@ -101,10 +103,10 @@ def test_every_bad_notebook_is_a_4xx_naming_the_problem_over_http(seeded_service
 
 
 def test_every_bad_request_is_a_4xx_naming_the_problem(seeded_service, figures):
-    from gilgamesh.service.app import DEFAULT_MAX_BODY_SIZE
+    from gilgamesh.service.options import ServiceOptions
 
     s = seeded_service
-    cases = request_cases(DEFAULT_MAX_BODY_SIZE)
+    cases = request_cases(ServiceOptions.default("max_body_size"))
     before = tree_snapshot(s.root)
     failures = []
     for case in cases:

@@ -95,7 +95,8 @@ def _marked_processes(marker: str) -> list[psutil.Process]:
 
 @pytest.fixture(scope="module")
 def limited_service(tmp_path_factory, private_cache):
-    from gilgamesh.registry.store.git_store import atomic_write, init_registry
+    from gilgamesh.files import atomic_write
+    from gilgamesh.registry.store.git_store import init_registry
     from gilgamesh.registry.store.tokens import create_token
 
     base = tmp_path_factory.mktemp("hostile")

@@ -1,4 +1,4 @@
-"""Citations (DESIGN.md section 3): the registry's bibliography, \\cite in notebooks, "cite this version".
+"""Citations (docs/guide.md, section 2): the registry's bibliography, \\cite in notebooks, "cite this version".
 
 Real CLI subprocesses, a real registry in tmp_path, the real service on an ephemeral port, the
 loader in a fresh interpreter, and headless Chromium for the page screenshot.
@@ -273,6 +273,7 @@ def test_help_shows_citations_as_labels_with_the_references_below(lab, tmp_path,
 
 
 # -- in a real browser -------------------------------------------------------------------------------
+@pytest.mark.browser
 def test_page_screenshot_of_a_docstring_and_a_citation(lab, artifacts):
     from playwright.sync_api import sync_playwright
 

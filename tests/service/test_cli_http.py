@@ -6,7 +6,7 @@ import json
 
 import pytest
 import service_apis as apis
-from service_kit import Server
+from service_kit import Server, http
 from support import run_cli
 
 from gilgamesh.registry.store.tokens import create_token
@@ -52,6 +52,29 @@ def test_publish_list_resolve_yank_over_http(remote, tmp_path):
 
     missing = run_cli("resolve", "nope@1", "--registry", remote.url, env=env)
     assert missing.returncode == 1 and "no API named 'nope'" in missing.stderr
+
+
+def test_resolve_json_is_the_document_the_http_route_answers(remote, tmp_path):
+    """One resolved-version record: ``resolve --json`` (local or over HTTP) prints what the route answers."""
+    from nbfactory import code, markdown, notebook, to_bytes
+
+    from gilgamesh.registry.publish.pipeline import publish
+
+    publish(remote.root, apis.small("base", "1.0.0"), validate=False, publisher="erin")
+    cells = [markdown("# leaf\n\nUses base."), markdown("Add two."),
+             code("from gilgamesh.api.base@1 import inc\n\ndef twice(x: float) -> float:\n    return inc(inc(x))")]
+    publish(remote.root, to_bytes(notebook("leaf", "1.0.0", cells, summary="Uses base.", endpoints=["twice"])),
+            validate=False, publisher="erin")
+    env = {"GILGAMESH_CACHE": str(tmp_path / "cache")}
+    answered = http("GET", remote.url + "/api/notebooks/leaf/1").json()
+    over_http = json.loads(run_cli("resolve", "leaf@1", "--registry", remote.url, "--json", env=env).stdout)
+    local = json.loads(run_cli("resolve", "leaf@1", "--registry", remote.root, "--json", env=env).stdout)
+    assert answered == over_http == local
+    assert answered["dependencies"] == {"base": "1.0.0"}
+    assert (answered["spec"], answered["version"], answered["publisher"]) == ("1", "1.0.0", "erin")
+    for field in ("name", "sha256", "summary", "yanked", "yank_reason", "endpoints", "environment", "deprecated",
+                  "deprecation_message", "changed"):
+        assert field in answered, field
 
 
 def test_validate_over_http_needs_no_publish_token(remote, tmp_path):

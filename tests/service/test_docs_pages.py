@@ -74,3 +74,25 @@ def test_api_page_shows_each_endpoint_docstring_as_html(docs_server):
     assert not RST_LEFT.search(doc)
     assert '<code class="param">n_e</code> <span class="type">float</span> <span class="unit">[m^-3]</span>' in doc
     assert '<script src="/vendor/katex/katex.min.js"></script>' in html  # the docstrings' equations typeset
+
+
+def test_api_page_shows_keyword_only_and_positional_only_markers(fresh_registry, service_env):
+    """The endpoint headings are the one snapshot-signature formatter's: ``*`` and ``/`` as written."""
+    import html as html_module
+
+    from nbfactory import code, markdown, notebook, to_bytes
+
+    from gilgamesh.registry.publish.pipeline import publish
+
+    cells = [markdown("# marks\n\nSignature markers."),
+             markdown("Scale x."), code("def scale(x: float, *, factor: float = 2.0) -> float:\n    return x * factor"),
+             markdown("a over b."), code("def ratio(a: float, /, b: float = 1.0) -> float:\n    return a / b")]
+    publish(fresh_registry, to_bytes(notebook("marks", "1.0.0", cells, summary="Markers.", endpoints=["scale", "ratio"])),
+            publisher="test", validate=False)
+    server = Server(fresh_registry, model_workers=1).start()
+    try:
+        text = html_module.unescape(page(server, "/ui/marks/1"))
+    finally:
+        server.stop()
+    assert "<h3><code>scale(x: float, *, factor: float = 2.0) -> float</code></h3>" in text
+    assert "<h3><code>ratio(a: float, /, b: float = 1.0) -> float</code></h3>" in text

@@ -1,4 +1,4 @@
-"""Every read route of DESIGN.md section 8 against a real server, with its errors in the one envelope."""
+"""Every read route of the README's table of routes against a real server, with its errors in the one envelope."""
 
 from __future__ import annotations
 

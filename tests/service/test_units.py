@@ -130,3 +130,27 @@ def test_an_array_schema_is_one_fixed_depth_array_per_rank(annotation, ranks):
         for _ in range(rank):
             leaf = leaf["items"]
         assert leaf == {"type": "number"}
+
+
+def test_errors_cross_the_worker_protocols_by_one_table():
+    """The local pool's worker answers and the Dask tasks' are rebuilt from the same table: the
+    classes of gilgamesh.errors, each with its status; a crash is one type whoever ran the call."""
+    import json
+
+    from gilgamesh import errors
+    from gilgamesh.service.calls import dask, pool
+
+    for cls in (errors.ModelError, errors.BadArguments, errors.NotFound, errors.VersionNotFound, errors.ModelTimeout,
+                errors.IntegrityError, errors.ModelCrashed, errors.RegistryUnavailable):
+        local = pool._rebuild(json.dumps({"type": cls.__name__, "message": "m", "details": ["d"]}).encode())
+        remote = dask._rebuild(("error", cls.__name__, "m", ["d"], cls.http_status, None))
+        assert type(local) is type(remote) is cls and local.http_status == remote.http_status == cls.http_status
+        assert local.details == remote.details == ["d"]
+    assert errors.ModelCrashed.http_status == 500
+    busy = dask._rebuild(("error", "ServiceBusy", "full", [], 503, 7))
+    assert isinstance(busy, errors.ServiceBusy) and busy.retry_after == 7
+    # A name of another module: the local pool's default is a model error, a Dask task's keeps its status.
+    assert type(pool._rebuild(b'{"type": "Elsewhere", "message": "m"}')) is errors.ModelError
+    other = dask._rebuild(("error", "VersionNotFoundError", "gone", [], 404, None))
+    assert type(other) is errors.GilgameshError and other.http_status == 404
+    assert errors.by_name("envelope") is None and errors.by_name("Problem") is None
