@@ -75,6 +75,9 @@ def encode_result(value) -> bytes:
         return json.dumps(_spelled(plain), allow_nan=False).encode()
 
 
+INDEX_CATCH_UP = 2.0  # seconds a worker waits for an index file its service already read from git
+
+
 def _load_module(name: str, version: str):
     """The module of ``name@version`` through the loader: one module object per version, and the
     compiled-code cache shared with every other process of the machine."""
@@ -84,10 +87,20 @@ def _load_module(name: str, version: str):
     try:
         return gilgamesh.use(f"{name}@{version}")
     except VersionNotFound:
-        # Published after this warm worker first read the API's index (the loader reads it once
-        # per process): forget the resolutions, read it again.
+        pass
+    # Published after this warm worker first read the API's index (the loader reads it once per
+    # process): forget the resolutions, read it again. The service may have seen the version in
+    # the git refs while its writer was still writing the index file, which is all a sandboxed
+    # worker can read: give the writer a moment to finish.
+    deadline = time.monotonic() + INDEX_CATCH_UP
+    while True:
         gilgamesh.refresh()
-        return gilgamesh.use(f"{name}@{version}")
+        try:
+            return gilgamesh.use(f"{name}@{version}")
+        except VersionNotFound:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _error(kind: str, message: str, details: list | None = None) -> bytes:
