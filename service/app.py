@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import functools
 import json
 import logging
@@ -282,7 +281,7 @@ def make_app(registry_root: str, options: ServiceOptions | None = None, *, cooki
     that, ``queue_limit`` calls wait. Call ``await app.settings["ctx"].close()`` to stop its model
     workers.
     """
-    ctx = ServiceContext(registry_root, dataclasses.replace(options or ServiceOptions(), **overrides))
+    ctx = ServiceContext(registry_root, (options or ServiceOptions()).with_options(**overrides))
     c = {"ctx": ctx}
     name = r"([^/]+)"
     cookie_secret = cookie_secret or secrets.token_hex(32)
@@ -353,7 +352,7 @@ def serve(host: str, port: int, registry: str, workers: int = 1, options: Servic
     processes (``overrides``: single options by name). Prints the URL (with the real port when
     ``port`` is 0) once the port is bound.
     """
-    options = dataclasses.replace(options or ServiceOptions(), **overrides)
+    options = (options or ServiceOptions()).with_options(**overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if workers < 1:
         raise ValueError("--workers must be at least 1")

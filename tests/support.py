@@ -22,15 +22,21 @@ def run_cli(*args, env=None, input=None, timeout=300, cwd=None) -> subprocess.Co
     )
 
 
-def unsandboxed(root: str) -> str:
-    """Let the registry at ``root`` run notebook code unconfined (tests whose gate files live in
-    their tmp_path, which a contained kernel or worker cannot see by design); returns ``root``."""
+def update_settings(root: str, **changes) -> str:
+    """Change settings of the registry at ``root`` (its ``settings.json``); returns the file's path."""
     path = os.path.join(root, "settings.json")
     with open(path) as f:
         settings = json.load(f)
-    settings.update(sandbox=False, require_sandbox=False)
+    settings.update(changes)
     with open(path, "w") as f:
         json.dump(settings, f)
+    return path
+
+
+def unsandboxed(root: str) -> str:
+    """Let the registry at ``root`` run notebook code unconfined (tests whose gate files live in
+    their tmp_path, which a contained kernel or worker cannot see by design); returns ``root``."""
+    update_settings(root, sandbox=False, require_sandbox=False)
     return root
 
 

@@ -30,6 +30,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from gilgamesh.registry.compare.sanitize import apply_sanitizers
+from gilgamesh.registry.compare.tolerance import DEFAULT_TOLERANCE
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -40,8 +41,6 @@ __all__ = [
     "texts_match",
     "compare_outputs",
 ]
-
-DEFAULT_TOLERANCE = 1e-6  # relative; metadata.gilgamesh.tolerance overrides it
 
 
 def _nbval_functions():

@@ -1,7 +1,7 @@
 """Behaviour changes as the commands show them: ``diff``, ``resolve``, ``validate`` and ``publish``.
 
 A version's accepted behaviour changes (``changed`` in its metadata and index entry, see
-:mod:`gilgamesh.registry.compat.behaviour`) are ``{function: {"reason", "differences", "replayed",
+:mod:`gilgamesh.registry.compat.verdict`) are ``{function: {"reason", "differences", "replayed",
 "example"}}``. ``diff NAME@A NAME@B`` lists those of every version after A up to B; a working
 copy contributes what its ``metadata.gilgamesh.changed`` declares (its calls are replayed when it
 is validated or published, not by ``diff``). An accepted change needs no bump beyond the one made:

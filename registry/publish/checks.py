@@ -78,7 +78,7 @@ def check_structure(nb: ParsedNotebook, schema: bool = True) -> list[Problem]:
     tolerance = meta.get("tolerance")
     if tolerance is not None and (isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1):
         problems.append(Problem("metadata", "metadata.gilgamesh.tolerance must be a relative tolerance between 0 and 1"))
-    from gilgamesh.registry.compat.behaviour import changed_shape_problems
+    from gilgamesh.registry.compat.verdict import changed_shape_problems
     from gilgamesh.registry.compare.sanitize import read_sanitizers
 
     problems += [Problem("metadata", message) for message in read_sanitizers(meta.get("sanitize"))[1]]

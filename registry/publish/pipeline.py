@@ -204,7 +204,8 @@ def publish(
         # They passed every check when they were published: answer from the index, no nbformat.
         return PublishOutcome(meta["name"], meta["version"], sha, False, dry_run, reader.entry(meta["name"], meta["version"]), [])
     from gilgamesh.registry.publish import checks
-    from gilgamesh.registry.compat.behaviour import GOLDEN_FILE, behaviour_job, behaviour_problems, golden_file, golden_metadata, replay_source
+    from gilgamesh.registry.compat.replay import GOLDEN_FILE, behaviour_job, golden_file, golden_metadata, replay_source
+    from gilgamesh.registry.compat.verdict import behaviour_problems
     from gilgamesh.registry.surface.snapshot import api_snapshot, parse_import_cells, static_facts
 
     # The nbformat schema is left to the validation runner, which loads nbformat anyway; this

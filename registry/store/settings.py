@@ -13,10 +13,9 @@ Read without git or nbformat, so that the service and the validation runner cons
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import json
 import re
+from typing import NamedTuple
 
 from gilgamesh.errors import GilgameshError
 from gilgamesh.registry.store.layout import Layout
@@ -25,9 +24,9 @@ __all__ = ["Setting", "SETTINGS", "SettingsError", "default_settings", "initial_
            "read_settings"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One setting: its name, default, type (``kind``), range and help."""
+class Setting(NamedTuple):
+    """One setting: its name, default, type (``kind``), range and help. (A NamedTuple: every
+    command reads the table, and ``dataclasses`` costs a command 5 ms to import.)"""
 
     name: str
     default: object
@@ -129,6 +128,8 @@ def check_settings(raw, path: str) -> dict:
     for key in sorted(raw):
         setting = SETTINGS.get(key)
         if setting is None:
+            import difflib  # only for a key that is not a setting
+
             close = difflib.get_close_matches(key, SETTINGS, n=1)
             problems.append(f"{key!r} is not a setting" + (f" (did you mean {close[0]!r}?)" if close else "")
                             + f"; the settings are {', '.join(SETTINGS)}")

@@ -6,7 +6,7 @@ The validation runner executes one silent line in the kernel after the notebook 
 
 which describes the user namespace (:func:`gilgamesh.registry.surface.live.describe`), collects
 the golden calls recorded from the example cells and replays the predecessor's
-(:func:`gilgamesh.registry.compat.behaviour.collect`, when the job has ``behaviour``), and writes the
+(:func:`gilgamesh.registry.compat.record.collect`, when the job has ``behaviour``), and writes the
 JSON to the path the job names. Nothing is bound in the notebook's namespace and nothing is
 printed, so the notebook's outputs are untouched; it costs one round trip to the kernel.
 """
@@ -29,7 +29,7 @@ def run(shell, job_path: str) -> None:
     except Exception as e:  # noqa: BLE001 - the runner falls back to the static surface
         out["surface_error"] = f"{type(e).__name__}: {e}"
     if job.get("behaviour"):
-        from gilgamesh.registry.compat.behaviour import collect
+        from gilgamesh.registry.compat.record import collect
 
         try:
             out.update(collect(shell, job["behaviour"]))

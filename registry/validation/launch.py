@@ -29,7 +29,7 @@ The subprocess gets:
 The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
 sha256 together with the exact version and sha256 of every API it imports, transitively (the
 versions recorded with each dependency, which is what the loader runs), the sha256 of the golden
-calls it replays (:mod:`gilgamesh.registry.compat.behaviour`), and :data:`VALIDATOR_VERSION`. Only passes
+calls it replays (:mod:`gilgamesh.registry.compat.replay`), and :data:`VALIDATOR_VERSION`. Only passes
 are cached: a failure may come from a limit, and is cheap to reproduce.
 """
 
@@ -50,7 +50,7 @@ from gilgamesh.notebook import ParsedNotebook, parse_notebook
 from gilgamesh.spelling import find_api_references, rewrite_at_spelling
 from gilgamesh.versions import spec_from_module_part
 
-from gilgamesh.registry.compare.outputs import DEFAULT_TOLERANCE
+from gilgamesh.registry.compare.tolerance import DEFAULT_TOLERANCE, tolerance_of
 from gilgamesh.registry.sandbox.launch import Limits, SandboxRequired, sandboxed, use_sandbox
 
 __all__ = [
@@ -140,13 +140,6 @@ def _write_cached(root: str, key: str, record: dict) -> None:
         pass  # a registry we may not write to still validates; it only cannot remember
 
 
-def _tolerance(nb: ParsedNotebook) -> float:
-    value = nb.metadata.get("tolerance")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
-        return float(value)
-    return DEFAULT_TOLERANCE
-
-
 def never_run(nb: ParsedNotebook) -> int:
     """The number of code cells if none of them was ever run (no outputs, no execution count), else 0."""
     # The parsed cells (sources read leniently): the schema may not have been checked yet.
@@ -173,7 +166,7 @@ def validate_notebook(
     the notebook imported (:mod:`gilgamesh.environment`). With ``facts``
     (:func:`gilgamesh.registry.surface.snapshot.static_facts`) the kernel also describes the module after
     the last cell: the record then carries ``"surface"`` (the live description), which the caller
-    takes out before storing it. With ``behaviour`` (:func:`gilgamesh.registry.compat.behaviour.behaviour_job`)
+    takes out before storing it. With ``behaviour`` (:func:`gilgamesh.registry.compat.replay.behaviour_job`)
     the kernel records the example cells' golden calls and replays the predecessor's: the record
     carries ``"golden"`` (taken out too) and ``"behaviour"`` (what was recorded and what differed).
     With ``check_schema`` the runner checks the nbformat 4 schema before it runs anything, and a
@@ -191,7 +184,7 @@ def validate_notebook(
             f"none); run it and save its outputs with `{RUN_HINT}`, then publish again",
         )]
     root = os.path.abspath(root)
-    tolerance = _tolerance(nb)
+    tolerance = tolerance_of(nb.metadata)
     replayed = ((behaviour or {}).get("replay") or {}).get("sha256")
     key = validation_key(data, LocalReader(root), dependencies, replayed)
     cached = _read_cached(root, key)

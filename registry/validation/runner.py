@@ -212,7 +212,8 @@ async def run_job(job: dict) -> dict:
             return _report(problems, ran, compared, started)
         deadline = time.monotonic() + float(job["timeout"])
 
-        from gilgamesh.registry.compat.behaviour import compare_calls, install_code
+        from gilgamesh.registry.compat.record import install_code
+        from gilgamesh.registry.compat.verdict import compare_calls
 
         # One silent round trip before the first cell: the modules already loaded, the call recorder.
         await _silently(client.kc, "get_ipython().gilgamesh_modules_before = frozenset(__import__('sys').modules)"

@@ -20,7 +20,7 @@ import pytest
 import nbfactory as f
 from gilgamesh import cli
 from gilgamesh.errors import PublishRefused
-from gilgamesh.registry.compat.behaviour import replay_source
+from gilgamesh.registry.compat.replay import replay_source
 from gilgamesh.registry.compare.golden_values import Unrecordable, decode, encode, same, show
 from gilgamesh.registry.publish.pipeline import publish
 from gilgamesh.registry.store.git_store import Store, init_registry

@@ -10,19 +10,9 @@ import sys
 import pytest
 
 import nbfactory as f
-from support import registry_state, run_cli
+from support import registry_state, run_cli, update_settings
 from gilgamesh.registry.store.git_store import init_registry
 from gilgamesh.registry.store.settings import SETTINGS, SettingsError, check_settings, default_settings, read_settings
-
-
-def _write_settings(root: str, **changes) -> str:
-    path = os.path.join(root, "settings.json")
-    with open(path) as fh:
-        settings = json.load(fh)
-    settings.update(changes)
-    with open(path, "w") as fh:
-        json.dump(settings, fh)
-    return path
 
 
 @pytest.mark.parametrize("changes, fragments", [
@@ -36,7 +26,7 @@ def _write_settings(root: str, **changes) -> str:
 def test_every_command_refuses_a_bad_settings_file_naming_the_key_and_the_file(tmp_path, changes, fragments):
     root = str(tmp_path / "registry")
     init_registry(root)
-    path = _write_settings(root, **changes)
+    path = update_settings(root, **changes)
     notebook = tmp_path / "demo.ipynb"
     notebook.write_bytes(f.simple_api("demo", "1.0.0"))
     before = registry_state(root)
@@ -50,7 +40,7 @@ def test_every_command_refuses_a_bad_settings_file_naming_the_key_and_the_file(t
 def test_serve_refuses_a_bad_settings_file_before_it_listens(tmp_path):
     root = str(tmp_path / "registry")
     init_registry(root)
-    _write_settings(root, publisher=["alice"])
+    update_settings(root, publisher=["alice"])
     done = subprocess.run([sys.executable, "-m", "gilgamesh", "serve", "--registry", root, "--port", "0"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 import nbfactory as f
+from support import update_settings
 from gilgamesh.errors import PublishRefused
 from gilgamesh.registry.validation import launch as validation
 from gilgamesh.registry.compare.outputs import compare_outputs, texts_match
@@ -82,13 +83,7 @@ def api(cells: list[dict], name: str = "demo", version: str = "1.0.0", **meta) -
     return f.to_bytes(f.notebook(name, version, [f.markdown(f"# {name}\n\nA fixture.")] + cells, **meta))
 
 
-def set_limits(root: str, **settings) -> None:
-    path = os.path.join(root, "settings.json")
-    with open(path) as fh:
-        current = json.load(fh)
-    current.update(settings)
-    with open(path, "w") as fh:
-        json.dump(current, fh)
+set_limits = update_settings
 
 
 @pytest.fixture(autouse=True)

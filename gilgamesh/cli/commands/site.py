@@ -66,7 +66,7 @@ def cmd_serve(args) -> int:
     options = ServiceOptions(  # refuses a pool ceiling below the warm workers before anything is written
         private=args.private, model_workers=args.model_workers, max_model_workers=args.max_model_workers,
         queue_limit=args.queue_limit, call_timeout=args.call_timeout, max_body_size=int(args.max_body_mb * 1024 * 1024),
-        body_timeout=args.body_timeout, dask_scheduler=args.dask_scheduler)
+        body_timeout=args.body_timeout, dask_scheduler=args.dask_scheduler).checked()
     root = local_root(args, "serve")
     if args.dask_scheduler:
         from gilgamesh.service.calls.dask import require_distributed
