@@ -569,3 +569,26 @@ def test_a_key_defined_differently_at_both_sides_is_a_conflict_after_the_rest_sy
     assert (first["deprecated"], first["deprecation_message"]) == (True, DEPRECATION), first
     # Every key of A's is at B, and B's own entries are still there.
     assert set(at_a) <= set(at_b) and {"lieberman1994", "tonks1929"} <= set(at_b)
+
+
+# -- 9. a misread setting stops every path at the site, and nothing is written ------------------------
+def test_a_misspelled_setting_at_b_is_refused_by_sync_serve_and_publish_then_fixed(lab, stage_conflict):
+    settings = os.path.join(lab.b, "settings.json")
+    with open(settings, encoding="utf-8") as f:
+        good = f.read()
+    refs_before = subprocess.run(["git", "--git-dir", os.path.join(lab.b, "store.git"), "for-each-ref"],
+                                 capture_output=True, text=True, check=True).stdout
+    with open(settings, "w", encoding="utf-8") as f:
+        json.dump({**json.loads(good), "publisher": ["bob@B"]}, f)  # meant: publishers
+    try:
+        for args in (("sync", lab.git_url("A")), ("versions", "plasma"), ("serve", "--port", "0")):
+            done = lab.cli(*args, "--registry", lab.b, user="bob@B", timeout=120)
+            assert done.returncode == 1, (args, done.stdout[-1000:], done.stderr[-1000:])
+            assert "'publisher' is not a setting (did you mean 'publishers'?)" in done.stderr, (args, done.stderr)
+            assert settings in done.stderr
+        assert subprocess.run(["git", "--git-dir", os.path.join(lab.b, "store.git"), "for-each-ref"],
+                              capture_output=True, text=True, check=True).stdout == refs_before
+    finally:
+        with open(settings, "w", encoding="utf-8") as f:
+            f.write(good)
+    assert lab.cli("versions", "plasma", "--registry", lab.b).returncode == 0
