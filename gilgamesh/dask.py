@@ -5,7 +5,9 @@ functions, and model calls as tasks (docs/guide.md, On a Dask cluster).
 version of any API: the registry (a directory the worker's host shares, or a service URL), the
 cache and the token, from ``--preload-argv "--registry URL --cache DIR --token T"`` or from the
 usual ``GILGAMESH_REGISTRY``, ``GILGAMESH_CACHE`` and ``GILGAMESH_TOKEN``. It checks that the
-registry answers and warms the loader, so a worker that starts is one that can import.
+registry answers and warms the loader, so a worker that starts is one that can import, and logs
+what it configured (the registry, the cache, whether model calls run sandboxed, whether a token
+is set) in the worker's own log.
 
 **Batch analyses.** Functions of ``gilgamesh.api`` modules pickle by reference, so
 ``client.map(analyze, traces)`` runs on the workers, which import the same spelling through the
@@ -149,9 +151,8 @@ def _click_command():
 def _stop(server, reason: str) -> None:
     """Close a server whose preload failed (Dask would run it on, failing every task it takes)."""
     import asyncio
-    import logging
 
-    logging.getLogger("gilgamesh.dask").error(reason)
+    _log().error(reason)
     close = getattr(server, "close", None)
     if close is None:
         return
@@ -180,15 +181,50 @@ def setup(worker, *, registry: str | None = None, cache: str | None = None, toke
     import numpy  # noqa: F401  warm: the first task with an array must not pay for it
 
     import gilgamesh
+    from gilgamesh.config import cache_dir
     from gilgamesh.registry import open_reader
 
     gilgamesh.refresh()
     names = open_reader(location).names()  # raises, naming the registry, if it does not answer
-    worker.gilgamesh = {"registry": location, "apis": len(names)}
+    sandbox = _sandbox_state(location)
+    worker.gilgamesh = {"registry": location, "apis": len(names), "cache": cache_dir(), "sandbox": sandbox}
+    # What this process was configured with, in the worker's own log (`dask worker` prints it).
+    _log().info("%s %s imports Gilgamesh API versions: registry %s (%d APIs), cache %s, sandbox for model calls: "
+                "%s, token %s", type(worker).__name__.lower(), getattr(worker, "address", "?"), location, len(names),
+                cache_dir(), sandbox, "set" if os.environ.get("GILGAMESH_TOKEN") else "none")
+
+
+def _sandbox_state(location: str) -> str:
+    """How model calls on this worker run their notebook code, in words for the log."""
+    from gilgamesh.errors import GilgameshError
+    from gilgamesh.registry.sandbox.launch import use_sandbox
+    from gilgamesh.registry.store.settings import default_settings, read_settings
+
+    try:  # as the worker's model processes decide it (gilgamesh.service.calls.pool)
+        settings = default_settings() if "://" in location else read_settings(location)
+        if use_sandbox(settings):
+            return "bwrap (contained as validation is)"
+        return "off (the registry's settings.json)" if not settings.get("sandbox", True) else \
+            "none (bwrap is not installed: model calls run unconfined)"
+    except GilgameshError as e:  # SandboxRequired: model calls here will answer 503 with this
+        return f"unavailable, model calls will be refused: {e}"
+
+
+def _log():
+    """The preload's logger, printed where Dask prints its own (Dask configures only its loggers,
+    so an INFO line of another logger would be dropped)."""
     import logging
 
-    logging.getLogger("gilgamesh.dask").info("gilgamesh: worker %s imports from %s (%d APIs)",
-                                             getattr(worker, "address", "?"), location, len(names))
+    log = logging.getLogger("gilgamesh.dask")
+    if not log.handlers:
+        handlers = logging.getLogger("distributed").handlers
+        for handler in handlers:
+            log.addHandler(handler)
+        if handlers:
+            log.propagate = False  # not twice where the root logger has a handler too
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.INFO)
+    return log
 
 
 try:  # the preload's entry point: a click command when click is there (it comes with distributed)

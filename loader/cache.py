@@ -64,7 +64,7 @@ __all__ = [
 
 # Bump when what is stored changes: entries of another format are then simply not found (it is
 # part of the file or directory name), never mistaken for altered ones.
-CODE_FORMAT = 3  # 3: a dict payload, dependency imports pinned
+CODE_FORMAT = 4  # 3: a dict payload, dependency imports pinned; 4: markdown docs only for the names it documents
 MEMO_FORMAT = 2  # 2: dict entries with dependencies, environment and deprecation
 CODE_TAG = b"GILGAMESH CODE %d " % CODE_FORMAT + MAGIC_NUMBER
 MEMO_TAG = b"GILGAMESH INDEX %d " % MEMO_FORMAT

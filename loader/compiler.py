@@ -11,7 +11,8 @@ The payload is a marshal-able dict, read by field name::
     {"name", "version", "sha256", "dependencies": {name: exact version}, "source_root",
      "summary", "narrative",
      "cells": ((cell number, filename, source, code), ...),
-     "docs":  ((cell number, (names defined in the cell), markdown above the cell), ...)}
+     "docs":  ((cell number, (names defined in the cell that the markdown above documents),
+                markdown above the cell), ...)}
 
 ``source_root`` is the directory the cell files are written to (``""``: no files, the sources
 are registered in ``linecache`` instead). ``dependencies`` are the versions recorded at publish:
@@ -26,7 +27,7 @@ import __future__
 import os
 from types import CodeType
 
-from gilgamesh.notebook import parse_notebook
+from gilgamesh.notebook import documents, parse_notebook
 from gilgamesh.spelling import pin_api_references, rewrite_at_spelling
 
 __all__ = ["compile_notebook", "dependency_pin", "cell_basename", "cell_filename", "source_files"]
@@ -109,7 +110,8 @@ def compile_notebook(data: bytes, name: str, version: str, sha256: str, source_r
         cells.append((cell.number, filename, source, code))
         above = nb.markdown_above(cell.number)
         if above:
-            names = _undocumented_names(code)
+            # Only the names that cell documents (it names them, or it is not a section heading).
+            names = tuple(n for n in _undocumented_names(code) if documents(above, n))
             if names:
                 docs.append((cell.number, names, above))
     # A name a later cell defines again is documented there, not here.

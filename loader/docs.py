@@ -13,7 +13,7 @@ from types import ModuleType
 from gilgamesh.documentation.model import DocModel, Member
 from gilgamesh.documentation.render import Documentation, to_markdown
 
-__all__ = ["docs", "from_module", "module_markdown", "handle_markdown"]
+__all__ = ["docs", "from_module", "module_markdown", "handle_markdown", "InspectorDocs", "inspector_docs"]
 
 
 # -- building -------------------------------------------------------------------------------
@@ -85,6 +85,78 @@ def docs(module, summary: str = "") -> Documentation:
 def module_markdown(module, summary: str = "") -> str:
     """What Jupyter shows for an API module."""
     return to_markdown(from_module(module, summary))
+
+
+class InspectorDocs:
+    """The structured docstring of an API function, class or module as IPython's inspector shows
+    it (``analyze?``, ``analyze??``, Jupyter's contextual help): ``text`` replaces the raw
+    docstring of ``text/plain``, ``markdown`` is the ``text/markdown`` Jupyter renders, and
+    :meth:`html` the docstring of ``text/html`` (which IPython sends with ``enable_html_pager``)."""
+
+    def __init__(self, text: str, markdown: str):
+        self.text = text
+        self.markdown = markdown
+        self._html: str | None = None
+
+    def html(self) -> str:
+        """The markdown as HTML, the way notebook cells render it (LaTeX left for MathJax)."""
+        if self._html is None:
+            import html
+
+            try:
+                from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+                self._html = f'<div class="gilgamesh-docstring">{markdown2html_mistune(self.markdown)}</div>'
+            except Exception:  # noqa: BLE001 - no markdown engine: the text, as IPython shows one
+                self._html = f"<pre>{html.escape(self.text)}</pre>"
+        return self._html
+
+
+def _api_module(obj) -> ModuleType | None:
+    """The API module (a published version the loader imported) ``obj`` is or belongs to."""
+    import sys
+
+    module = obj if isinstance(obj, ModuleType) else sys.modules.get(getattr(obj, "__module__", None) or "")
+    state = getattr(getattr(module, "__spec__", None), "loader_state", None)
+    if state is None or not getattr(module, "__name__", "").startswith("gilgamesh.api."):
+        return None  # a handle (gilgamesh.api.langmuir) has no version to document
+    return module
+
+
+def _summary(module) -> str:
+    """The version's one-line summary, from the index it was resolved against."""
+    state = module.__spec__.loader_state
+    try:
+        return state.index.versions()[state.version].get("summary", "") or ""
+    except Exception:  # an index without summaries still documents
+        return ""
+
+
+def inspector_docs(obj, width: int = 80) -> InspectorDocs | None:
+    """What IPython's inspector shows as the docstring of ``obj``, rendered from the one structure
+    (:mod:`gilgamesh.documentation.docstrings`: parameters with their types and units, returns,
+    raises), as ``gilgamesh.docs()`` renders it; None for an object that is not an API module or
+    one of its own functions and classes, or that has no docstring (IPython shows those as it would)."""
+    from gilgamesh.documentation import docstrings
+    from gilgamesh.documentation.render import to_terminal
+
+    module = _api_module(obj)
+    if module is None:
+        return None
+    if obj is module:
+        model = from_module(module, _summary(module))
+        synopsis = (module.__doc__ or "").split("\n", 1)[0]
+        text = "\n\n".join(p for p in (synopsis, to_terminal(model, width, compact=True).rstrip()) if p)
+        return InspectorDocs(text, to_markdown(model))
+    if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not isinstance(obj.__doc__, str):
+        return None
+    parsed = docstrings.parse_docstring(obj.__doc__)
+    if parsed.is_empty:
+        return None
+    prefix = "class " if inspect.isclass(obj) else ""
+    signature = f"```python\n{prefix}{obj.__name__}{_signature(obj, module.__name__)}\n```"
+    body = docstrings.to_markdown(parsed)
+    return InspectorDocs(docstrings.to_text(parsed, width, underline=False), f"{signature}\n\n{body}\n")
 
 
 def handle_markdown(name: str, versions: dict) -> str:

@@ -346,7 +346,9 @@ def execute(module: ModuleType, payload: dict, r: "Resolved | None" = None) -> N
 
 
 def _attach_docs(module: ModuleType, cells: tuple, docs: tuple, r: "Resolved | None" = None) -> None:
-    """A function or class without a docstring takes the markdown cell right above its cell."""
+    """A function or class without a docstring takes the markdown cell right above its cell, when
+    that cell documents it (``gilgamesh.notebook.documents``, applied by the compiler: the names
+    of ``docs``), as the publish check and the docs read it."""
     filenames = {number: filename for number, filename, _, _ in cells}
     namespace = module.__dict__
     for number, names, markdown in docs:

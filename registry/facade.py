@@ -103,14 +103,17 @@ class Registry:
         accepted behaviour changes, then the ``required`` bump; either side is ``NAME@SPEC`` or the
         path of a notebook (a working copy)."""
         from gilgamesh.registry.compat.behaviour_changes import diff_rows
-        from gilgamesh.registry.compat.semver import bump_of, diff_snapshots, effective_bump, required_bump
+        from gilgamesh.registry.compat.semver import bump_of, diff_http_surface, diff_snapshots, effective_bump, required_bump
         from gilgamesh.registry.publish.pipeline import comparable
 
-        n1, v1, label1, old_surface, _ = _diff_side(self.reader, self.location, old)
+        n1, v1, label1, old_surface, old_working = _diff_side(self.reader, self.location, old)
         n2, v2, label2, new_surface, working = _diff_side(self.reader, self.location, new)
         if n1 != n2:
             raise UsageError(f"diff compares two versions of one API, not {n1} and {n2}")
         changes = diff_snapshots(*comparable(old_surface, new_surface))
+        # The HTTP surface, listed after the Python API's changes (each row: "surface": "http", "route").
+        changes += diff_http_surface(n1, v1, _endpoint_signatures(self.reader, n1, v1, old_surface, old_working),
+                                     v2, _endpoint_signatures(self.reader, n2, v2, new_surface, working))
         required = required_bump(changes, v1)
         # Each change's bump as it applies over v1 (a 0.x line needs MINOR where 1.x needs MAJOR).
         rows = [{**c.to_dict(), "bump": effective_bump(c.bump, v1)} for c in changes]
@@ -121,6 +124,8 @@ class Registry:
             data["old_path"] = label1
         if label2 != v2:
             data["new_path"] = label2
+        # What "no API changes" may hide: a new definition that __all__ leaves out (a note).
+        data["notes"] = _export_notes(self.reader, n2, v2, label2 if working is not None else None, new_surface)
         return data
 
     def fork_version(self, name: str, spec: Spec, bump: str) -> tuple[str, str]:
@@ -289,6 +294,32 @@ class HttpRegistry(Registry):
         from gilgamesh.registry.store.client import add_bibliography_over_http
 
         return add_bibliography_over_http(self.location, text, self.token, replace=replace)
+
+
+def _endpoint_signatures(reader, name: str, version: str, surface, working: dict | None) -> dict:
+    """A diff side's endpoint signatures: a published version's stored ones (what the service binds
+    calls against), a working copy's as its publish would store them."""
+    from gilgamesh.registry.surface.http import endpoint_signatures, published_signatures
+
+    if working is not None:
+        return endpoint_signatures(working.get("endpoints", []), surface.api)
+    return published_signatures(reader.entry(name, version))
+
+
+def _export_notes(reader, name: str, version: str, path: str | None, surface) -> list[str]:
+    """The notes on a diff's newer side (a working copy at ``path``, else the published version):
+    each public-looking definition its ``__all__`` leaves out."""
+    from gilgamesh.notebook import parse_notebook
+
+    from gilgamesh.registry.surface.exports import export_notes
+    from gilgamesh.registry.surface.snapshot import parse_import_cells
+
+    if path is not None:
+        with open(path, "rb") as f:
+            data = f.read()
+    else:
+        data = reader.notebook_bytes(name, version)
+    return export_notes(parse_import_cells(parse_notebook(data)), surface.api)
 
 
 def _diff_side(reader, location: str, text: str):

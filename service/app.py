@@ -357,7 +357,7 @@ def serve(host: str, port: int, registry: str, workers: int = 1, options: Servic
     if workers < 1:
         raise ValueError("--workers must be at least 1")
     RegistryView(registry)  # fail before binding if there is no registry
-    sockets = tornado.netutil.bind_sockets(port, host)
+    sockets = _bind(host, port)
     bound = sockets[0].getsockname()[1]
     cookie_secret = secrets.token_hex(32)  # shared by every process: a sign-in holds across them
     mode = "private" if options.private else "open reads"
@@ -370,6 +370,24 @@ def serve(host: str, port: int, registry: str, workers: int = 1, options: Servic
         asyncio.run(_serve_forever(sockets, registry, cookie_secret, options))
     except KeyboardInterrupt:
         pass
+
+
+def _bind(host: str, port: int) -> list:
+    """The listening sockets; a port that is taken (or a host that is not this machine's) is one
+    line naming it and ``--port``, not a traceback."""
+    import errno
+
+    try:
+        return tornado.netutil.bind_sockets(port, host)
+    except OSError as e:
+        where = _url(host, port)
+        if e.errno == errno.EADDRINUSE:
+            raise GilgameshError(f"port {port} is already in use on {host} (another `gilgamesh serve`?): stop what "
+                                 f"listens at {where} or choose another port with --port") from None
+        if e.errno == errno.EACCES:
+            raise GilgameshError(f"no permission to listen on port {port} on {host}: choose a port above 1023 "
+                                 f"with --port") from None
+        raise GilgameshError(f"cannot listen at {where}: {e.strerror or e} (check --host and --port)") from None
 
 
 def _die_with_parent() -> None:

@@ -358,7 +358,8 @@ class HealthHandler(BaseHandler):
     read_methods = ()
 
     def get(self) -> None:
-        self.write_json({"status": "ok", "pid": os.getpid(), "workers": len(self.ctx.pool.pids())})
+        # The model workers: this process's own, or the Dask cluster's with --dask-scheduler.
+        self.write_json({"status": "ok", "pid": os.getpid(), "workers": self.ctx.pool.worker_count()})
 
 
 class NotFoundHandler(BaseHandler):

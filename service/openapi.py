@@ -96,7 +96,7 @@ def function_docs(data: bytes, sha256: str) -> dict[str, str]:
             continue
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                docs[node.name] = ast.get_docstring(node) or nb.markdown_above(cell.number) or ""
+                docs[node.name] = ast.get_docstring(node) or nb.markdown_above(cell.number, node.name) or ""
     with _docs_lock:
         _docs_cache[sha256] = docs
     return docs
@@ -250,6 +250,9 @@ _SCHEMAS = {
         "description": "What publish did (or, with dry_run, would do)",
         "properties": {"name": _STRING, "version": _STRING, "sha256": _STRING, "created": {"type": "boolean"},
                        "dry_run": {"type": "boolean"}, "warnings": {"type": "array", "items": _STRING},
+                       "notes": {"type": "array", "items": _STRING, "description":
+                                 "What the report notes without refusing: a function documented by the markdown "
+                                 "cell above it, a public-looking definition that __all__ leaves out"},
                        "dependencies": {"type": "object", "additionalProperties": _STRING},
                        "validation": {"description": "The validation run's summary, when one ran"}},
     },

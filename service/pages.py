@@ -1,5 +1,9 @@
 """The web UI: the APIs, each API's versions and endpoints with a try-it form, rendered docs.
 
+The try-it form shows each parameter's unit and the result's (from the docstring's brackets,
+``Electron temperature [eV].``), and the result's numbers formatted for reading (``static/app.js``:
+4 significant digits, powers of ten for the very large and small) above the exact JSON.
+
 Pages are rendered on the server from the same registry view as the JSON routes; the only
 script is the service's own (``static/app.js`` for the forms, KaTeX for equations), which the
 pages' Content-Security-Policy enforces. On a ``--private`` service a browser signs in once
@@ -76,6 +80,31 @@ def _endpoint_docs_html(data: bytes, sha256: str) -> dict[str, str]:
     return {f: sanitize_html(docstring_html(doc)) for f, doc in function_docs(data, sha256).items() if doc}
 
 
+def _endpoint_units(data: bytes, sha256: str) -> dict[str, dict]:
+    """Each function's units as its docstring writes them in brackets (``Electron temperature
+    [eV].``): ``{"params": {parameter: unit}, "result": {"": the result's, key: a named value's}}``.
+
+    A docstring with one return gives the whole result its unit (and its name, if numpydoc names
+    it); several named returns give the keys of a dict result theirs.
+    """
+    from gilgamesh.documentation.docstrings import parse_docstring
+    from gilgamesh.service.openapi import function_docs
+
+    units = {}
+    for function, doc in function_docs(data, sha256).items():
+        parsed = parse_docstring(doc)
+        result = {r.name: r.unit for r in parsed.returns if r.name and r.unit}
+        if len(parsed.returns) == 1 and parsed.returns[0].unit:
+            result[""] = parsed.returns[0].unit
+        units[function] = {"params": {p.name: p.unit for p in parsed.parameters if p.unit}, "result": result}
+    return units
+
+
+def _endpoint_docs(data: bytes, sha256: str) -> tuple[dict[str, str], dict[str, dict]]:
+    """The docstrings as HTML and the units of every function (blocking)."""
+    return _endpoint_docs_html(data, sha256), _endpoint_units(data, sha256)
+
+
 class IndexPage(PageHandler):
     """``GET /``: every API of the registry."""
 
@@ -100,18 +129,21 @@ class ApiPage(PageHandler):
             warning = None
         entry = index.versions[current]
         try:
-            docs = await self.run_blocking(_endpoint_docs_html, view.notebook_bytes(name, current), entry["sha256"])
+            docs, units = await self.run_blocking(_endpoint_docs, view.notebook_bytes(name, current), entry["sha256"])
         except GilgameshError:
-            docs = {}
+            docs, units = {}, {}
         endpoints = []
         for function, signature in sorted((entry.get("endpoints") or {}).items()):
             binder = self.ctx.binder(name, current, function, entry)
+            unit = units.get(function) or {"params": {}, "result": {}}
             endpoints.append({
                 "name": function,
                 "signature": function + format_params(signature),  # `*` and `/` as the notebook wrote them
                 "doc": docs.get(function, ""),
-                "fields": binder.form_fields(),
+                # Each field with the unit its docstring gives it (shown beside it; "" for none).
+                "fields": [dict(f, unit=unit["params"].get(f["name"], "")) for f in binder.form_fields()],
                 "returns": binder.returns.description,
+                "result_units": unit["result"],
                 "url": f"/models/{name}/{current}/{function}",
             })
         from gilgamesh.versions import Spec

@@ -257,13 +257,37 @@ def test_serve_refuses_a_pool_ceiling_below_its_warm_workers_before_writing(tmp_
     assert not target.exists()
 
 
+def test_fork_makes_the_directory_it_writes_into(tmp_path, registry):
+    """Issue 30: `gilgamesh fork plasma@1 work/plasma-1.2.0.ipynb` on a fresh clone, where work/ is not there."""
+    from gilgamesh.registry.publish.pipeline import publish
+
+    publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
+    target = tmp_path / "no" / "such" / "dir" / "x.ipynb"
+    out = run_cli("fork", "demo@1", str(target), "--registry", registry)
+    assert out.returncode == 0, (out.stdout, out.stderr)
+    assert json.loads(target.read_text())["metadata"]["gilgamesh"]["version"] == "1.1.0"
+    assert f"(made the directory {tmp_path / 'no' / 'such' / 'dir'})" in out.stdout
+    # Relative to the working directory, as the README spells it; a PATH ending in / is a directory.
+    out = run_cli("fork", "demo@1", "work/demo-next.ipynb", "--registry", registry, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "work" / "demo-next.ipynb").is_file() and "(made the directory work)" in out.stdout
+    out = run_cli("fork", "demo@1", "drafts/", "--registry", registry, "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["path"] == os.path.join("drafts", "demo-1.1.0.ipynb")
+    assert (tmp_path / "drafts" / "demo-1.1.0.ipynb").is_file()
+    again = run_cli("fork", "demo@1", "drafts/", "--registry", registry, "--json", cwd=tmp_path)
+    assert again.returncode == 1 and json.loads(again.stdout)["error"]["status"] == 409  # not a server error
+
+
 def test_fork_to_an_unwritable_place_is_a_clean_error(tmp_path, registry):
     from gilgamesh.registry.publish.pipeline import publish
 
     publish(registry, f.simple_api("demo", "1.0.0"), validate=False)
-    out = run_cli("fork", "demo@1", str(tmp_path / "no" / "such" / "dir" / "x.ipynb"), "--registry", registry)
+    (tmp_path / "a-file").write_text("not a directory")
+    out = run_cli("fork", "demo@1", str(tmp_path / "a-file" / "x.ipynb"), "--registry", registry)
     assert out.returncode == 1, (out.stdout, out.stderr)
-    assert "cannot write" in out.stderr and "Traceback" not in out.stderr
+    assert "cannot write" in out.stderr and "cannot make the directory" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_options_may_come_between_a_commands_positionals(tmp_path, registry):

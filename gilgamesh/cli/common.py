@@ -12,7 +12,8 @@ from gilgamesh.config import is_url, registry_location
 from gilgamesh.errors import UsageError
 from gilgamesh.versions import parse_name_spec
 
-__all__ = ["Command", "emit", "progress", "location_of", "registry_of", "local_root", "exact", "bounded"]
+__all__ = ["Command", "emit", "progress", "location_of", "registry_of", "local_root", "exact", "bounded",
+           "token_argument"]
 
 
 class Command(NamedTuple):
@@ -46,7 +47,14 @@ def location_of(args) -> str:
 def registry_of(args):
     from gilgamesh.registry.facade import open_registry
 
-    return open_registry(location_of(args))
+    return open_registry(location_of(args), token=getattr(args, "token", None))
+
+
+def token_argument(p) -> None:
+    """``--token``, of the commands that write to a registry over HTTP (publish, yank, bib add ...)."""
+    p.add_argument("--token", metavar="TOKEN",
+                   help="the publish token sent to an http(s) registry (default: $GILGAMESH_TOKEN, which keeps it "
+                        "out of the shell history and the process list; a registry directory needs none)")
 
 
 def local_root(args, what: str) -> str:

@@ -294,8 +294,10 @@ def _item(head: str, description: str) -> str:
 
 
 # -- terminal text --------------------------------------------------------------------------
-def to_text(doc: Docstring, width: int = 88) -> str:
-    """Terminal text of a docstring: the sections underlined, each item with its text indented."""
+def to_text(doc: Docstring, width: int = 88, underline: bool = True) -> str:
+    """Terminal text of a docstring: the sections underlined, each item with its text indented;
+    ``underline=False``: each section title ends in a colon instead (``Parameters:``), as IPython's
+    inspector writes its own fields (``Signature:``, ``Docstring:``)."""
     from gilgamesh.documentation.plaintext import markdown_to_text
 
     def prose(text: str, indent: str = "") -> list[str]:
@@ -308,7 +310,7 @@ def to_text(doc: Docstring, width: int = 88) -> str:
             out += prose(text) + [""]
 
     def section(title: str, items: list[tuple[str, str]]) -> None:
-        out.extend([title, "-" * len(title)])
+        out.extend([title, "-" * len(title)] if underline else [title + ":"])
         for head, description in items:
             if head:
                 out.append(head)

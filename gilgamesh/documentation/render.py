@@ -69,24 +69,28 @@ def _references_markdown(model: DocModel) -> str:
 
 
 # -- text (terminal) --------------------------------------------------------------------------
-def to_terminal(model: DocModel, width: int | None = None) -> str:
-    """The documentation as terminal text: a title line, the narrative, then the API."""
+def to_terminal(model: DocModel, width: int | None = None, compact: bool = False) -> str:
+    """The documentation as terminal text: a title line, the narrative, then the API.
+
+    ``compact``: without the title (the caller has its own), and every section title ending in a
+    colon rather than underlined, as IPython's inspector shows a module (``waves?``).
+    """
     if width is None:
         width = max(40, min(100, shutil.get_terminal_size((88, 24)).columns))
     title = f"{model.name} {model.version}" + (f" — {model.summary}" if model.summary else "")
-    out = [title, "━" * min(len(title), width), ""]
+    out = [] if compact else [title, "━" * min(len(title), width), ""]
     if model.narrative.strip():
         out += [markdown_to_text(citations.text_citations(model.narrative, model.references), width), ""]
     if model.members:
-        out += ["API", "---", ""]
+        out += ["API:", ""] if compact else ["API", "---", ""]
         for m in model.members:
             prefix = "class " if m.kind == "class" else ""
             out.append(f"{prefix}{m.name}{m.signature}")
-            body = docstrings.to_text(docstrings.parse_docstring(m.doc), width - 4)
+            body = docstrings.to_text(docstrings.parse_docstring(m.doc), width - 4, underline=not compact)
             out += ["    " + line if line else "" for line in body.splitlines()]
             out.append("")
     if model.references:
-        out += ["References", "---", ""]
+        out += ["References:", ""] if compact else ["References", "---", ""]
         for key, entry in model.references.items():
             line = f"{entry.get('label') or key}: {entry.get('text') or ''}" + (f" {entry['url']}" if entry.get("url") else "")
             out += [markdown_to_text(line, width), ""]

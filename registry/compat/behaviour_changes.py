@@ -6,13 +6,17 @@ A version's accepted behaviour changes (``changed`` in its metadata and index en
 copy contributes what its ``metadata.gilgamesh.changed`` declares (its calls are replayed when it
 is validated or published, not by ``diff``). An accepted change needs no bump beyond the one made:
 its row's bump is ``patch``.
+
+Changes of the HTTP surface (rows with ``"surface": "http"`` and their ``"route"``, see
+:func:`gilgamesh.registry.compat.semver.diff_http_surface`) are shown after the others, under
+their own heading (:func:`change_lines`).
 """
 
 from __future__ import annotations
 
 from gilgamesh.versions import Version
 
-__all__ = ["diff_rows", "changed_lines", "publish_lines"]
+__all__ = ["diff_rows", "changed_lines", "publish_lines", "change_lines"]
 
 
 def _row(function: str, change: dict, version: str, declared: bool = False) -> dict:
@@ -47,6 +51,17 @@ def diff_rows(reader, name: str, old: str, new: str, working: dict | None = None
     return rows
 
 
+def change_lines(rows: list[dict], indent: str = "  ") -> list[str]:
+    """One line per change with the bump it needs: the Python API's and behaviour's first, then
+    those of the HTTP surface under an ``HTTP surface:`` heading (each names its route)."""
+    http = [r for r in rows if r.get("surface") == "http"]
+    lines = [f"{indent}{r['bump'].upper():<5} {r['message']}" for r in rows if r.get("surface") != "http"]
+    if http:
+        lines.append(f"{indent}HTTP surface:")
+        lines += [f"{indent}  {r['bump'].upper():<5} {r['message']}" for r in http]
+    return lines
+
+
 def changed_lines(changed: dict) -> list[str]:
     """``resolve``'s lines for a version's accepted behaviour changes."""
     return [f"changed:      {function}: {change.get('reason')}" for function, change in sorted((changed or {}).items())]
@@ -59,7 +74,7 @@ def publish_lines(result: dict) -> list[str]:
     if predecessor:
         changes = result.get("changes") or []
         lines.append(f"  API changes over {predecessor}:" + (" none" if not changes else ""))
-        lines += [f"    {c['bump'].upper():<5} {c['message']}" for c in changes]
+        lines += change_lines(changes, "    ")
     behaviour = result.get("behaviour") or {}
     recorded = behaviour.get("recorded")
     if recorded is not None:

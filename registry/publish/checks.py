@@ -1,7 +1,8 @@
 """The static publish checks (docs/guide.md, section 4: checks 1, 4, 5 and 6).
 
 Each check takes what it needs and returns a list of :class:`Problem`; none of them raises for a
-finding, so that one report can name every problem at once.
+finding, so that one report can name every problem at once. :func:`documentation_notes` returns
+notes instead: what the report says without refusing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "check_schema",
     "check_import_cells",
     "check_documentation",
+    "documentation_notes",
     "check_endpoints",
     "check_dependencies",
     "without_magics",
@@ -159,16 +161,42 @@ def _import_markers(cell) -> list[Problem]:
 
 
 def check_documentation(nb: ParsedNotebook, snapshot: dict) -> list[Problem]:
-    """Every public function (and class) has a docstring or a markdown cell right above it."""
+    """Every public function (and class) has a docstring or a markdown cell right above its cell
+    that documents it (:func:`gilgamesh.notebook.documents`: it names it, or it is not a section
+    of the notebook such as ``## References``)."""
+    from gilgamesh.notebook import section_heading
+
     problems = []
     for name, entry in snapshot.items():
-        if entry["kind"] in ("function", "class") and not entry.get("doc") and not nb.markdown_above(entry["cell"]):
-            problems.append(Problem(
-                "documentation",
-                f"public {entry['kind']} {name!r} has no docstring and no markdown cell right above its cell",
-                entry["cell"],
-            ))
+        if entry["kind"] not in ("function", "class") or entry.get("doc") or nb.markdown_above(entry["cell"], name):
+            continue
+        above = nb.markdown_above(entry["cell"])
+        if above is None:
+            message = f"public {entry['kind']} {name!r} has no docstring and no markdown cell right above its cell"
+        else:
+            message = (f"public {entry['kind']} {name!r} has no docstring, and the markdown cell {entry['cell'] - 1} "
+                       f"right above its cell does not document it: it starts with the heading "
+                       f"{section_heading(above)!r} and does not name {name!r}, so it is a section of the notebook; "
+                       f"give {name!r} a docstring, or name it in that cell")
+        problems.append(Problem("documentation", message, entry["cell"]))
     return problems
+
+
+def documentation_notes(nb: ParsedNotebook, snapshot: dict, static: dict | None = None) -> list[str]:
+    """What the report says of each public function (and class) whose documentation is the
+    markdown cell above it rather than a docstring: which cell was taken. ``static``: the
+    notebook read statically, whose ``doc`` is a docstring as written (a dataclass's generated
+    ``__doc__`` is none)."""
+    notes = []
+    for name, entry in snapshot.items():
+        if entry.get("kind") not in ("function", "class") or entry.get("cell") is None:
+            continue
+        written = (static or {}).get(name)
+        has_docstring = written.get("doc") if written is not None and written.get("kind") == entry["kind"] else entry.get("doc")
+        if not has_docstring and nb.markdown_above(entry["cell"], name):
+            notes.append(f"{entry['kind']} {name!r} (cell {entry['cell']}) has no docstring: its documentation is "
+                         f"the markdown cell {entry['cell'] - 1} right above it")
+    return notes
 
 
 def check_endpoints(nb: ParsedNotebook, snapshot: dict) -> list[Problem]:

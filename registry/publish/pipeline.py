@@ -35,6 +35,7 @@ class PublishOutcome(NamedTuple):
     metadata: dict
     warnings: list
     changes: tuple = ()  # the API changes over the predecessor, each with the bump it needs
+    notes: tuple = ()  # what the report says without refusing (documentation taken from markdown, unexported names)
 
     def to_dict(self) -> dict:
         validation = self.metadata.get("validation") or {}
@@ -47,6 +48,7 @@ class PublishOutcome(NamedTuple):
             "changes": list(self.changes),
             "behaviour": validation.get("behaviour"),
             "changed": self.metadata.get("changed") or {},
+            "notes": list(self.notes),
         }
 
 
@@ -82,9 +84,15 @@ def _already_published(reader: LocalReader, name: str, version: str, sha: str) -
     )
 
 
-def _semver_problems(store, root: str, name: str, version: str, surface: "Surface") -> tuple[str | None, list[Problem], list]:
-    """Step 3: compare with the predecessor; return (predecessor, problems, changes with their bumps)."""
-    from gilgamesh.registry.compat.semver import bump_problems, diff_snapshots, effective_bump
+def _semver_problems(store, root: str, name: str, version: str, surface: "Surface",
+                     endpoints: dict) -> tuple[str | None, list[Problem], list]:
+    """Step 3: compare with the predecessor; return (predecessor, problems, changes with their bumps).
+
+    ``endpoints``: the new version's endpoint signatures, as its metadata will store them; they are
+    compared with the predecessor's stored ones (the HTTP surface, after the Python API).
+    """
+    from gilgamesh.registry.compat.semver import bump_problems, diff_http_surface, diff_snapshots, effective_bump
+    from gilgamesh.registry.surface.http import published_signatures
 
     try:
         predecessor = store.version_set(name).predecessor(version)
@@ -93,12 +101,13 @@ def _semver_problems(store, root: str, name: str, version: str, surface: "Surfac
     if predecessor is None:
         return None, [], []
     old, new = comparable_snapshots(root, store, name, predecessor, surface)
-    changes = [{**c.to_dict(), "bump": effective_bump(c.bump, predecessor)} for c in diff_snapshots(old, new)]
-    return predecessor, bump_problems(name, predecessor, old, version, new), changes
+    http = diff_http_surface(name, predecessor, published_signatures(store.entry(name, predecessor)), version, endpoints)
+    changes = [{**c.to_dict(), "bump": effective_bump(c.bump, predecessor)} for c in diff_snapshots(old, new) + http]
+    return predecessor, bump_problems(name, predecessor, old, version, new, http_changes=http), changes
 
 
 class Surface(NamedTuple):
-    """The new version's public surface: format 2 when its code ran, else format 1 (static)."""
+    """The new version's public surface: the current format when its code ran, else format 1 (static)."""
 
     api: dict
     format: int
@@ -106,13 +115,16 @@ class Surface(NamedTuple):
 
 
 def version_surface(root: str, reader, name: str, version: str) -> Surface:
-    """A published version's surface; one stored before format 2 is described again by running
-    its import cells (remembered by sha256), or stays format 1 if its code no longer runs here."""
+    """A published version's surface; one stored in an older format is described again by running
+    its import cells (remembered by sha256). If its code no longer runs here, a format-1 one stays
+    format 1, and a runtime one of an older format (2: before forms, ``hashable``, ``frozen`` and
+    TypedDict keys were recorded) is compared as stored: what it lacks, the rules take as unknown."""
     from gilgamesh.registry.surface.snapshot import FORMAT, api_snapshot
 
     meta = reader.read_metadata(name, version) if hasattr(reader, "read_metadata") else reader.entry(name, version)
     stored = meta.get("api")
-    if stored is None or meta.get("api_format", 1) == FORMAT:
+    stored_format = meta.get("api_format", 1)
+    if stored is None or stored_format == FORMAT:
         nb = parse_notebook(reader.notebook_bytes(name, version))
         static = api_snapshot(nb)
         if stored is None:  # an HTTP reader's entry has no snapshot: derive it
@@ -120,7 +132,10 @@ def version_surface(root: str, reader, name: str, version: str) -> Surface:
             return Surface(derived, FORMAT, static) if derived is not None else Surface(static, 1, static)
         return Surface(stored, FORMAT, static)
     derived = derived_surface(root, reader, name, version)
-    return Surface(derived, FORMAT, stored) if derived is not None else Surface(stored, 1, stored)
+    if stored_format == 1:
+        return Surface(derived, FORMAT, stored) if derived is not None else Surface(stored, 1, stored)
+    static = api_snapshot(parse_notebook(reader.notebook_bytes(name, version)))
+    return Surface(derived if derived is not None else stored, FORMAT, static)
 
 
 def notebook_surface(nb: ParsedNotebook, root: str) -> Surface:
@@ -143,7 +158,7 @@ def comparable_snapshots(root: str, reader, name: str, old_version: str, surface
 
 
 def derived_surface(root: str, reader, name: str, version: str) -> dict | None:
-    """The format-2 surface of a version published before format 2, remembered by sha256."""
+    """The current-format surface of a version published in an older format, remembered by sha256."""
     import json
 
     from gilgamesh.registry.surface.snapshot import FORMAT, probe_surface
@@ -174,6 +189,8 @@ def _surface(nb: ParsedNotebook, root: str, trees, live: dict | None) -> Surface
     from gilgamesh.registry.surface.snapshot import FORMAT, api_snapshot, merge_surface, probe_surface
 
     static = api_snapshot(nb, trees)
+    if live is not None and live.get("format") != FORMAT:
+        live = None  # a validation remembered from an older describer: describe the module again
     if live is None:
         api, _error = probe_surface(nb, root)  # the code's own error is validation's to report
     else:
@@ -207,6 +224,7 @@ def publish(
     from gilgamesh.registry.compat.replay import GOLDEN_FILE, behaviour_job, golden_file, golden_metadata, replay_source
     from gilgamesh.registry.compat.verdict import behaviour_problems
     from gilgamesh.registry.surface.snapshot import api_snapshot, parse_import_cells, static_facts
+    from gilgamesh.registry.surface.http import endpoint_signatures
 
     # The nbformat schema is left to the validation runner, which loads nbformat anyway; this
     # process checks it (schema_found) only where no runner checks it. Its problem comes first.
@@ -271,12 +289,13 @@ def publish(
         static = api_snapshot(readable, trees)
         surface = _surface(readable, root, trees, live) if runnable else Surface(static, 1, static)
         snapshot = surface.api
+        endpoints = endpoint_signatures(meta.get("endpoints", []), snapshot)  # what is stored, served, compared
         predecessor = None
         semver_problems: list[Problem] = []
         changes: list = []
         changed: dict = {}
         if identified:
-            predecessor, semver_problems, changes = _semver_problems(store, root, name, version, surface)
+            predecessor, semver_problems, changes = _semver_problems(store, root, name, version, surface, endpoints)
             found, changed = behaviour_problems(nb, snapshot, validation, source, name, version)
             semver_problems += found
         problems = semver_problems + problems
@@ -297,7 +316,7 @@ def publish(
             "sha256": sha,
             "summary": meta["summary"].strip(),
             "authors": meta.get("authors", []),
-            "endpoints": {e: {k: snapshot[e][k] for k in ("params", "returns")} for e in meta.get("endpoints", [])},
+            "endpoints": endpoints,
             "dependencies": dependencies,
             "api": snapshot,
             "api_format": surface.format,
@@ -320,8 +339,9 @@ def publish(
 
     source = replay_source(store, name, version) if identified else None  # step 3b: the calls to replay
     metadata, files, changes, surface = examine(source)
+    notes = _notes(readable, trees, surface)
     if dry_run:
-        return PublishOutcome(name, version, sha, False, True, metadata, [], changes)
+        return PublishOutcome(name, version, sha, False, True, metadata, [], changes, notes)
 
     # Another writer may publish meanwhile: this version, or a new predecessor. A new predecessor
     # with golden calls of its own is replayed too (the run again, outside the lock, so that the
@@ -338,7 +358,8 @@ def publish(
                 source = latest_source
                 metadata, files, changes, surface = examine(source)
             if _golden_sha(latest_source) == _golden_sha(source):
-                latest_predecessor, found, latest_changes = _semver_problems(store, root, name, version, surface)
+                latest_predecessor, found, latest_changes = _semver_problems(store, root, name, version, surface,
+                                                                             metadata["endpoints"])
                 if latest_predecessor != metadata["predecessor"]:
                     # A predecessor landed whose golden calls are those replayed already (none, or
                     # the same file): its surface still counts.
@@ -351,13 +372,22 @@ def publish(
                 if replayed and latest_source:  # its golden calls are the very ones replayed
                     replayed["version"] = latest_source["version"]
                 created = store.write_version(data, metadata, files)
-                return PublishOutcome(name, version, sha, created, False, metadata, [], changes)
+                return PublishOutcome(name, version, sha, created, False, metadata, [], changes, notes)
         source = latest_source
         metadata, files, changes, surface = examine(source)
     raise AssertionError("unreachable: the last round runs under the lock")  # pragma: no cover
 
 
 OPTIMISTIC_ROUNDS = 3  # runs again outside the writer lock before one is made holding it
+
+
+def _notes(nb: ParsedNotebook, trees, surface: Surface) -> tuple:
+    """The report's notes: a function documented by the markdown cell above it (which cell), and a
+    public-looking definition that ``__all__`` leaves out (docs/guide.md, section 4)."""
+    from gilgamesh.registry.publish.checks import documentation_notes
+    from gilgamesh.registry.surface.exports import export_notes
+
+    return tuple(documentation_notes(nb, surface.api, surface.static) + export_notes(trees, surface.api))
 
 
 def _golden_sha(source: dict | None) -> str | None:

@@ -98,10 +98,23 @@ def _request(
             return resp.read(), dict(resp.headers.items())
     except urllib.error.HTTPError as e:
         with e:
+            if e.code == 401 and not token:
+                raise _no_token(what or url, write=method != "GET") from None
             raise error_from_envelope(e.code, e.read(), what or url, classes) from None
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise RegistryUnavailable(f"cannot reach the registry service at {_origin(url)}: {reason}") from None
+
+
+def _no_token(what: str, write: bool) -> errors.AuthenticationError:
+    """A 401 to a request that sent no token, in the words of who sends it here: the command line
+    and the loader set ``GILGAMESH_TOKEN`` (or the write commands' ``--token``), they never write
+    an ``Authorization`` header themselves (the service's own message says that, for other clients)."""
+    where = "set GILGAMESH_TOKEN, or pass --token TOKEN to the command" if write else "set GILGAMESH_TOKEN"
+    need = f"{what} needs a token" if write else f"{what}: this service is private, reads need a token"
+    return errors.AuthenticationError(
+        f"{need} and none was given: {where} (`gilgamesh token create USER --registry DIR`, run where the "
+        "service's registry directory is, makes one)")
 
 
 def _origin(url: str) -> str:

@@ -5,6 +5,10 @@ cells, or a module that ran the import cells) and describes each public name as 
 it: ``__all__`` however it was built, re-exported names, lambdas, ``functools.partial`` objects and
 decorated functions (``inspect.signature`` follows ``__wrapped__`` and partials), classes with
 their bases, inherited members, class attributes, dataclass and NamedTuple fields, enum members.
+What callers do with a name is recorded too: how a call returns (``form``: a value, a generator, a
+coroutine, an async generator), a method's kind (instance method, ``staticmethod``,
+``classmethod``, ``property``), whether a dataclass is frozen and a class's instances hashable,
+a TypedDict's keys and which of them are required.
 It runs inside the code's own process and imports nothing heavy; what it returns is plain JSON.
 
 Which names are public comes from ``__all__`` when the namespace has one, else from the facts the
@@ -26,10 +30,11 @@ import inspect
 import re
 import sys
 import types
+import typing
 
 __all__ = ["describe", "type_text", "main"]
 
-FORMAT = 2  # the snapshot format this module writes (1: read statically from the source)
+FORMAT = 3  # the snapshot format this module writes (1: read statically; 2: before forms, frozen, hashable, TypedDict keys)
 _PARAM_KINDS = {
     inspect.Parameter.POSITIONAL_ONLY: "positional_only",
     inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional_or_keyword",
@@ -107,8 +112,22 @@ def _is_async(obj) -> bool:
     return inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(_target(obj))
 
 
+def _form(obj) -> str:
+    """How a call returns: ``function`` (its value), ``generator``, ``coroutine`` (an ``async def``)
+    or ``async generator``. A plain wrapper (a decorator, a partial) takes the form of what it wraps:
+    it hands back what the wrapped call returned."""
+    for candidate in (obj, _target(obj)):
+        if inspect.isasyncgenfunction(candidate):
+            return "async generator"
+        if inspect.iscoroutinefunction(candidate):
+            return "coroutine"
+        if inspect.isgeneratorfunction(candidate):
+            return "generator"
+    return "function"
+
+
 def _function_entry(obj) -> dict:
-    entry = {"kind": "function", **(_signature(obj) or {"params": None, "returns": None})}
+    entry = {"kind": "function", **(_signature(obj) or {"params": None, "returns": None}), "form": _form(obj)}
     if _is_async(obj):
         entry["async"] = True
     target = _target(obj)
@@ -145,15 +164,17 @@ def _foreign_code(code) -> bool:
 
 def _method_entry(raw) -> dict | None:
     if isinstance(raw, staticmethod):
-        return {"kind": "staticmethod", **(_signature(raw.__func__) or {"params": None, "returns": None})}
+        return {"kind": "staticmethod", **(_signature(raw.__func__) or {"params": None, "returns": None}),
+                "form": _form(raw.__func__)}
     if isinstance(raw, classmethod):
-        return {"kind": "classmethod", **(_signature(raw.__func__) or {"params": None, "returns": None})}
+        return {"kind": "classmethod", **(_signature(raw.__func__) or {"params": None, "returns": None}),
+                "form": _form(raw.__func__)}
     if isinstance(raw, (property, functools.cached_property)):
         getter = raw.fget if isinstance(raw, property) else raw.func
         sig = _signature(getter) if getter is not None else None
         return {"kind": "property", "params": (sig or {}).get("params"), "returns": (sig or {}).get("returns")}
     if inspect.isfunction(raw) or inspect.isfunction(_target(raw)):
-        entry = {"kind": "method", **(_signature(raw) or {"params": None, "returns": None})}
+        entry = {"kind": "method", **(_signature(raw) or {"params": None, "returns": None}), "form": _form(raw)}
         if _is_async(raw):
             entry["async"] = True
         return entry
@@ -189,10 +210,12 @@ def _class_entry(cls) -> dict:
         methods["__init__"] = {"kind": "method", **constructor, "returns": None}
     entry["methods"] = dict(sorted(methods.items()))
     entry["attributes"] = dict(sorted(attributes.items()))
+    entry["hashable"] = getattr(cls, "__hash__", None) is not None  # set members, dict keys
     if dataclasses.is_dataclass(cls):
         entry["fields"] = [{"name": f.name, "annotation": type_text(f.type), "kw_only": bool(getattr(f, "kw_only", False)),
                             "default": _field_default(f)} for f in dataclasses.fields(cls)]
         entry["field_kind"] = "dataclass"
+        entry["frozen"] = bool(getattr(getattr(cls, "__dataclass_params__", None), "frozen", False))
     elif issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
         defaults = getattr(cls, "_field_defaults", {})
         annotations = getattr(cls, "__annotations__", {})
@@ -204,7 +227,45 @@ def _class_entry(cls) -> dict:
         entry["attributes"].pop(field["name"], None)  # a field is described once, with its order
     if isinstance(cls, enum.EnumMeta):
         entry["enum"] = {m.name: _value_text(m.value) for m in cls}
+    if _is_typeddict(cls):
+        required = cls.__required_keys__
+        entry["typeddict"] = {"total": bool(getattr(cls, "__total__", True)),
+                              "keys": {k: {"annotation": _key_type(a), "required": _key_required(a, k in required)}
+                                       for k, a in getattr(cls, "__annotations__", {}).items()}}
     return entry
+
+
+_KEY_QUALIFIER = re.compile(r"^(?:typing(?:_extensions)?\.)?(?:Required|NotRequired|ReadOnly)\[(.*)\]$")
+
+
+def _is_typeddict(cls) -> bool:
+    """A ``typing`` (or ``typing_extensions``) TypedDict: a dict class that knows its required keys."""
+    return issubclass(cls, dict) and isinstance(getattr(cls, "__required_keys__", None), frozenset) \
+        and isinstance(getattr(cls, "__optional_keys__", None), frozenset)
+
+
+def _key_required(annotation, runtime: bool) -> bool:
+    """Whether a TypedDict key is required; a string annotation (``from __future__ import
+    annotations``) hides ``Required[...]``/``NotRequired[...]`` from the class: read its text."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__forward_arg__", None)
+    match = _KEY_QUALIFIER.match(text) if isinstance(text, str) else None
+    if match is not None:
+        qualifier = text[:len(text) - len(match.group(1)) - 2].rsplit(".", 1)[-1]
+        if qualifier in ("Required", "NotRequired"):
+            return qualifier == "Required"
+    return runtime
+
+
+def _key_type(annotation) -> str | None:
+    """A TypedDict key's type, without ``Required[...]``/``NotRequired[...]`` (recorded as ``required``)."""
+    origin = typing.get_origin(annotation)
+    if origin is not None and getattr(origin, "_name", None) in ("Required", "NotRequired", "ReadOnly"):
+        args = typing.get_args(annotation)
+        annotation = args[0] if args else annotation
+    text = type_text(annotation)
+    while text is not None and _KEY_QUALIFIER.match(text):  # a string annotation (``from __future__ import annotations``)
+        text = _KEY_QUALIFIER.match(text).group(1)
+    return text
 
 
 def _field_default(field) -> str | None:
@@ -234,7 +295,7 @@ def public_names(namespace: dict, facts: dict) -> list[str]:
 
 
 def describe(namespace: dict, facts: dict) -> dict:
-    """``{"format": 2, "api": {name: entry}, "missing": [names in __all__ the namespace lacks]}``."""
+    """``{"format": 3, "api": {name: entry}, "missing": [names in __all__ the namespace lacks]}``."""
     api, missing = {}, []
     for name in public_names(namespace, facts):
         if name not in namespace:
@@ -265,7 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for number, source in job["cells"]:
             current = number
-            exec(compile(source, f"notebook-cell-{number}.py", "exec"), namespace)  # noqa: S102 - sandboxed run of the notebook
+            # dont_inherit: the cells run as in the kernel, not under this module's ``from __future__ import annotations``
+            code = compile(source, f"notebook-cell-{number}.py", "exec", dont_inherit=True)
+            exec(code, namespace)  # noqa: S102 - sandboxed run of the notebook
         out = {"surface": describe(namespace, job["facts"])}
     except BaseException as e:  # noqa: BLE001 - report whatever the notebook raised
         out = {"error": f"{type(e).__name__}: {e}", "cell": locals().get("current")}

@@ -4,33 +4,41 @@ The surface is what the semver rules diff, what the documentation check walks, w
 signatures (and so the argument binder and the OpenAPI document) come from. It is plain JSON,
 stored with every version (``gilgamesh.json``: ``api``, and ``api_format``)::
 
-    {"analyze": {"kind": "function", "cell": 9, "doc": true,
+    {"analyze": {"kind": "function", "cell": 9, "doc": true, "form": "function",
                  "params": [{"name": "V", "kind": "positional_or_keyword",
                              "annotation": "list[float]", "default": null}, ...],
                  "returns": "dict[str, float]"},
-     "ProbeResult": {"kind": "class", "cell": 8, "doc": true, "bases": ["Base"],
+     "ProbeResult": {"kind": "class", "cell": 8, "doc": true, "bases": ["Base"], "hashable": false,
                      "methods": {"__init__": {"kind": "method", "params": [...], "returns": null}, ...},
                      "attributes": {"UNITS": "'SI'"},
                      "fields": [{"name": "T_e", "annotation": "float", "kw_only": false, "default": null}],
-                     "field_kind": "dataclass"},
+                     "field_kind": "dataclass", "frozen": false},
+     "Sweep": {"kind": "class", ..., "typeddict": {"total": true,
+               "keys": {"V": {"annotation": "list[float]", "required": true}}}},
      "Species": {"kind": "class", ..., "enum": {"ARGON": "'Ar'"}},
-     "E_CHARGE": {"kind": "constant", "cell": 2, "value": "1.602176634e-19"}}
+     "E_CHARGE": {"kind": "constant", "cell": 2, "value": "1.602176634e-19", "type": "float"}}
 
 Two sources, one model:
 
-* format 2 (:data:`FORMAT`, ``api_format: 2``): the module after its code ran, described by
+* format 3 (:data:`FORMAT`, ``api_format: 3``): the module after its code ran, described by
   :mod:`gilgamesh.registry.surface.live` in the validation kernel (or, for a working copy and a
   publish without the kernel, in a sandboxed process that runs the import cells); the ``ast``
   adds only what the runtime lacks: the cell each name was defined in, and the annotations and
-  defaults as the author wrote them where a ``def`` matches the runtime signature;
+  defaults as the author wrote them where a ``def`` matches the runtime signature; format 2 was
+  the same without ``form``, ``hashable``, ``frozen`` and ``typeddict``: a version stored in it is
+  described again, or, if its code no longer runs, compared as stored (what it lacks, the semver
+  rules take as unknown);
 * format 1: read statically from the import cells (what versions published before format 2
   stored, and the fallback when the code cannot run). Public means listed in ``__all__`` when the
   notebook assigns it a literal list, else not starting with ``_``; imported names are never
-  public.
+  public. It knows ``form`` (a ``yield`` in the body) and a dataclass's ``frozen=`` but not
+  ``hashable``, and reads a TypedDict's keys as class attributes.
 
 ``default`` is the default's source text (or repr), null when the parameter is required. A
 method's ``kind`` is ``method``, ``staticmethod``, ``classmethod`` or ``property``; dunder
 methods are public (they are how a class is used); the class's constructor is ``__init__``.
+A function's or method's ``form`` is how a call returns: ``function`` (its value), ``generator``,
+``coroutine`` (``async def``) or ``async generator``.
 Snapshots of different formats are never diffed against each other: the older side is derived
 again in the newer format (:func:`probe_surface`), or both are read statically.
 """
@@ -46,7 +54,7 @@ from gilgamesh.spelling import rewrite_at_spelling
 __all__ = ["api_snapshot", "parse_import_cells", "function_signature", "static_facts", "merge_surface",
            "probe_surface", "FORMAT"]
 
-FORMAT = 2
+FORMAT = 3  # 3: with form, hashable, frozen, typeddict (:mod:`gilgamesh.registry.surface.live`)
 
 def parse_import_cells(nb: ParsedNotebook) -> list[tuple[int, ast.Module]]:
     """``(cell number, module AST)`` of each import cell that parses."""
@@ -79,6 +87,21 @@ def function_signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> dict:
     if a.kwarg:
         params.append({"name": a.kwarg.arg, "kind": "var_keyword", "annotation": _text(a.kwarg.annotation), "default": None})
     return {"params": params, "returns": _text(fn.returns)}
+
+
+def function_form(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """How a call returns: ``function``, ``generator``, ``coroutine`` or ``async generator``
+    (a ``yield`` of its own body, not of a nested function, class or lambda)."""
+    todo, found = list(fn.body), False
+    while todo and not found:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        found = isinstance(node, (ast.Yield, ast.YieldFrom))
+        todo.extend(ast.iter_child_nodes(node))
+    if isinstance(fn, ast.AsyncFunctionDef):
+        return "async generator" if found else "coroutine"
+    return "generator" if found else "function"
 
 
 def _declared_all(trees) -> list[str] | None:
@@ -120,6 +143,8 @@ def _class_entry(node: ast.ClassDef, cell: int) -> dict:
             if any(ast.unparse(d).endswith(".setter") or ast.unparse(d).endswith(".deleter") for d in item.decorator_list):
                 continue  # part of the property defined above
             methods[item.name] = {"kind": _method_kind(item), **function_signature(item)}
+            if methods[item.name]["kind"] != "property":
+                methods[item.name]["form"] = function_form(item)
             if isinstance(item, ast.AsyncFunctionDef):
                 methods[item.name]["async"] = True
         elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
@@ -133,6 +158,10 @@ def _class_entry(node: ast.ClassDef, cell: int) -> dict:
     is_dataclass = any("dataclass" in ast.unparse(d) for d in node.decorator_list)
     entry = {"kind": "class", "cell": cell, "doc": ast.get_docstring(node) is not None, "methods": methods,
              "attributes": attributes}
+    if is_dataclass:
+        entry["frozen"] = any(isinstance(d, ast.Call) and "dataclass" in ast.unparse(d.func) and any(
+            k.arg == "frozen" and isinstance(k.value, ast.Constant) and k.value.value is True for k in d.keywords)
+            for d in node.decorator_list)
     if is_dataclass and "__init__" not in methods:
         # The generated __init__ is the class's call signature.
         methods["__init__"] = {
@@ -185,7 +214,7 @@ def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None 
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 found[node.name] = {
                     "kind": "function", "cell": cell, "doc": ast.get_docstring(node) is not None,
-                    **function_signature(node),
+                    **function_signature(node), "form": function_form(node),
                 }
                 if isinstance(node, ast.AsyncFunctionDef):
                     found[node.name]["async"] = True

@@ -37,7 +37,7 @@ def from_notebook(data: bytes, name: str | None = None, version: str | None = No
             signature = format_params({"params": init["params"][1:], "returns": None}) if init else "()"
         else:
             continue
-        doc = docstrings.get(attr) or nb.markdown_above(entry["cell"]) or ""
+        doc = docstrings.get(attr) or nb.markdown_above(entry["cell"], attr) or ""
         members.append(Member(attr, entry["kind"], signature, inspect.cleandoc(doc) if doc else ""))
     meta = nb.metadata
     return DocModel(

@@ -15,6 +15,7 @@ from typing import Any
 
 from gilgamesh.errors import BadArguments
 from gilgamesh.registry.surface.types import NO_DEFAULT, Annotation, default_value, parse_annotation
+from gilgamesh.registry.surface.http import request_schema
 from gilgamesh.registry.surface.types import Mismatch as _Mismatch
 
 __all__ = ["Binder", "ArgumentProblem", "Annotation", "parse_annotation", "default_value", "NO_DEFAULT"]
@@ -68,6 +69,7 @@ class Binder:
 
     def __init__(self, label: str, signature: dict):
         self.label = label
+        self.signature = signature
         self.params = [_Param(p) for p in signature.get("params", [])
                        if p.get("kind") not in ("var_positional", "var_keyword")]
         self.by_name = {p.name: p for p in self.params}
@@ -128,19 +130,9 @@ class Binder:
         return [keywords.pop(n) for n in moved], moved, []
 
     def request_schema(self) -> dict:
-        """The JSON Schema of the request body."""
-        properties = {}
-        for p in self.params:
-            schema = dict(p.annotation.schema())
-            default = default_value(p.default_text)
-            if default is not NO_DEFAULT:
-                schema["default"] = default
-            properties[p.name] = schema
-        schema = {"type": "object", "properties": properties, "additionalProperties": False}
-        required = [p.name for p in self.params if p.required]
-        if required:
-            schema["required"] = required
-        return schema
+        """The JSON Schema of the request body: the HTTP surface's one definition
+        (:func:`gilgamesh.registry.surface.http.request_schema`), which the semver rules compare."""
+        return request_schema(self.signature)
 
     def form_fields(self) -> list[dict]:
         """What the try-it form shows for each parameter."""

@@ -98,6 +98,19 @@ class DaskCalls:
         """The local model processes: none, the cluster's workers run the models."""
         return []
 
+    def worker_count(self) -> int:
+        """The cluster's Dask workers (``/healthz``'s ``workers``), as the scheduler last told the
+        client (it asks every 2 s, never on the request's time); 0 before the client connects."""
+        client = self.client
+        if client is None:
+            return 0
+        try:
+            info = client.scheduler_info() or {}
+        except Exception:  # noqa: BLE001 - a health answer never fails on the cluster's account
+            return 0
+        count = info.get("n_workers")
+        return count if isinstance(count, int) and count >= 0 else len(info.get("workers") or {})
+
     # -- calls ------------------------------------------------------------------------------
     def call(self, name: str, version: str, function: str, positional: list, keywords: dict,
              arrays: tuple = ()) -> asyncio.Future:

@@ -266,6 +266,10 @@ class WorkerPool:
         """The process of each live worker (bwrap's, for a sandboxed one: it ends with the worker)."""
         return [w.proc.pid for w in self.workers if not w.dead]
 
+    def worker_count(self) -> int:
+        """The live model workers (``/healthz``'s ``workers``)."""
+        return len(self.pids())
+
     # -- calls -------------------------------------------------------------------------------
     def call(self, name: str, version: str, function: str, positional: list, keywords: dict,
              arrays: tuple = ()) -> asyncio.Future:

@@ -23,8 +23,9 @@ from gilgamesh.registry.surface.snapshot import api_snapshot, probe_surface
 
 
 def api(source: str, version: str, name: str = "demo") -> bytes:
-    """An API notebook whose import cell is ``source`` (documented by the markdown above it)."""
-    return f.to_bytes(f.notebook(name, version, [f.markdown(f"# {name}\n\nThe public API below."), f.code(source)]))
+    """An API notebook whose import cell is ``source`` (documented by the markdown cell right above it,
+    which is not a section heading)."""
+    return f.to_bytes(f.notebook(name, version, [f.markdown(f"# {name}"), f.markdown("The public API below."), f.code(source)]))
 
 
 def snapshot(source: str) -> dict:
@@ -55,6 +56,14 @@ NT = 'from typing import NamedTuple\nclass T(NamedTuple):\n    """T."""\n    n_e
 BASE = 'class Base:\n    """Base."""\n    def m(self, q):\n        """M."""\n        return q\n'
 PARTIAL = 'import functools\ndef _impl(a, b, c=1):\n    return a + b\nf = functools.partial(_impl, 1)\n__all__ = ["f"]\n'
 ENUM = 'import enum\nclass Gas(enum.Enum):\n    """Gas."""\n    AR = "Ar"\n    NE = "Ne"\n'
+# Issue 26: names as their callers use them.
+LIST_F = 'def f(n):\n    """F."""\n    return [n, n]\n'
+GEN_F = 'def f(n):\n    """F."""\n    yield n\n    yield n\n'
+CM = 'class K:\n    """K."""\n\n    @classmethod\n    def make(cls, x):\n        return x\n'
+SM = 'class K:\n    """K."""\n\n    @staticmethod\n    def make(x):\n        return x\n'
+PROP = 'class K:\n    """K."""\n\n    @property\n    def area(self):\n        return 1.0\n'
+TD = 'from typing import NotRequired, Required, TypedDict\nclass Sweep(TypedDict):\n    """Sweep."""\n    V: list\n    I: list\n'
+FROZEN = DC.replace("@dataclass", "@dataclass(frozen=True)")
 
 RULES = [
     # (rule, old, new, bump on 1.x, change kinds)
@@ -137,8 +146,110 @@ RULES = [
     ("an alias keeps the signature", F + "add = f\n", F + 'def add(x, y):\n    """Add."""\n    return x + y\n', "patch", []),
     ("definitions inside if/try count", 'try:\n    import numpy\nexcept ImportError:\n    pass\nif True:\n' + "    " + F.replace("\n    ", "\n        "),
      "try:\n    import numpy\nexcept ImportError:\n    pass\n", "major", ["name-removed"]),
+    # [issue 26] How a call returns: a value, a generator, a coroutine, an async generator.
+    ("[issue 26] list-returning function now yields", LIST_F, GEN_F, "major", ["kind-changed"]),
+    ("[issue 26] generator now returns a list", GEN_F, LIST_F, "major", ["kind-changed"]),
+    ("[issue 26] async to sync", "async " + F, F, "major", ["kind-changed"]),
+    ("[issue 26] function to async generator", LIST_F, "async " + GEN_F, "major", ["kind-changed"]),
+    ("[issue 26] method now yields", K, K.replace("        return b\n", "        yield b\n"), "major", ["kind-changed"]),
+    ("[issue 26] wrapped generator, same form", GEN_F, "import functools\ndef _logged(fn):\n    @functools.wraps(fn)\n"
+     "    def inner(*a, **k):\n        return fn(*a, **k)\n    return inner\n@_logged\n" + GEN_F, "patch", []),
+    # [issue 26] Method kinds, by their uses through the class and through an instance.
+    ("[issue 26] classmethod to staticmethod", CM, SM, "patch", ["method-kind-changed"]),
+    ("[issue 26] staticmethod to classmethod", SM, CM, "patch", ["method-kind-changed"]),
+    ("[issue 26] classmethod to staticmethod, param lost", CM, SM.replace("make(x)", "make()").replace("return x", "return 0"),
+     "major", ["method-kind-changed", "parameter-removed"]),
+    ("[issue 26] classmethod renamed cls, annotated", CM, CM.replace("make(cls, x)", "make(klass, x: float) -> float"),
+     "patch", ["annotation-changed", "return-annotation-changed"]),
+    ("[issue 26] staticmethod to instance method", SM, SM.replace("    @staticmethod\n", "").replace("make(x)", "make(self, x)"),
+     "major", ["kind-changed"]),
+    ("[issue 26] instance method to classmethod", K, K.replace("    def m(self, b)", "    @classmethod\n    def m(cls, b)"),
+     "major", ["kind-changed"]),
+    ("[issue 26] property to method", PROP, PROP.replace("    @property\n", ""), "major", ["kind-changed"]),
+    ("[issue 26] method to property", PROP.replace("    @property\n", ""), PROP, "major", ["kind-changed"]),
+    ("[issue 26] property's result narrowed", PROP.replace("area(self)", 'area(self) -> "float | None"'),
+     PROP.replace("area(self)", "area(self) -> float"), "patch", ["return-type-narrowed"]),
+    # [issue 26] Structured types: TypedDict keys and totality, frozen dataclasses, hashability.
+    ("[issue 26] TypedDict key removed", TD, TD.replace("    I: list\n", ""), "major", ["typeddict-key-removed"]),
+    ("[issue 26] TypedDict optional key added", TD, TD + "    note: NotRequired[str]\n", "minor", ["typeddict-optional-key-added"]),
+    ("[issue 26] TypedDict required key added", TD, TD + "    T_e: float\n", "major", ["typeddict-required-key-added"]),
+    ("[issue 26] TypedDict key now optional", TD, TD.replace("I: list", "I: NotRequired[list]"), "major",
+     ["typeddict-key-now-optional"]),
+    ("[issue 26] TypedDict key now required", TD + "    note: NotRequired[str]\n", TD + "    note: str\n", "major",
+     ["typeddict-key-now-required"]),
+    ("[issue 26] TypedDict key type changed", TD, TD.replace("V: list", "V: dict"), "major", ["typeddict-key-type-changed"]),
+    ("[issue 26] TypedDict total=True to False", TD, TD.replace("(TypedDict)", "(TypedDict, total=False)"), "major",
+     ["typeddict-key-now-optional"] * 2 + ["typeddict-total-changed"]),
+    ("[issue 26] TypedDict total=False to True", TD.replace("(TypedDict)", "(TypedDict, total=False)"), TD, "major",
+     ["typeddict-key-now-required"] * 2 + ["typeddict-total-changed"]),
+    ("[issue 26] TypedDict total flipped, keys as they were", TD,
+     TD.replace("(TypedDict)", "(TypedDict, total=False)").replace(": list", ": Required[list]"), "patch",
+     ["typeddict-total-changed"]),
+    ("[issue 26] dataclass made frozen", DC, FROZEN, "major", ["dataclass-now-frozen", "class-now-hashable"]),
+    ("[issue 26] frozen dropped, hash kept", FROZEN, DC.replace("@dataclass", "@dataclass(unsafe_hash=True)"), "minor",
+     ["dataclass-no-longer-frozen"]),
+    ("[issue 26] frozen dropped, hash lost", FROZEN, DC, "major", ["dataclass-no-longer-frozen", "class-no-longer-hashable"]),
+    ("[issue 26] __eq__ without __hash__", K, K + "\n    def __eq__(self, other):\n        return self.a == other.a\n", "major",
+     ["name-added", "class-no-longer-hashable"]),
+    ("[issue 26] enum member removed and one added", ENUM, ENUM.replace('    NE = "Ne"\n', '    KR = "Kr"\n'), "major",
+     ["enum-member-removed", "enum-member-added"]),
+    # [issue 26] The type of a constant, as the type grammar reads it (int is within float).
+    ("[issue 26] constant int to str", "LIMIT = 10\n", 'LIMIT = "10"\n', "major", ["constant-type-changed"]),
+    ("[issue 26] constant int to float", "LIMIT = 10\n", "LIMIT = 10.0\n", "major", ["constant-type-changed"]),
+    ("[issue 26] constant float to int", "LIMIT = 1.5\n", "LIMIT = 2\n", "patch", ["constant-type-narrowed"]),
+    ("[issue 26] constant bool to int", "STRICT = True\n", "STRICT = 1\n", "major", ["constant-type-changed"]),
+    # [issue 26] Annotations added leave every call working.
+    ("[issue 26] annotations added", F, 'def f(x: float, y: float) -> float:\n    """F."""\n    return x + y\n', "patch",
+     ["annotation-changed"] * 2 + ["return-annotation-changed"]),
+    ("[issue 26] method annotations added", K, K.replace("def m(self, b)", "def m(self, b: int) -> int"), "patch",
+     ["annotation-changed", "return-annotation-changed"]),
 ]
 IDS = [r[0] for r in RULES]
+
+# What the change that decides the bump says: what changed, and the name (the bump is checked in the report).
+MESSAGES = {
+    "kind-changed (async)": "'f' changed from a function to an async function: a call now returns a coroutine to await, not its value",
+    "method kind-changed": "K.m changed from a method to a staticmethod: calls through an instance (obj.m(...)) no longer pass it the instance",
+    "enum-member-removed": "enum member Gas.NE was removed",
+    "enum-member-added": "new enum member Gas.KR",
+    "constant-type-changed": "constant 'LIMIT' changed type from float to tuple (1.5 to (1.5, 2.5)): callers that use it as a float break",
+    "[issue 26] list-returning function now yields": "'f' changed from a function to a generator function: a call now returns a generator, not its value",
+    "[issue 26] generator now returns a list": "'f' changed from a generator function to a function: a call now returns its value, not a generator",
+    "[issue 26] async to sync": "'f' changed from an async function to a function: a call now returns its value, not a coroutine to await",
+    "[issue 26] function to async generator": "'f' changed from a function to an async generator function",
+    "[issue 26] method now yields": "K.m changed from a method to a generator method: a call now returns a generator, not its value",
+    "[issue 26] classmethod to staticmethod": "K.make changed from a classmethod to a staticmethod: calls through the class (K.make(...)) and through an instance (obj.make(...)) still work",
+    "[issue 26] staticmethod to classmethod": "K.make changed from a staticmethod to a classmethod: calls through the class",
+    "[issue 26] classmethod to staticmethod, param lost": "K.make: parameter 'x' was removed",
+    "[issue 26] staticmethod to instance method": "K.make changed from a staticmethod to a method: calls through an instance (obj.make(...)) now pass the instance as its first argument",
+    "[issue 26] instance method to classmethod": "K.m changed from a method to a classmethod: calls through the class (K.m(obj, ...)) pass the instance as one argument too many",
+    "[issue 26] property to method": "K.area changed from a property to a method: it was read as a value (obj.area); it is now a method to call",
+    "[issue 26] method to property": "K.area changed from a method to a property: calls obj.area(...) now call the value it returns",
+    "[issue 26] TypedDict key removed": "TypedDict Sweep lost its key 'I': callers that read it (d['I']) get KeyError",
+    "[issue 26] TypedDict optional key added": "TypedDict Sweep gained the optional key 'note'",
+    "[issue 26] TypedDict required key added": "TypedDict Sweep gained the required key 'T_e': callers that build it without 'T_e' break",
+    "[issue 26] TypedDict key now optional": "TypedDict Sweep's key 'I' is no longer required: callers that read it (d['I']) may get KeyError",
+    "[issue 26] TypedDict key now required": "TypedDict Sweep's key 'note' became required: callers that build it without 'note' break",
+    "[issue 26] TypedDict key type changed": "the type of TypedDict Sweep's key 'V' changed from list to dict",
+    "[issue 26] TypedDict total=True to False": "TypedDict Sweep's key 'V' is no longer required",
+    "[issue 26] TypedDict total=False to True": "TypedDict Sweep's key 'V' became required",
+    "[issue 26] TypedDict total flipped, keys as they were": "TypedDict Sweep changed from total=True to total=False",
+    "[issue 26] dataclass made frozen": "dataclass D became frozen: callers that assign to its fields (obj.field = ...) get FrozenInstanceError",
+    "[issue 26] frozen dropped, hash kept": "dataclass D is no longer frozen: its fields can now be assigned",
+    "[issue 26] frozen dropped, hash lost": "instances of D are no longer hashable (a dataclass that is no longer frozen loses its generated __hash__)",
+    "[issue 26] __eq__ without __hash__": "instances of K are no longer hashable: callers that put them in a set or use them as dict keys get TypeError",
+    "[issue 26] enum member removed and one added": "enum member Gas.NE was removed",
+    "[issue 26] constant int to str": "constant 'LIMIT' changed type from int to str (10 to '10'): callers that use it as an int break",
+    "[issue 26] constant int to float": "constant 'LIMIT' changed type from int to float (10 to 10.0): callers that use it as an int break",
+    "[issue 26] constant float to int": "constant 'LIMIT' changed type from float to int (1.5 to 2): every use of a float still works",
+    "[issue 26] constant bool to int": "constant 'STRICT' changed type from bool to int",
+    "[issue 26] annotations added": "f: the type of 'x' changed from None to float (annotated or unannotated",
+}
+
+
+def test_rule_names_are_distinct_registry_names():
+    assert len({_name(r) for r in IDS}) == len(IDS)
+    assert set(MESSAGES) <= set(IDS)
 
 
 @pytest.mark.parametrize("rule, old, new, bump, kinds", RULES, ids=IDS)
@@ -148,6 +259,8 @@ def test_each_rule_fires_alone(probe_root, rule, old, new, bump, kinds):
     assert required_bump(changes, "1.0.0") == bump
     for c in changes:
         assert c.to_dict().keys() == {"kind", "name", "bump", "message"}
+    if rule in MESSAGES:
+        assert any(MESSAGES[rule] in c.message for c in changes), [c.message for c in changes]
 
 
 UNDER = {"major": "1.1.0", "minor": "1.0.1"}  # one level too little over 1.0.0
@@ -190,6 +303,9 @@ def test_under_bumped_is_refused_and_bumped_right_is_accepted(registries, line, 
         made = bump_of(first, under[bump]).upper()
         assert any(f"needs a {need.upper()} bump over {name}@{first}, but {under[bump]} is a {made} bump" in p.message
                    for p in problems), [p.message for p in problems]
+        if rule in MESSAGES:  # the change that decides the bump is the one refused, with that bump
+            assert any(MESSAGES[rule] in p.message and f"needs a {need.upper()} bump" in p.message for p in problems), \
+                [p.message for p in problems]
     out = publish(root, api(new, right[bump], name), validate=False)
     assert out.created and out.metadata["predecessor"] == first
 
@@ -279,4 +395,71 @@ def test_snapshots_record_what_the_rules_need():
     assert "__len__" in p["methods"] and "_private" not in p["methods"]
     assert p["attributes"] == {"n": None, "t": "1.0"}
     assert snap["fetch"]["async"] is True and snap["fetch"]["returns"] == "bytes"
-    assert snap["A"] == {"kind": "constant", "cell": 2, "value": "(1, 2)"}
+    assert snap["A"] == {"kind": "constant", "cell": 3, "value": "(1, 2)"}
+
+
+def test_the_static_reading_knows_forms_and_frozen():
+    """Format 1 (code that cannot run) reads how a call returns and ``frozen=`` from the source."""
+    snap = snapshot(GEN_F + 'async def g():\n    """G."""\n    def inner():\n        yield 1\n    return inner\n' + FROZEN + CM)
+    assert (snap["f"]["form"], snap["g"]["form"]) == ("generator", "coroutine")  # a nested def's yield is its own
+    assert snap["D"]["frozen"] is True and snap["K"]["methods"]["make"]["form"] == "function"
+    assert [c.kind for c in diff_snapshots(snapshot(LIST_F), snapshot(GEN_F))] == ["kind-changed"]
+    assert [c.kind for c in diff_snapshots(snapshot(CM), snapshot(SM))] == ["method-kind-changed"]
+    assert [c.kind for c in diff_snapshots(snapshot(DC), snapshot(FROZEN))] == ["dataclass-now-frozen"]
+
+
+_FORMAT_3 = ("form", "hashable", "frozen", "typeddict")  # what format 3 records that format 2 did not
+
+
+def _as_format_2(surface: dict) -> dict:
+    """A snapshot as format 2 stored it."""
+    def strip(entry: dict) -> dict:
+        entry = {k: v for k, v in entry.items() if k not in _FORMAT_3}
+        if "methods" in entry:
+            entry["methods"] = {m: strip(sig) for m, sig in entry["methods"].items()}
+        return entry
+
+    return {name: strip(entry) for name, entry in surface.items()}
+
+
+@pytest.mark.parametrize("source", [GEN_F, "async " + GEN_F, CM, PROP, TD, FROZEN, K, ENUM, "LIMIT = 10\n"])
+def test_a_format_2_snapshot_shows_no_false_change(probe_root, source):
+    """What a format-2 predecessor lacks is unknown, not changed."""
+    now = live(source, probe_root)
+    assert diff_snapshots(_as_format_2(now), now) == []
+
+
+class _Format2Reader:
+    """A registry holding one version whose surface was stored in format 2."""
+
+    def __init__(self, data: bytes, surface: dict):
+        self.data, self.surface = data, surface
+
+    def read_metadata(self, name, version):
+        return {"api": self.surface, "api_format": 2}
+
+    def entry(self, name, version):
+        import hashlib
+
+        return {"sha256": hashlib.sha256(self.data).hexdigest()}
+
+    def notebook_bytes(self, name, version):
+        return self.data
+
+
+def test_a_predecessor_stored_in_format_2_is_described_again(probe_root):
+    """Its import cells run again, so a generator that now returns a list is caught; if they no
+    longer run, the stored surface is compared as it is, without false changes."""
+    from gilgamesh.registry.publish.pipeline import version_surface
+    from gilgamesh.registry.surface.snapshot import FORMAT
+
+    new = live(LIST_F, probe_root)
+    stored = _as_format_2(live(GEN_F, probe_root))
+    again = version_surface(probe_root, _Format2Reader(api(GEN_F, "1.0.0"), stored), "demo", "1.0.0")
+    assert again.format == FORMAT and again.api["f"]["form"] == "generator"
+    assert [c.kind for c in diff_snapshots(again.api, new)] == ["kind-changed"]
+
+    broken = api(GEN_F + "raise RuntimeError('no longer runs here')\n", "1.0.0")
+    kept = version_surface(probe_root, _Format2Reader(broken, stored), "demo", "1.0.0")
+    assert kept.format == FORMAT and kept.api == stored
+    assert diff_snapshots(kept.api, new) == []  # generator or not is unknown there: no false change

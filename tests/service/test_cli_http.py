@@ -87,3 +87,55 @@ def test_validate_over_http_needs_no_publish_token(remote, tmp_path):
     assert "token" not in out.stderr
     listed = run_cli("versions", "val", "--registry", remote.url)
     assert listed.returncode == 1  # nothing was stored
+
+
+def test_writes_over_http_without_a_token_say_to_set_gilgamesh_token_or_pass_token(remote, tmp_path):
+    """Issue 30: a command-line user is told what to set, not which HTTP header to send."""
+    nb = tmp_path / "tok.ipynb"
+    nb.write_bytes(apis.small("tok", "1.0.0"))
+    bib = tmp_path / "refs.bib"
+    bib.write_text("@book{chen2016, author = {Francis F. Chen}, title = {Introduction to Plasma Physics}, "
+                   "year = {2016}, publisher = {Springer}}\n")
+    no_token = {"GILGAMESH_TOKEN": "", "GILGAMESH_CACHE": str(tmp_path / "cache")}
+
+    for command in ("publish", "yank", "unyank", "deprecate", "undeprecate"):
+        assert "--token TOKEN" in run_cli(command, "--help").stdout, command
+    assert "--token TOKEN" in run_cli("bib", "add", "--help").stdout
+
+    refused = run_cli("publish", str(nb), "--registry", remote.url, env=no_token)
+    assert refused.returncode == 1
+    assert "publishing needs a token" in refused.stderr
+    assert "GILGAMESH_TOKEN" in refused.stderr and "--token" in refused.stderr
+    assert "Authorization" not in refused.stderr and "Bearer" not in refused.stderr
+    as_json = run_cli("publish", str(nb), "--registry", remote.url, "--json", env=no_token)
+    result = json.loads(as_json.stdout)["results"][0]
+    assert result["ok"] is False and result["error"]["status"] == 401, result
+
+    # --token instead of the variable, on every command that writes.
+    published = run_cli("publish", str(nb), "--registry", remote.url, "--token", remote.token, env=no_token)
+    assert published.returncode == 0, published.stderr
+    assert "published tok@1.0.0" in published.stdout
+    writes = [
+        (["yank", "tok@1.0.0", "--reason", "typo"], "Yanked tok@1.0.0"),
+        (["unyank", "tok@1.0.0"], "Unyanked tok@1.0.0"),
+        (["deprecate", "tok@1.0.0", "--message", "use 2"], "Deprecated tok@1.0.0"),
+        (["undeprecate", "tok@1.0.0"], "Undeprecated tok@1.0.0"),
+        (["bib", "add", str(bib)], "refs.bib: 1 added"),
+    ]
+    for args, done in writes:
+        without = run_cli(*args, "--registry", remote.url, env=no_token)
+        assert without.returncode == 1, (args, without.stdout)
+        error = without.stderr.strip().splitlines()[0]
+        assert error.startswith("error: ") and "needs a token" in error, (args, error)
+        assert "GILGAMESH_TOKEN" in error and "--token" in error and "Bearer" not in error, (args, error)
+        given = run_cli(*args, "--registry", remote.url, "--token", remote.token, env=no_token)
+        assert given.returncode == 0, (args, given.stderr)
+        assert done in given.stdout, (args, given.stdout)
+
+    wrong = run_cli("yank", "tok@1.0.0", "--reason", "typo", "--registry", remote.url, "--token", "ggm_not-a-token",
+                    env={"GILGAMESH_TOKEN": remote.token})
+    assert wrong.returncode == 1 and "the token is not known to this registry" in wrong.stderr  # --token wins
+
+    # Other HTTP clients keep the service's own words.
+    r = http("POST", remote.url + "/api/notebooks", apis.small("tok", "1.0.1"))
+    assert r.status == 401 and "Authorization: Bearer" in r.json()["error"]["message"]

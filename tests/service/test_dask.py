@@ -174,6 +174,31 @@ def test_a_call_runs_on_the_cluster_with_the_same_contract(served):
     assert ran_on == ("sandbox" if shutil.which("bwrap") else socket.gethostname())
 
 
+def test_healthz_reports_the_clusters_workers_and_the_worker_log_names_its_registry(served, cluster, registry):
+    """Issue 30: ``/healthz`` in ``--dask-scheduler`` mode counts the cluster's workers (not the
+    service's own, none); each worker's log says what the preload configured."""
+    with cluster.client() as client:
+        expected = len(client.scheduler_info()["workers"])
+    assert expected > 0
+    deadline = time.monotonic() + 30  # the service's client hears from the scheduler every 2 s
+    while True:
+        health = http("GET", served.url + "/healthz")
+        assert health.status == 200
+        if health.json()["workers"] == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert health.json()["workers"] == expected, health.json()
+    assert served.ctx.pool.pids() == []  # the count is the cluster's: the service runs no model process
+
+    log = open(cluster.worker_logs[0]).read()
+    configured = [line for line in log.splitlines() if "imports Gilgamesh API versions" in line]
+    assert configured, log
+    line = configured[0]
+    assert f"registry {registry} (1 APIs)" in line, line
+    assert f"cache {cluster.tmp / 'cache-0'}" in line, line
+    assert "sandbox for model calls: " in line and "token none" in line, line
+
+
 def test_bad_arguments_are_refused_before_a_task_is_submitted(served):
     before = served.ctx.pool._ids
     first = next(before)

@@ -104,6 +104,25 @@ def test_serve_refuses_a_missing_registry(tmp_path):
     assert "no registry at" in out.stderr
 
 
+def test_serve_on_a_port_in_use_is_one_line_naming_it_and_port(fresh_registry):
+    """Issue 30: a second `gilgamesh serve` (or `make serve` twice) on a taken port."""
+    import socket
+
+    from support import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run_cli("serve", "--registry", fresh_registry, "--port", port, timeout=120)
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: ") and f"port {port} is already in use" in lines[0] and "--port" in lines[0]
+    assert "Gilgamesh serving" not in out.stdout  # it never claimed to serve
+
+
 def test_yank_through_one_process_is_seen_by_all(served):
     url, root = served
     from gilgamesh.registry.store.tokens import create_token

@@ -6,8 +6,8 @@ import os
 import shlex
 import sys
 
-from gilgamesh.cli.common import Command, emit, location_of, progress, registry_of
-from gilgamesh.errors import GilgameshError, UsageError
+from gilgamesh.cli.common import Command, emit, location_of, progress, registry_of, token_argument
+from gilgamesh.errors import Conflict, GilgameshError, UsageError
 from gilgamesh.versions import parse_name_spec
 
 
@@ -43,6 +43,8 @@ def _publish_many(args, dry_run: bool) -> int:
             from gilgamesh.registry.compat.behaviour_changes import publish_lines
 
             found = publish_lines(r) if dry_run or r["created"] else []  # the API and behaviour changes
+            if dry_run or r["created"]:  # what the report notes without refusing
+                found += [f"  note: {note}" for note in r.get("notes") or []]
             if found:
                 print("\n".join(found))
     failed = sum(not r["ok"] for r in results)
@@ -51,14 +53,10 @@ def _publish_many(args, dry_run: bool) -> int:
 
 
 def _kernel_installed() -> bool:
-    from gilgamesh.loader.kernelspec import KERNEL_NAME
+    """Whether Jupyter finds a Gilgamesh kernel that runs this Python (only decides a hint)."""
+    from gilgamesh.loader.kernelspec import installed_kernel
 
-    try:
-        from jupyter_client.kernelspec import KernelSpecManager
-
-        return KERNEL_NAME in KernelSpecManager().find_kernel_specs()
-    except Exception:  # noqa: BLE001 - only decides whether a hint is printed
-        return False
+    return installed_kernel() is not None
 
 
 def _lock_sources(paths: list[str]) -> dict[str, list[str]]:
@@ -93,22 +91,32 @@ def cmd_fork(args) -> int:
     registry = registry_of(args)
     chosen, new_version = registry.fork_version(name, spec, args.bump)
     path = args.path or f"{name}-{new_version}.ipynb"
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):  # a directory, there or to be made
         path = os.path.join(path, f"{name}-{new_version}.ipynb")
     if os.path.exists(path) and not args.force:
-        raise GilgameshError(f"{path} already exists; choose another path or pass --force to overwrite it")
+        raise Conflict(f"{path} already exists; choose another path or pass --force to overwrite it")
     from gilgamesh.files import atomic_write
     from gilgamesh.loader.kernelspec import kernelspec_metadata
 
     # Jupyter then starts the Gilgamesh kernel, whose extension makes the first `@` import work.
     copy = registry.working_copy(name, chosen, new_version, kernelspec_metadata())
+    # A directory that is not there yet is made, as `git clone` or `cp -r` make theirs: the
+    # working copy is the user's own file, wherever they want it (`fork plasma@1 work/next.ipynb`).
+    parent = os.path.dirname(os.path.abspath(path))
+    made = None if os.path.isdir(parent) else (os.path.dirname(os.path.normpath(path)) or parent)
+    if made is not None:
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as e:  # a file where a directory should be, or no permission
+            raise GilgameshError(f"cannot write {path}: cannot make the directory {made}: {e.strerror}") from None
     try:
         atomic_write(os.path.abspath(path), copy)
     except OSError as e:
         raise GilgameshError(f"cannot write {path}: {e.strerror}") from None
     data = {"name": name, "from": chosen, "version": new_version, "path": path}
     quoted = shlex.quote(path)
-    lines = [f"Forked {name}@{chosen} to {path} as {name}@{new_version}.",
+    lines = [f"Forked {name}@{chosen} to {path} as {name}@{new_version}"
+             + (f" (made the directory {made})." if made is not None else "."),
              f"Edit it, then: gilgamesh run {quoted} && gilgamesh validate {quoted} && gilgamesh publish {quoted}"]
     if not _kernel_installed():
         lines.append("Its kernel is 'Python 3 (Gilgamesh)': to open it in Jupyter, install the kernel once with "
@@ -146,7 +154,10 @@ def cmd_diff(args) -> int:
     left = f"{v1} ({data['old_path']})" if "old_path" in data else v1
     right = f"{v2} ({data['new_path']})" if "new_path" in data else v2
     lines = [f"{n1} {left} -> {right}: requires a {required.upper()} bump"]
-    lines += [f"  {r['bump'].upper():<5} {r['message']}" for r in rows] or ["  no API changes"]
+    from gilgamesh.registry.compat.behaviour_changes import change_lines
+
+    lines += change_lines(rows, "  ") or ["  no API changes"]  # the HTTP surface's under its own heading
+    lines += [f"  note: {note}" for note in data.get("notes") or []]  # e.g. a definition __all__ leaves out
     emit(args, data, "\n".join(lines))
     return 0
 
@@ -188,6 +199,7 @@ def cmd_lock(args) -> int:
 def _publish_arguments(p, common) -> None:
     p.add_argument("notebooks", nargs="+", metavar="NB", help="notebook files (.ipynb)")
     p.add_argument("--dry-run", action="store_true", help="run every check, store nothing")
+    token_argument(p)
 
 
 def _validate_arguments(p, common) -> None:
@@ -196,7 +208,8 @@ def _validate_arguments(p, common) -> None:
 
 def _fork_arguments(p, common) -> None:
     p.add_argument("spec", metavar="NAME@SPEC", help="the version to start from")
-    p.add_argument("path", nargs="?", help="where to write it (default ./NAME-NEXT.ipynb)")
+    p.add_argument("path", nargs="?", help="where to write it (default ./NAME-NEXT.ipynb; into a directory, or a "
+                                           "PATH ending in /, as NAME-NEXT.ipynb; a missing directory is made)")
     p.add_argument("--bump", choices=("patch", "minor", "major"), default="minor",
                    help="which version to name (default: minor, for new features)")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gilgamesh.cli.common import Command, emit, registry_of
+from gilgamesh.cli.common import Command, emit, registry_of, token_argument
 from gilgamesh.errors import UsageError
 from gilgamesh.versions import check_name, parse_name_spec
 
@@ -144,6 +144,7 @@ def _bib_arguments(p, common) -> None:
                          description="add the entries of a BibTeX file to the registry's bibliography")
     bp.add_argument("file", metavar="FILE", help="a BibTeX file (.bib), UTF-8")
     bp.add_argument("--replace", action="store_true", help="replace entries whose key is there already")
+    token_argument(bp)
     bp.set_defaults(command_parser=bp)
     bp = bsub.add_parser("list", parents=[common], help="list the entries", description="list the bibliography's entries")
     bp.set_defaults(command_parser=bp)

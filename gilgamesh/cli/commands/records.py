@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from gilgamesh.cli.common import Command, emit, exact, registry_of
+from gilgamesh.cli.common import Command, emit, exact, registry_of, token_argument
 from gilgamesh.errors import UsageError
 
 
@@ -54,19 +54,23 @@ def cmd_undeprecate(args) -> int:
 def _yank_arguments(p, common) -> None:
     p.add_argument("spec", metavar="NAME@VERSION")
     p.add_argument("--reason", required=True, help="why it is withdrawn (shown to its users)")
+    token_argument(p)
 
 
 def _unyank_arguments(p, common) -> None:
     p.add_argument("spec", metavar="NAME@VERSION")
+    token_argument(p)
 
 
 def _deprecate_arguments(p, common) -> None:
     p.add_argument("spec", metavar="NAME@VERSION")
     p.add_argument("--message", required=True, metavar="M", help="what its users should do instead")
+    token_argument(p)
 
 
 def _undeprecate_arguments(p, common) -> None:
     p.add_argument("spec", metavar="NAME@VERSION")
+    token_argument(p)
 
 
 COMMANDS = [

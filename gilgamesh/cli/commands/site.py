@@ -104,10 +104,26 @@ def cmd_token(args) -> int:
 
 
 def cmd_kernel(args) -> int:
-    from gilgamesh.loader.kernelspec import install_kernelspec
+    from gilgamesh.loader.kernelspec import install_kernel
 
-    path = install_kernelspec(user=not (args.sys_prefix or args.prefix), prefix=sys.prefix if args.sys_prefix else args.prefix)
-    emit(args, {"path": path}, f"Installed the kernel 'Python 3 (Gilgamesh)' in {path}")
+    done = install_kernel(user=not (args.sys_prefix or args.prefix), prefix=sys.prefix if args.sys_prefix else args.prefix,
+                          replace=args.replace)
+    lines = [f"Installed the kernel '{done['display_name']}' ({done['name']}, running {done['python']}) in {done['path']}"]
+    if done["kept"]:  # another environment's kernel holds the name: it stays, this one gets its own
+        kept = done["kept"]
+        lines.append(f"The kernel '{kept['name']}' in {kept['path']} runs another environment's Python, "
+                     f"{kept['python']}: left as it is, so its notebooks still open there. `gilgamesh fork` in this "
+                     f"environment names '{done['name']}'; `gilgamesh kernel install --replace` makes "
+                     f"'{kept['name']}' run this environment instead.")
+    if done["replaced"]:
+        lines.append(f"It replaced the kernel '{done['name']}' that ran {done['replaced']}"
+                     + ("" if args.replace else " (no longer there)") + ".")
+    if done["shadowed_by"]:
+        shadow = done["shadowed_by"]
+        print(f"warning: Jupyter finds the kernel '{shadow['name']}' in {shadow['path']} first, which runs "
+              f"{shadow['python']}: notebooks naming '{shadow['name']}' open there, not in this environment",
+              file=sys.stderr)
+    emit(args, done, "\n".join(lines))
     return 0
 
 
@@ -161,6 +177,9 @@ def _kernel_arguments(p, common) -> None:
     kp.set_defaults(command_parser=kp)
     kp.add_argument("--sys-prefix", action="store_true", help="install into this Python environment")
     kp.add_argument("--prefix", help="install under this prefix")
+    kp.add_argument("--replace", action="store_true",
+                    help="take the name 'gilgamesh' even where its kernel runs another environment's Python "
+                         "(by default that one is kept and this environment's kernel is named gilgamesh-ENV)")
 
 
 COMMANDS = [
