@@ -12,46 +12,18 @@ from __future__ import annotations
 
 import ast
 
+from gilgamesh.registry.surface.snapshot import flat_body, target_names
+
 __all__ = ["declares_all", "unexported_definitions", "export_notes"]
-
-
-def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The statements of a cell's top level, conditional blocks (if/try/with) opened."""
-    out = []
-    for node in body:
-        if isinstance(node, ast.If):
-            out += _flat(node.body) + _flat(node.orelse)
-        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-            out += _flat(node.body)
-            for handler in node.handlers:
-                out += _flat(handler.body)
-            out += _flat(node.orelse) + _flat(node.finalbody)
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            out += _flat(node.body)
-        else:
-            out.append(node)
-    return out
-
-
-def _bound(targets: list[ast.expr]) -> list[str]:
-    names = []
-    for t in targets:
-        if isinstance(t, ast.Name):
-            names.append(t.id)
-        elif isinstance(t, (ast.Tuple, ast.List)):
-            names += _bound(t.elts)
-        elif isinstance(t, ast.Starred):
-            names += _bound([t.value])
-    return names
 
 
 def declares_all(trees: list[tuple[int, ast.Module]]) -> bool:
     """Whether the import cells set ``__all__`` (assigned, extended or appended to, at top level)."""
     for _, tree in trees:
-        for node in _flat(tree.body):
+        for node in flat_body(tree.body):
             if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if "__all__" in _bound(targets):
+                if "__all__" in target_names(targets):
                     return True
             elif (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                   and isinstance(node.value.func, ast.Attribute) and isinstance(node.value.func.value, ast.Name)
@@ -71,14 +43,14 @@ def unexported_definitions(trees: list[tuple[int, ast.Module]], exported) -> lis
         return []
     defined: dict[str, tuple[str, int]] = {}
     for cell, tree in trees:
-        for node in _flat(tree.body):
+        for node in flat_body(tree.body):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 defined[node.name] = ("class" if isinstance(node, ast.ClassDef) else "function", cell)
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                for name in _bound(node.targets if isinstance(node, ast.Assign) else [node.target]):
+                for name in target_names(node.targets if isinstance(node, ast.Assign) else [node.target]):
                     defined.pop(name, None)
             elif isinstance(node, ast.Delete):
-                for name in _bound(node.targets):
+                for name in target_names(node.targets):
                     defined.pop(name, None)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:

@@ -52,7 +52,7 @@ from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import rewrite_at_spelling
 
 __all__ = ["api_snapshot", "parse_import_cells", "function_signature", "static_facts", "merge_surface",
-           "probe_surface", "FORMAT"]
+           "probe_surface", "flat_body", "target_names", "FORMAT"]
 
 FORMAT = 3  # 3: with form, hashable, frozen, typeddict (:mod:`gilgamesh.registry.surface.live`)
 
@@ -138,7 +138,7 @@ def _class_entry(node: ast.ClassDef, cell: int) -> dict:
     methods = {}
     fields = []
     attributes = {}
-    for item in _flat_body(node.body):
+    for item in flat_body(node.body):
         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_public_member(item.name):
             if any(ast.unparse(d).endswith(".setter") or ast.unparse(d).endswith(".deleter") for d in item.decorator_list):
                 continue  # part of the property defined above
@@ -152,7 +152,7 @@ def _class_entry(node: ast.ClassDef, cell: int) -> dict:
             if not item.target.id.startswith("_"):
                 attributes[item.target.id] = _text(item.value)
         elif isinstance(item, ast.Assign):
-            for name in _target_names(item.targets):
+            for name in target_names(item.targets):
                 if not name.startswith("_"):
                     attributes[name] = _text(item.value)[:200]
     is_dataclass = any("dataclass" in ast.unparse(d) for d in node.decorator_list)
@@ -174,33 +174,34 @@ def _class_entry(node: ast.ClassDef, cell: int) -> dict:
     return entry
 
 
-def _flat_body(body: list[ast.stmt]) -> list[ast.stmt]:
+def flat_body(body: list[ast.stmt]) -> list[ast.stmt]:
     """Statements of a body with conditional blocks (if/try/with) opened: every branch may define."""
     out = []
     for node in body:
         if isinstance(node, ast.If):
-            out += _flat_body(node.body) + _flat_body(node.orelse)
+            out += flat_body(node.body) + flat_body(node.orelse)
         elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-            out += _flat_body(node.body)
+            out += flat_body(node.body)
             for handler in node.handlers:
-                out += _flat_body(handler.body)
-            out += _flat_body(node.orelse) + _flat_body(node.finalbody)
+                out += flat_body(handler.body)
+            out += flat_body(node.orelse) + flat_body(node.finalbody)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
-            out += _flat_body(node.body)
+            out += flat_body(node.body)
         else:
             out.append(node)
     return out
 
 
-def _target_names(targets: list[ast.expr]) -> list[str]:
+def target_names(targets: list[ast.expr]) -> list[str]:
+    """The names an assignment binds (tuples and starred targets unpacked)."""
     names = []
     for t in targets:
         if isinstance(t, ast.Name):
             names.append(t.id)
         elif isinstance(t, (ast.Tuple, ast.List)):
-            names += _target_names(t.elts)
+            names += target_names(t.elts)
         elif isinstance(t, ast.Starred):
-            names += _target_names([t.value])
+            names += target_names([t.value])
     return names
 
 
@@ -210,7 +211,7 @@ def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None 
     declared = _declared_all(trees)
     found: dict[str, dict] = {}
     for cell, tree in trees:
-        for node in _flat_body(tree.body):
+        for node in flat_body(tree.body):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 found[node.name] = {
                     "kind": "function", "cell": cell, "doc": ast.get_docstring(node) is not None,
@@ -223,7 +224,7 @@ def api_snapshot(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None 
             elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 aliased = node.value.id if isinstance(node.value, ast.Name) else None
-                for name in _target_names(targets):
+                for name in target_names(targets):
                     if name == "__all__":
                         continue
                     if aliased in found and found[aliased]["kind"] != "constant":
@@ -254,14 +255,14 @@ def static_facts(nb: ParsedNotebook, trees: list[tuple[int, ast.Module]] | None 
     bound: dict[str, int] = {}
     imported: set[str] = set()
     for cell, tree in trees:
-        for node in _flat_body(tree.body):
+        for node in flat_body(tree.body):
             names: list[str] = []
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names = [node.name]
                 imported.discard(node.name)
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names = _target_names(targets)
+                names = target_names(targets)
                 imported.difference_update(names)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
