@@ -257,6 +257,8 @@ class Store(LocalReader):
         A record that would change nothing (a second identical yank, an unyank of a version not
         yanked) is not written. Returns the version's index entry.
         """
+        for key, text in detail.items():
+            records.check_text(key, text)  # before anything is written
         if self.existing_sha256(name, version) is None:
             raise VersionNotFound(f"{name} has no version {version}")
         field, sets = records.OPS[op]

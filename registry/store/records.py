@@ -21,8 +21,10 @@ import json
 import git
 from gitdb import IStream
 
+from gilgamesh.errors import UsageError
+
 __all__ = ["RECORDS_REF", "OPS", "RecordState", "read_state", "append_record", "merge_logs", "record_message",
-           "is_ancestor"]
+           "check_text", "is_ancestor"]
 
 RECORDS_REF = "refs/records/log"
 LEGACY_YANKS_REF = "refs/heads/meta/yanks"
@@ -107,6 +109,21 @@ def read_state(repo: git.Repo, head: str | None = None) -> RecordState:
 def now() -> str:
     """Microseconds, so that two records of one version made in the same second keep their order."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat()
+
+
+def check_text(field: str, text) -> None:
+    """A record's text (a yank reason, a deprecation message) is stored in a git commit message:
+    any text, but no NUL (git cuts the message there) and no unpaired surrogate (not encodable);
+    raise :class:`UsageError` naming the field."""
+    if not isinstance(text, str):
+        return
+    if "\x00" in text:
+        raise UsageError(f"the {field} may not contain a NUL character (\\u0000, at position {text.index(chr(0))})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(f"the {field} holds an unpaired surrogate ({text[e.start]!r} at position {e.start}): "
+                         "it is not text; send UTF-8 text") from None
 
 
 def record_message(record: dict) -> str:

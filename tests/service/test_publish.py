@@ -170,6 +170,31 @@ def test_yank_and_unyank(writable):
     assert http("GET", writable.url + "/api/notebooks/yk/1").json()["version"] == "1.1.0"
 
 
+@pytest.mark.parametrize("route, field, text, fragment", [
+    ("yank", "reason", "a\u0000b", "the reason may not contain a NUL character"),
+    ("yank", "reason", "\udc00", "the reason holds an unpaired surrogate"),
+    ("deprecate", "message", "use 2\u0000", "the message may not contain a NUL character"),
+    ("deprecate", "message", "x\ud800y", "the message holds an unpaired surrogate"),
+])
+def test_a_record_text_that_is_not_text_is_a_400_naming_the_field_and_writes_nothing(writable, route, field, text,
+                                                                                    fragment):
+    from support import registry_state
+
+    token = writable.tokens["bob"]
+    if http("GET", writable.url + "/api/notebooks/rt/1.0.0").status != 200:
+        assert publish(writable, apis.small("rt", "1.0.0"), token).status == 201
+    before = registry_state(writable.root)
+    assert_error(http("POST", f"{writable.url}/api/notebooks/rt/1.0.0/{route}", {field: text}, token=token),
+                 400, fragment)
+    assert registry_state(writable.root) == before
+    # Any other text is stored as it was sent: newlines, accents, symbols, emoji.
+    kept = "first line\nsecond: Te = 3 eV ± 2 %, Ω 🙂"
+    r = http("POST", f"{writable.url}/api/notebooks/rt/1.0.0/{route}", {field: kept}, token=token)
+    assert r.status == 200, r.body
+    assert r.json()["yank_reason" if route == "yank" else "deprecation_message"] == kept
+    assert http("DELETE", f"{writable.url}/api/notebooks/rt/1.0.0/{route}", token=token).status == 200
+
+
 def test_http_client_reads_publishes_and_yanks(writable):
     token = writable.tokens["alice"]
     outcome = publish_over_http(writable.url, apis.small("cli", "1.0.0"), token)
