@@ -214,16 +214,23 @@ class Cors:
         return bool(origin) and origin.lower() in self.origins()
 
     def headers(self, origin: str | None) -> dict:
-        """The CORS headers of an answer to ``origin`` (none for an origin not listed)."""
-        if not self.allows(origin):
+        """The CORS headers of an answer to ``origin`` (None: the request sent no ``Origin``).
+
+        While any origin is listed, every answer depends on the request's ``Origin``, allowed,
+        refused or absent alike, so every answer says ``Vary: Origin``: a cache must not hand one
+        origin's answer to another. With none listed, no answer depends on it.
+        """
+        if not self.origins():
             return {}
+        if not self.allows(origin):
+            return {"Vary": "Origin"}
         return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": self.EXPOSE_HEADERS,
                 "Vary": "Origin"}
 
     def preflight(self, origin: str | None, methods) -> dict:
         """The headers of the answer (204) to an ``OPTIONS`` preflight from ``origin``."""
         if not self.allows(origin):
-            return {}
+            return self.headers(origin)
         return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": ", ".join(methods),
                 "Access-Control-Allow-Headers": self.ALLOW_HEADERS, "Access-Control-Max-Age": self.MAX_AGE,
                 "Vary": "Origin"}

@@ -174,8 +174,7 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         if status != 204:  # a 204 has no body, and no Content-Length either (RFC 9110)
             headers["Content-Type"] = policy.JSON
             headers["Content-Length"] = str(len(body))
-        if self.origin is not None:
-            headers.update(self.route.ctx.cors.headers(self.origin))
+        headers.update(self.route.ctx.cors.headers(self.origin))
         reason = tornado.httputil.responses.get(status, "")
         self.conn.write_headers(tornado.httputil.ResponseStartLine("HTTP/1.1", status, reason), headers, body)
         self.conn.finish()

@@ -114,11 +114,31 @@ def test_a_listed_origin_reads_results_errors_and_headers(policy_server):
         assert r.header("Access-Control-Allow-Origin") == DASHBOARD, (method, path)
 
 
+@pytest.mark.parametrize("origin", [DASHBOARD, "https://evil.example", None])
+@pytest.mark.parametrize("method, path", [("POST", "/models/spelled/1/nothing"), ("GET", "/api/notebooks"),
+                                          ("GET", "/api/notebooks/nothing"), ("OPTIONS", "/api/notebooks"),
+                                          ("OPTIONS", "/models/spelled/1/nothing")])
+def test_every_answer_varies_by_origin_while_cors_is_on(policy_server, origin, method, path):
+    headers = {"Origin": origin} if origin else {}
+    if method == "OPTIONS":
+        headers["Access-Control-Request-Method"] = "POST"
+    r = http(method, policy_server.url + path, {} if method == "POST" else None, headers=headers)
+    assert "Origin" in (r.header("Vary") or ""), (method, path, origin, r.status)
+    assert (r.header("Access-Control-Allow-Origin") == DASHBOARD) == (origin == DASHBOARD)
+
+
 def test_cors_origins_follow_the_settings_file(policy_server):
     settings = os.path.join(policy_server.root, "settings.json")
     other = "http://localhost:5173"
     url = policy_server.url + "/api/notebooks"
     assert http("GET", url, headers={"Origin": other}).header("Access-Control-Allow-Origin") is None
+    with open(settings, "w") as f:
+        json.dump({"cors_origins": []}, f)
+    try:  # with no origin listed, no answer depends on one
+        assert http("GET", url, headers={"Origin": other}).header("Vary") is None
+    finally:
+        with open(settings, "w") as f:
+            json.dump({"cors_origins": [DASHBOARD]}, f)
     with open(settings, "w") as f:
         json.dump({"cors_origins": [DASHBOARD, other]}, f)
     try:
