@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -21,15 +20,6 @@ import nbfactory as f
 from support import run_cli
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def scratch_in_tmp(tmp_path, monkeypatch):
-    """Validation scratch directories go to tmp_path."""
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    return scratch
 
 
 def _write(tmp_path, name: str, cells: list[dict], version: str = "1.0.0", **meta) -> str:
