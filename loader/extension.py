@@ -13,15 +13,25 @@ raw numpydoc: ``text/plain`` with that text as its ``Docstring`` field (``??`` s
 source), ``text/markdown`` (what JupyterLab renders) and, where IPython sends HTML at all
 (``InteractiveShell.enable_html_pager``), ``text/html``. Every other object is shown as IPython
 would.
+
+In a Jupyter kernel it also tells the frontend which versions the kernel imported: after each
+cell whose run changed that set, it sends ``{"imports": [{"name", "version", "specs", "yanked",
+"deprecated"}]}`` on the comm ``gilgamesh.imports``, which it opens itself (Gilgamesh's lab
+extension registers that target and names them in JupyterLab's status bar). Nothing is executed
+on the frontend's behalf; a frontend without the target closes the comm, and the next change
+opens it again.
 """
 
 from __future__ import annotations
 
 from gilgamesh.spelling import bad_spec_message, find_bad_specs, rewrite_at_spelling
 
-__all__ = ["rewrite_cell_lines", "inspector_hooks", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["rewrite_cell_lines", "inspector_hooks", "imported_versions", "ImportsComm", "COMM_TARGET",
+           "load_ipython_extension", "unload_ipython_extension"]
 
 _INSPECTOR_MIMES = ("text/plain", "text/html", "text/markdown")
+COMM_TARGET = "gilgamesh.imports"
+_PREFIX = "gilgamesh.api."
 
 
 def rewrite_cell_lines(lines: list[str]) -> list[str]:
@@ -109,17 +119,93 @@ def _remove_inspector_hooks(ip) -> None:
             del hooks[mime]
 
 
+def imported_versions(modules: dict | None = None) -> list[dict]:
+    """The API versions this process imported (``sys.modules``), each with the specs that chose it:
+    ``[{"name": "plasma", "version": "1.0.0", "specs": ["1", "1.0.0"], "yanked", "deprecated"}]``."""
+    import sys
+
+    found: dict[str, dict] = {}
+    for key, module in list((modules if modules is not None else sys.modules).items()):
+        if not key.startswith(_PREFIX) or key.count(".") != 3:
+            continue
+        state = getattr(getattr(module, "__spec__", None), "loader_state", None)
+        version = getattr(state, "version", None)
+        if not isinstance(version, str):
+            continue
+        item = found.setdefault(state.module_name, {"name": state.name, "version": version, "specs": [],
+                                                    "yanked": bool(state.yanked), "deprecated": bool(state.deprecated)})
+        spec = key.rpartition(".")[2][1:].replace("_", ".")
+        if spec not in item["specs"]:
+            item["specs"].append(spec)
+    for item in found.values():
+        item["specs"].sort()
+    return sorted(found.values(), key=lambda i: (i["name"], i["version"]))
+
+
+class ImportsComm:
+    """The comm ``gilgamesh.imports``: after each cell, the imported versions, when they changed."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self.comm = None
+        self.sent = None
+
+    def __call__(self, *args) -> None:  # IPython's post_run_cell event (it passes the result)
+        try:
+            imports = imported_versions()
+            if imports == self.sent or (not imports and self.sent is None):
+                return
+            data = {"imports": imports}
+            if self.comm is None:
+                from comm import create_comm
+
+                self.comm = create_comm(target_name=COMM_TARGET, data=data)
+                self.comm.on_close(self._closed)
+            else:
+                self.comm.send(data)
+            self.sent = imports
+        except Exception:  # noqa: BLE001 - telling the frontend must never break a cell
+            self.comm = None
+
+    def _closed(self, msg=None) -> None:
+        self.comm, self.sent = None, None  # a frontend without the target: open again on the next change
+
+    def close(self) -> None:
+        if self.comm is not None:
+            try:
+                self.comm.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.comm = None
+
+
+def _in_kernel(ip) -> bool:
+    return getattr(ip, "kernel", None) is not None
+
+
 def load_ipython_extension(ip) -> None:
-    """Install the finder, the ``@`` rewrite and the inspector's hooks in the shell ``ip`` (idempotent)."""
+    """Install the finder, the ``@`` rewrite and the inspector's hooks in the shell ``ip`` (idempotent);
+    in a kernel, the comm that names the imported versions to the frontend."""
     import gilgamesh.api  # noqa: F401  (installs the finder)
 
     if rewrite_cell_lines not in ip.input_transformers_post:
         ip.input_transformers_post.append(rewrite_cell_lines)
     _install_inspector_hooks(ip)
+    if _in_kernel(ip) and not isinstance(getattr(ip, "_gilgamesh_imports", None), ImportsComm):
+        ip._gilgamesh_imports = ImportsComm(ip)
+        ip.events.register("post_run_cell", ip._gilgamesh_imports)
 
 
 def unload_ipython_extension(ip) -> None:
-    """Stop rewriting and rendering docstrings; modules already imported stay."""
+    """Stop rewriting and rendering docstrings (and naming imports to the frontend); modules already imported stay."""
     while rewrite_cell_lines in ip.input_transformers_post:
         ip.input_transformers_post.remove(rewrite_cell_lines)
     _remove_inspector_hooks(ip)
+    imports = getattr(ip, "_gilgamesh_imports", None)
+    if isinstance(imports, ImportsComm):
+        try:
+            ip.events.unregister("post_run_cell", imports)
+        except ValueError:
+            pass
+        imports.close()
+        ip._gilgamesh_imports = None
