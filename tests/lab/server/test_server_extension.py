@@ -11,7 +11,7 @@ from tornado.httpclient import HTTPClientError
 
 from lab_kit import install_gilgamesh_kernel, seed_registry
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 @pytest.fixture
