@@ -11,10 +11,16 @@ TEST_WORKERS ?= 3
 
 .PHONY: install static generators serve seed test test-fast sandbox browser bench clean
 
-$(VENV)/.installed: pyproject.toml service/static/package-lock.json tests/service/generators/package-lock.json
+# The lab extension (labextension/) is built by pip's build of the package (setup.py): npm ci, tsc,
+# rspack; its bundle is installed into the venv's share/jupyter/labextensions. Here a bundle that
+# cannot be built is an error (a plain pip install says why and installs without it).
+LAB_SOURCES := labextension/package.json labextension/package-lock.json labextension/tsconfig.json \
+	$(wildcard labextension/src/*.ts labextension/style/*.css)
+
+$(VENV)/.installed: pyproject.toml setup.py service/static/package-lock.json tests/service/generators/package-lock.json $(LAB_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	GILGAMESH_REQUIRE_LABEXTENSION=1 $(PY) -m pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory static generators
 	touch $@
 
@@ -71,4 +77,5 @@ bench: install
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .registry test-artifacts *.egg-info service/static/node_modules tests/service/generators/node_modules
+	rm -rf $(VENV) .registry test-artifacts *.egg-info service/static/node_modules tests/service/generators/node_modules \
+	  labextension/node_modules labextension/lib labextension/build

@@ -30,6 +30,8 @@ LAYERS = [
     ("loader", ["gilgamesh.loader"]),
     ("service.calls", ["gilgamesh.service.options", "gilgamesh.service.calls"]),
     ("service", ["gilgamesh.service", "gilgamesh.service.calls.route"]),  # the model route is HTTP
+    # The Jupyter server extension: the service's read routes (and fork) inside Jupyter's server.
+    ("service.jupyter", ["gilgamesh.service.jupyter"]),
     ("entry points", ["gilgamesh", "gilgamesh.api", "gilgamesh.cli", "gilgamesh.dask", "gilgamesh.__main__"]),
 ]
 # Imports that run the code of a published notebook go up by design: the loader's IPython

@@ -5,7 +5,7 @@
  * in odd ways.
  */
 
-/** The shape of the routes this lab extension reads (service/jupyter/__init__.py's PROTOCOL). */
+/** The shape of the routes this lab extension reads (service/jupyter/protocol.py's PROTOCOL). */
 export const PROTOCOL = 1;
 
 export interface HandshakeReply {

@@ -12,18 +12,10 @@ authentication guards every route; nothing here writes to the registry.
 
 from __future__ import annotations
 
+from gilgamesh.service.jupyter.protocol import PROTOCOL, server_extension_version
+
 __all__ = ["PROTOCOL", "server_extension_version", "_jupyter_server_extension_points",
            "_load_jupyter_server_extension"]
-
-# The shape of the routes below: a lab extension speaking another protocol is refused by the
-# handshake; one of another release that speaks this one is told so, and works.
-PROTOCOL = 1
-
-
-def server_extension_version() -> str:
-    from gilgamesh import __version__
-
-    return __version__
 
 
 def _jupyter_server_extension_points() -> list[dict]:

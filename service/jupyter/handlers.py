@@ -29,10 +29,10 @@ from jupyter_server.utils import ensure_async, url_path_join
 
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
-from gilgamesh.versions import Spec, Version, check_name, parse_name_spec
+from gilgamesh.versions import Spec, check_name, parse_name_spec
 
 from gilgamesh.service import http_policy as policy
-from gilgamesh.service.jupyter import PROTOCOL, server_extension_version
+from gilgamesh.service.jupyter.protocol import PROTOCOL, server_extension_version
 
 __all__ = ["setup_handlers", "listing", "RegistryAccess"]
 

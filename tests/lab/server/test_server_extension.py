@@ -59,7 +59,7 @@ def test_the_three_versions_are_one():
         constant = fh.read()
     assert package["version"] == __version__
     assert f"LABEXTENSION_VERSION = '{__version__}'" in constant
-    with open(os.path.join(ROOT, "service", "jupyter", "__init__.py"), encoding="utf-8") as fh:
+    with open(os.path.join(ROOT, "service", "jupyter", "protocol.py"), encoding="utf-8") as fh:
         protocol = fh.read().split("PROTOCOL = ")[1].split()[0]
     with open(os.path.join(ROOT, "labextension", "src", "handshake.ts"), encoding="utf-8") as fh:
         assert f"export const PROTOCOL = {protocol};" in fh.read()
