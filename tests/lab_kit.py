@@ -86,6 +86,9 @@ class Lab:
 
         with open(os.path.join(config, "labconfig", "page_config.json"), "w", encoding="utf-8") as fh:
             json.dump({"disabledExtensions": disabled}, fh)
+        if not lab_extension:  # the user's configuration wins over the environment's config.d
+            with open(os.path.join(config, "jupyter_server_config.json"), "w", encoding="utf-8") as fh:
+                json.dump({"ServerApp": {"jpserver_extensions": {"gilgamesh.service.jupyter": False}}}, fh)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "GILGAMESH"))}
         env.update(JUPYTER_CONFIG_DIR=config, JUPYTER_DATA_DIR=data, JUPYTER_RUNTIME_DIR=os.path.join(home, "runtime"),
                    GILGAMESH_REGISTRY=registry, GILGAMESH_CACHE=os.path.join(home, "cache"), HOME=home,
@@ -93,8 +96,6 @@ class Lab:
         argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
                 f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
                 "--LabApp.expose_app_in_browser=True", "--ServerApp.port_retries=0", "--allow-root"]
-        if not lab_extension:
-            argv.append('--ServerApp.jpserver_extensions={"gilgamesh.service.jupyter": false}')
         self.log = open(os.path.join(home, "jupyter.log"), "w")
         self.process = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait()
