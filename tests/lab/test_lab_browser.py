@@ -12,7 +12,8 @@ import pytest
 
 from lab_kit import CHROMIUM, CHROMIUM_ARGS, WAIT_RESTORED, Lab, seed_registry
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# One JupyterLab and one page for the module: its tests run in one process, in order.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("lab-browser")]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -78,6 +79,7 @@ def test_the_panel_lists_the_registry(page):
 
 
 def test_a_version_s_docs_open_in_the_main_area(page):
+    page.evaluate("window.jupyterapp.commands.execute('gilgamesh:open-registry')")
     page.locator("li.gilgamesh-api[data-name='demo'] li.gilgamesh-version[data-version='1.1.0'] button").click()
     docs = page.locator("#gilgamesh-docs-demo-1_1_0 .gilgamesh-Docs[data-state='ready']")
     docs.wait_for(timeout=30000)
