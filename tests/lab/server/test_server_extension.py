@@ -14,8 +14,9 @@ from lab_kit import install_gilgamesh_kernel, seed_registry
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
+    """One registry for the module: the routes only read it (a fork writes nothing there)."""
     return seed_registry(str(tmp_path_factory.mktemp("lab") / "registry"))
 
 
