@@ -6,6 +6,7 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, InputDialog, MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -46,7 +47,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: "Gilgamesh's registry in JupyterLab: its APIs and versions, docs, fork, the imported versions.",
   autoStart: true,
   requires: [IDocumentManager],
-  optional: [ILabShell, ILayoutRestorer, ICommandPalette, INotebookTracker, IRenderMimeRegistry, IStatusBar],
+  optional: [
+    ILabShell,
+    ILayoutRestorer,
+    ICommandPalette,
+    INotebookTracker,
+    IRenderMimeRegistry,
+    IStatusBar,
+    IDefaultFileBrowser
+  ],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
@@ -55,7 +64,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null,
     rendermime: IRenderMimeRegistry | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    fileBrowser: IDefaultFileBrowser | null
   ) => {
     const { commands, shell, serviceManager } = app;
 
@@ -88,14 +98,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
           text = answer.value;
         }
         const { name, spec } = parseNameSpec(text);
-        const version = spec || 'latest';
+        const version = spec || 'latest'; // the server resolves "latest" to the latest release
         const id = docsId(name, version);
         const open = Array.from(shell.widgets('main')).find(w => w.id === id);
         if (open) {
           shell.activateById(id);
           return open;
         }
-        const widget: MainAreaWidget<Widget> = docsWidget(name, spec || '0', rendermime, s =>
+        const widget: MainAreaWidget<Widget> = docsWidget(name, version, rendermime, s =>
           void commands.execute(CommandIDs.fork, { spec: s })
         );
         shell.add(widget, 'main');
@@ -118,8 +128,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         try {
           const spec = formatNameSpec(parseNameSpec(text));
-          const base = args.path as string | undefined;
-          const path = base ?? (app.shell as any).currentWidget?.context?.path?.replace(/[^/]*$/, '') ?? '';
+          // Default: into the folder the file browser shows (as `gilgamesh fork` writes into the working directory).
+          const given = args.path as string | undefined;
+          const path = given ?? (fileBrowser ? `${fileBrowser.model.path}/`.replace(/^\/+/, '') : '');
           const reply = await requestAPI<ForkReply>('fork', {
             method: 'POST',
             body: JSON.stringify({ spec, path, bump: args.bump ?? 'minor', force: !!args.force })

@@ -6,7 +6,7 @@
 | ``GET gilgamesh/api/notebooks`` | every API with each version, yanked and deprecated ones marked |
 | ``GET gilgamesh/api/notebooks/{name}`` | one API's versions |
 | ``GET gilgamesh/api/notebooks/{name}/{spec}`` | the version a spec resolves to (the service's document) |
-| ``GET gilgamesh/docs/{name}/{spec}`` | that version's documentation as sanitized HTML, in JSON |
+| ``GET gilgamesh/docs/{name}/{spec}`` | that version's documentation as sanitized HTML, in JSON (``latest``: the latest release) |
 | ``POST gilgamesh/fork`` | ``{spec, path, bump}``: the working copy of the next version, for the contents API |
 
 Errors answer in the service's one envelope, ``{"error": {"status", "message", "details"}}``.
@@ -106,7 +106,7 @@ class RegistryAccess:
         from gilgamesh.service.docs import render_api_reference, render_notebook_body
 
         reader = self.registry().reader
-        version = reader.resolve(check_name(name), Spec(spec)).version
+        version = reader.resolve(check_name(name), None if spec == "latest" else Spec(spec)).version
         entry = reader.entry(name, version)
         sha = entry["sha256"]
         rendered = self._docs.get(sha)

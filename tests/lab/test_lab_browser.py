@@ -75,6 +75,11 @@ def test_the_panel_lists_the_registry(page):
     assert "gilgamesh-mod-deprecated" in deprecated.get_attribute("class")
     # Both sides are one release: the handshake shows nothing.
     assert panel.locator(".gilgamesh-RegistryPanel-banner").is_hidden()
+    # Read when shown, never by polling: an idle panel asks nothing.
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/gilgamesh/" in r.url else None)
+    page.wait_for_timeout(1500)
+    assert asked == []
     assert not page.errors and not page.outside
 
 

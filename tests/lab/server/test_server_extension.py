@@ -91,6 +91,8 @@ async def test_resolve_and_docs(jp_fetch):
     assert "Twice the plasma scale of x" in docs["api"]
     assert "<script" not in docs["html"].lower()
     assert "y = 2 s x" in docs["html"]
+    latest = await get_json(jp_fetch, "docs", "plasma", "latest")
+    assert latest["version"] == "1.1.0" and not latest["deprecated"]
 
 
 async def test_errors_answer_in_the_envelope(jp_fetch):
