@@ -36,6 +36,8 @@ __all__ = [
     "BodyTooLarge",
     "MethodNotAllowed",
     "ServiceBusy",
+    "TrustError",
+    "VerificationFailed",
     "envelope",
     "by_name",
     "rebuild",
@@ -235,6 +237,20 @@ class ServiceBusy(GilgameshError):
     def __init__(self, message: str, *, retry_after: int = 1, details: list | None = None):
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+class TrustError(GilgameshError, ValueError):
+    """A key, signature, signed note, log statement or proof that cannot be used: missing,
+    unreadable, malformed or of the wrong kind (``gilgamesh/trust/``)."""
+
+    http_status = 422
+
+
+class VerificationFailed(TrustError):
+    """A well-formed signature, signed note or Merkle proof that does not verify: the content was
+    changed, another key signed it, or a log is not the one its checkpoint says."""
+
+    http_status = 422
 
 
 def by_name(name) -> type[GilgameshError] | None:

@@ -31,7 +31,7 @@ from gilgamesh.service import handlers, pages
 from gilgamesh.service.calls.binder import Binder
 from gilgamesh.service.docs import DocsCache, render_api_reference, render_notebook_body
 from gilgamesh.service.http_policy import Cors
-from gilgamesh.service.calls.route import MODEL_PATH, ModelCalls
+from gilgamesh.service.calls.route import MODEL_PATH, ModelCalls, ModelCallsFirst
 from gilgamesh.service.registry_view import RegistryView
 from gilgamesh.service.calls.pool import WorkerPool
 from gilgamesh.service.options import ServiceOptions
@@ -285,9 +285,11 @@ def make_app(registry_root: str, options: ServiceOptions | None = None, *, cooki
     c = {"ctx": ctx}
     name = r"([^/]+)"
     cookie_secret = cookie_secret or secrets.token_hex(32)
+    model_calls = ModelCalls(ctx, cookie_secret)
     routes = [
-        # The model route first: it is the hot path, and tornado tries the patterns in order.
-        (MODEL_PATH, ModelCalls(ctx, cookie_secret)),
+        # The model route first: it is the hot path, and tornado tries the patterns in order (the
+        # server of make_server hands model calls to it before routing, see ModelCallsFirst).
+        (MODEL_PATH, model_calls),
         (r"/", pages.IndexPage, c),
         (r"/healthz", handlers.HealthHandler, c),
         (r"/openapi\.json", handlers.OpenApiHandler, c),
@@ -311,6 +313,7 @@ def make_app(registry_root: str, options: ServiceOptions | None = None, *, cooki
     app = tornado.web.Application(
         routes,
         ctx=ctx,
+        model_calls=model_calls,
         template_path=TEMPLATE_DIR,
         static_path=STATIC_DIR,
         static_handler_class=handlers.StaticFiles,
@@ -335,7 +338,8 @@ def make_server(app: tornado.web.Application) -> tornado.httpserver.HTTPServer:
     ctx = app.settings["ctx"]
     # The handlers refuse a body past max_body_size with the 413 envelope as it streams in; the
     # server's own limit, above it, only stops a client that keeps sending after that answer.
-    return tornado.httpserver.HTTPServer(app, max_body_size=2 * ctx.max_body_size + 1, idle_connection_timeout=300,
+    return tornado.httpserver.HTTPServer(ModelCallsFirst(app, app.settings["model_calls"]),
+                                         max_body_size=2 * ctx.max_body_size + 1, idle_connection_timeout=300,
                                          body_timeout=ctx.body_timeout)
 
 

@@ -19,6 +19,7 @@ from gilgamesh.errors import GilgameshError
 from gilgamesh.versions import Spec, Version, check_name
 
 from gilgamesh.service import http_policy as policy
+from gilgamesh.service.calls.request_json import loads_request_json
 
 __all__ = [
     "BaseHandler", "NotebooksHandler", "ApiHandler", "ResolveHandler", "NotebookHandler",
@@ -26,21 +27,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("gilgamesh.service")
-
-
-def _refuse_constant(name: str):
-    """Python's json reads NaN and Infinity, which JSON has no spelling for: refuse them."""
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def loads_request_json(data: bytes):
-    """A request body parsed as strict JSON, or :class:`~gilgamesh.errors.UsageError` saying why not."""
-    try:
-        return json.loads(data, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise errors.UsageError(f"the request body is not valid JSON: {e}") from None
-    except RecursionError:
-        raise errors.UsageError("the request body is not valid JSON: it is nested too deeply") from None
 
 
 @tornado.web.stream_request_body  # inherited: every handler sees the body as it arrives

@@ -14,13 +14,13 @@ from __future__ import annotations
 import http.cookies
 import json
 import logging
-import os
 
 import tornado.httputil
 import tornado.web
 
 from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
+from gilgamesh.service.file_signatures import signature as file_signature
 
 __all__ = [
     "JSON", "COOKIE", "error_answer", "bearer_token", "cookie_user", "request_user", "require_user",
@@ -186,10 +186,9 @@ class Cors:
         self._origins: frozenset[str] = frozenset()
 
     def origins(self) -> frozenset[str]:
-        """The allowed origins now (one ``stat`` per call; the file is re-read when it changed)."""
+        """The allowed origins now (the file is re-read when it changed; see :mod:`.file_signatures`)."""
         try:
-            st = os.stat(self.settings_file)
-            signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+            signature = file_signature(self.settings_file)
         except OSError:
             signature = None
         if signature != self._signature:

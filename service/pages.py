@@ -85,7 +85,8 @@ def _endpoint_units(data: bytes, sha256: str) -> dict[str, dict]:
     [eV].``): ``{"params": {parameter: unit}, "result": {"": the result's, key: a named value's}}``.
 
     A docstring with one return gives the whole result its unit (and its name, if numpydoc names
-    it); several named returns give the keys of a dict result theirs.
+    it); several named returns give the keys of a dict result theirs, and so does one return whose
+    description names each field with its unit (``T_e`` [eV]; ``V_f`` and ``V_p`` [V]).
     """
     from gilgamesh.documentation.docstrings import parse_docstring
     from gilgamesh.service.openapi import function_docs
@@ -94,6 +95,8 @@ def _endpoint_units(data: bytes, sha256: str) -> dict[str, dict]:
     for function, doc in function_docs(data, sha256).items():
         parsed = parse_docstring(doc)
         result = {r.name: r.unit for r in parsed.returns if r.name and r.unit}
+        for r in parsed.returns:  # a dict result whose description gives each field its unit
+            result.update(r.field_units)
         if len(parsed.returns) == 1 and parsed.returns[0].unit:
             result[""] = parsed.returns[0].unit
         units[function] = {"params": {p.name: p.unit for p in parsed.parameters if p.unit}, "result": result}

@@ -1,9 +1,9 @@
 """The service's view of a local registry: index files re-read only when they change.
 
 Any process may publish (another server process of ``--workers N``, the CLI, a cron job); the
-store replaces an index file atomically (a new inode), so a ``stat`` per request tells whether the
-cached parse is still current. That keeps a new version visible at once in every process, at the
-cost of one ``stat`` on the hot path of a model call.
+store replaces an index file atomically (a new inode), so its signature tells whether the cached
+parse is still current. That keeps a new version visible at once in every process, at the cost of
+one ``stat`` per loop turn on the hot path of model calls (:mod:`.file_signatures`).
 
 A service started with ``GILGAMESH_LOCK=path`` resolves as a locked session does: a spec a locked
 version satisfies gets that version (its sha256 must be the locked one), any other resolves as
@@ -18,6 +18,7 @@ from typing import NamedTuple
 from gilgamesh.errors import ApiNotFound, IntegrityError, VersionNotFound
 from gilgamesh.registry.store.reader import LocalReader
 from gilgamesh.registry.store.resolved import ResolvedVersion
+from gilgamesh.service.file_signatures import signature as file_signature
 from gilgamesh.versions import Resolution, Spec, VersionSet, check_name, module_part_for
 
 __all__ = ["RegistryView", "ApiIndex"]
@@ -49,7 +50,7 @@ class RegistryView:
         """The current index of ``name``; raise :class:`ApiNotFound`."""
         path = self.reader.layout.index_file(name)
         try:
-            st = os.stat(path)
+            signature = file_signature(path)
         except FileNotFoundError:
             check_name(name)
             self._cache.pop(name, None)
@@ -57,7 +58,6 @@ class RegistryView:
         except (OSError, ValueError):
             check_name(name)
             raise
-        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
         hit = self._cache.get(name)
         if hit is not None and hit[0] == signature:
             return hit[1]
@@ -116,10 +116,9 @@ class RegistryView:
 
         path = os.path.abspath(path)
         try:
-            st = os.stat(path)
+            signature = file_signature(path)
         except OSError as e:
             raise LockError(f"cannot read the session lock {path}: {e.strerror or e}") from None
-        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
         if self._lock is None or self._lock[:2] != (path, signature):
             with open(path, "rb") as f:
                 self._lock = (path, signature, spelling_pins(parse_lock(f.read(), path)))

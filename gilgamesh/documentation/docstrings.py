@@ -45,8 +45,11 @@ class Parameter(NamedTuple):
 class Returned(NamedTuple):
     name: str  # numpydoc may name a return value; "" otherwise
     type: str
-    unit: str
+    unit: str  # the whole value's, when the description gives one unit
     description: str
+    # A description of several fields, each with its unit ("``T_e`` [eV]; ``V_f`` and ``V_p``
+    # [V]"): (field, unit) pairs, and the units stay in the description where they were written.
+    field_units: tuple[tuple[str, str], ...] = ()
 
 
 class Raised(NamedTuple):
@@ -97,7 +100,8 @@ def parse_docstring(text: str | None) -> Docstring:
                                         optional, meta.default or ""))
         elif isinstance(meta, docstring_parser.DocstringReturns):
             description, unit = _take_unit(rst_to_markdown(meta.description or ""))
-            returns.append(Returned(meta.return_name or "", _clean_type(meta.type_name), unit, description))
+            returns.append(Returned(meta.return_name or "", _clean_type(meta.type_name), unit, description,
+                                    _field_units(description) if not unit else ()))
         elif isinstance(meta, docstring_parser.DocstringRaises):
             raises.append(Raised(meta.type_name or "", rst_to_markdown(meta.description or "")))
         elif kind in ("examples", "example"):
@@ -138,14 +142,41 @@ def _clean_type(text: str | None) -> str:
 _UNIT = re.compile(r"(?:(?<=\s)|^)\[([^\[\]()\n]{1,24})\](?!\()")
 
 
+def _units(description: str) -> list[re.Match]:
+    return [m for m in _UNIT.finditer(description) if m.group(1).strip() and not m.group(1).strip().isdigit()]
+
+
 def _take_unit(description: str) -> tuple[str, str]:
-    for m in _UNIT.finditer(description):
-        unit = m.group(1).strip()
-        if unit and not unit.isdigit():
-            rest = (description[:m.start()] + description[m.end():]).strip()
-            rest = re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"[ \t]{2,}", " ", rest))
-            return rest, unit
-    return description, ""
+    """The description without its unit, and the unit; a description with several units (each
+    of its own field) keeps them where they are, and gives none."""
+    units = _units(description)
+    if len(units) != 1:
+        return description, ""
+    m = units[0]
+    rest = (description[:m.start()] + description[m.end():]).strip()
+    rest = re.sub(r"\s+([.,;:)])", r"\1", re.sub(r"[ \t]{2,}", " ", rest))
+    return rest, m.group(1).strip()
+
+
+# A field as a description names it: `T_e` (markdown code), the name alone.
+_FIELD = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def _field_units(description: str) -> tuple[tuple[str, str], ...]:
+    """``(field, unit)`` for each field named before a unit in its clause: "`T_e` [eV]; `V_f` and
+    `V_p` [V]" gives T_e eV, V_f V, V_p V. A clause ends at a semicolon, or at a unit."""
+    units = {m.start(): m for m in _units(description)}
+    pairs, named = [], []
+    for token in re.finditer(r";|" + _FIELD.pattern + "|" + _UNIT.pattern, description):
+        if token.start() in units:
+            unit = units[token.start()].group(1).strip()
+            pairs.extend((name, unit) for name in named)
+            named = []
+        elif token.group(0) == ";":
+            named = []
+        elif token.group(1):
+            named.append(token.group(1))
+    return tuple(pairs)
 
 
 def _example(meta) -> str:

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from gilgamesh.errors import BadArguments
+from gilgamesh.service.calls.request_json import loads_request_json
 from gilgamesh.registry.surface.types import NO_DEFAULT, Annotation, default_value, parse_annotation
 from gilgamesh.registry.surface.http import request_schema
 from gilgamesh.registry.surface.types import Mismatch as _Mismatch
@@ -114,6 +115,11 @@ class Binder:
                 details=[ArgumentProblem(p, m) for p, m in problems],
             )
         return positional, keywords, tuple(arrays)
+
+    def bind_body(self, data: bytes) -> tuple[list, dict, tuple]:
+        """:meth:`bind` for a request body as it came (empty: no arguments); a body that is not
+        JSON is a :class:`~gilgamesh.errors.UsageError`."""
+        return self.bind(loads_request_json(data) if data.strip() else {})
 
     def _positional_only(self, keywords: dict) -> tuple[list, list, list]:
         """Move positional-only arguments out of ``keywords`` (they cannot be passed by name)."""

@@ -121,6 +121,11 @@ class DaskCalls:
             self.start()
         return self._loop.create_task(self._call(name, version, function, positional, keywords, arrays))
 
+    def call_body(self, name: str, version: str, function: str, binder, data: bytes) -> asyncio.Future:
+        """:meth:`call` with a request body still to parse and bind (here: the cluster's tasks take
+        bound arguments)."""
+        return self.call(name, version, function, *binder.bind_body(data))
+
     async def _call(self, name, version, function, positional, keywords, arrays) -> bytes:
         from gilgamesh.service.calls.dask_task import run_model_call
 

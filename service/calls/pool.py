@@ -45,7 +45,9 @@ from gilgamesh.registry.sandbox.launch import Limits, sandboxed, use_sandbox
 from gilgamesh.registry.store.settings import default_settings, read_settings
 from gilgamesh.service.options import ServiceOptions
 
-from gilgamesh.service.calls.protocol import CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
+from gilgamesh.service.calls.binder import ArgumentProblem
+from gilgamesh.service.calls.body_reader import BodyReader
+from gilgamesh.service.calls.protocol import CALL, CALL_BOUND, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER
 
 __all__ = ["WorkerPool", "CHEAP", "default_size", "default_max_size"]
 
@@ -68,10 +70,11 @@ def default_max_size(size: int) -> int:
 
 
 class _Call:
-    __slots__ = ("cid", "key", "label", "frame", "future", "costly")
+    __slots__ = ("cid", "key", "label", "frame", "future", "costly", "large")
 
-    def __init__(self, cid: int, key: tuple, label: str, frame: bytes, future: asyncio.Future):
+    def __init__(self, cid: int, key: tuple, label: str, frame: bytes, future: asyncio.Future, large: bool):
         self.cid, self.key, self.label, self.frame, self.future = cid, key, label, frame, future
+        self.large = large  # its worker parses a large body first: never batched, whatever the endpoint costs
         self.costly = False  # not known to be cheap when it was given to its worker
 
 
@@ -135,7 +138,7 @@ class _Worker:
         self.inflight: collections.deque[_Call] = collections.deque()
         self.costly = 0  # calls in flight that are not cheap
         self.outbox: list[bytes] = []
-        self.unsent = bytearray()  # the tail of a write the socket did not take at once
+        self.unsent: collections.deque[memoryview] = collections.deque()  # what the socket did not take yet
         self.buf = b""
         self.head_since = 0.0  # when the call it runs now started (as far as the server knows)
         self.idle_since = time.monotonic()
@@ -190,6 +193,7 @@ class WorkerPool:
         # One periodic check of every worker's running call, rather than a timer per call: a
         # timer armed and cancelled per call costs more than the call at thousands a second.
         self._tick = min(0.05, max(0.005, min(call_timeout, import_timeout) / 20))
+        self.bodies = BodyReader()  # large request bodies, parsed away from the event loop
         self.replaced = 0  # workers replaced after a timeout or a crash (for tests and logs)
         self.refused = 0  # calls refused with 503 because the queue was full
         self.scratch: str | None = None  # the sandboxed workers' writable directory
@@ -258,6 +262,7 @@ class WorkerPool:
                 worker.proc.kill()
                 worker.proc.wait()
         self.workers.clear()
+        self.bodies.close()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
@@ -278,21 +283,55 @@ class WorkerPool:
         Raises :class:`~gilgamesh.errors.ServiceBusy` (503) at once when no worker can take the
         call and ``queue_limit`` calls already wait.
         """
+        return self._submit(CALL, name, version, function, (positional, keywords, arrays), large=False)
+
+    def call_body(self, name: str, version: str, function: str, binder, data: bytes) -> asyncio.Future:
+        """:meth:`call` with a large request body as it came: the body reader parses and binds it
+        with ``binder``'s signature (:mod:`.body_reader`), then a worker runs the call."""
+        label = f"{name}@{version} {function}"
+        self._check_room(label, large=True)  # a full queue refuses before the body is read
+        answer = self._loop.create_future()
+
+        def bound(read: asyncio.Future) -> None:
+            if answer.done():
+                return
+            try:
+                ok, value = read.result()
+                if not ok:
+                    raise _error_from(*value)
+                call = self._submit(CALL_BOUND, name, version, function, (value,), large=True)
+            except BaseException as e:  # noqa: BLE001 - a 400, a 503, a reader that died: the call's answer
+                answer.set_exception(e if isinstance(e, GilgameshError) else ModelCrashed(
+                    f"the body of {label} could not be read: {type(e).__name__}: {e}"))
+                return
+            call.add_done_callback(lambda f: answer.done() or (
+                answer.set_exception(f.exception()) if f.exception() else answer.set_result(f.result())))
+
+        self.bodies.read(label, binder.signature, data).add_done_callback(bound)
+        return answer
+
+    def _check_room(self, label: str, large: bool) -> _Worker | None:
+        """A worker for the call, None for the queue; :class:`ServiceBusy` when the queue is full."""
         if self._closed:
             raise errors.RegistryUnavailable("the service is shutting down: no model calls are taken")
         if self._loop is None:
             self.start()
-        label = f"{name}@{version} {function}"
-        worker = self._worker_for(label)
+        worker = self._worker_for(label, large)
         if worker is None and len(self.pending) >= self.queue_limit:
             self.refused += 1
             raise ServiceBusy(
                 f"every model worker is busy and {len(self.pending)} calls already wait (the queue limit): "
                 f"retry {label} later", retry_after=self._retry_after())
+        return worker
+
+    def _submit(self, kind: int, name: str, version: str, function: str, arguments: tuple,
+                large: bool) -> asyncio.Future:
+        label = f"{name}@{version} {function}"
+        worker = self._check_room(label, large)
         cid = next(self._ids)
-        payload = pickle.dumps((CALL, cid, name, version, function, positional, keywords, arrays), 5)
+        payload = pickle.dumps((kind, cid, name, version, function, *arguments), 5)
         future = self._loop.create_future()
-        call = _Call(cid, (name, function), label, REQUEST_HEADER.pack(len(payload)) + payload, future)
+        call = _Call(cid, (name, function), label, REQUEST_HEADER.pack(len(payload)) + payload, future, large)
         if worker is None:
             self.pending.push(call)
             self._grow()
@@ -313,9 +352,12 @@ class WorkerPool:
         cost = self.costs.get(label)
         self.costs[label] = seconds if cost is None or seconds > cost else 0.7 * cost + 0.3 * seconds
 
-    def _worker_for(self, label: str) -> _Worker | None:
+    def _batchable(self, call: _Call) -> bool:
+        return not call.large and self.cheap(call.label)
+
+    def _worker_for(self, label: str, large: bool) -> _Worker | None:
         """An idle worker; for a cheap call also a worker keeping up with cheap calls only."""
-        cheap = self.cheap(label)
+        cheap = not large and self.cheap(label)
         now = time.monotonic()
         for worker in self.workers:
             if not worker.ready:
@@ -331,7 +373,7 @@ class WorkerPool:
         """Give a worker that answered (or started) the calls waiting for it, fairly."""
         while self.pending and worker.ready and not worker.dead:
             n = len(worker.inflight)
-            if n and (worker.costly or n >= _BATCH or not self.cheap(self.pending.peek().label)):
+            if n and (worker.costly or n >= _BATCH or not self._batchable(self.pending.peek())):
                 return
             self._assign(worker, self.pending.pop())
 
@@ -369,7 +411,7 @@ class WorkerPool:
 
     def _assign(self, worker: _Worker, call: _Call) -> None:
         worker.inflight.append(call)
-        call.costly = not self.cheap(call.label)
+        call.costly = not self._batchable(call)
         if call.costly:
             worker.costly += 1
         if len(worker.inflight) == 1:
@@ -392,7 +434,7 @@ class WorkerPool:
 
     def _send(self, worker: _Worker, data: bytes) -> None:
         if worker.unsent:  # a large write is draining: keep the order of the frames
-            worker.unsent += data
+            worker.unsent.append(memoryview(data))
             return
         try:
             sent = worker.sock.send(data)
@@ -401,20 +443,25 @@ class WorkerPool:
         except OSError:
             return  # the worker died; its reader sees EOF and settles the calls
         if sent < len(data):
-            worker.unsent = bytearray(data[sent:])
+            worker.unsent.append(memoryview(data)[sent:])  # a view: megabytes are never copied again
             self._loop.add_writer(worker.fd, self._on_writable, worker)
 
     def _on_writable(self, worker: _Worker) -> None:
         """Large arguments: write the rest as the worker reads."""
-        try:
-            sent = worker.sock.send(worker.unsent)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            sent = len(worker.unsent)  # dead: its reader settles the calls
-        del worker.unsent[:sent]
-        if not worker.unsent:
-            self._loop.remove_writer(worker.fd)
+        unsent = worker.unsent
+        while unsent:
+            try:
+                sent = worker.sock.send(unsent[0])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                unsent.clear()  # dead: its reader settles the calls
+                break
+            if sent < len(unsent[0]):
+                unsent[0] = unsent[0][sent:]
+                return
+            unsent.popleft()
+        self._loop.remove_writer(worker.fd)
 
     # -- replies -----------------------------------------------------------------------------
     def _on_readable(self, worker: _Worker) -> None:
@@ -553,6 +600,15 @@ class WorkerPool:
 
 
 def _rebuild(payload: bytes) -> GilgameshError:
-    """The error a worker answered (``{"type", "message", "details"}``), by its class name."""
+    """The error a worker answered (``{"type", "message", "details"}``), by its class name.
+
+    A detail that is an object names a bad argument (a large body the body reader bound): it
+    becomes the same :class:`~.binder.ArgumentProblem` the server's own binding gives.
+    """
     data = json.loads(payload)
-    return errors.rebuild(data.get("type"), data["message"], data.get("details") or [], default=errors.ModelError)
+    return _error_from(data.get("type"), data["message"], data.get("details") or [])
+
+
+def _error_from(kind: str | None, message: str, details: list) -> GilgameshError:
+    details = [ArgumentProblem(d.get("parameter"), d["message"]) if isinstance(d, dict) else d for d in details]
+    return errors.rebuild(kind, message, details, default=errors.ModelError)

@@ -1,8 +1,13 @@
 """The wire between the server and its model workers: length-prefixed frames over a socketpair.
 
-Server -> worker: ``<I length>`` + a pickled request tuple::
+Server -> worker: ``<I length>`` + a pickled request tuple, the arguments bound already::
 
     (CALL, call id, name, version, function, positional, keywords, arrays)
+
+or, for a large body, the arguments as the body reader bound and pickled them (the server
+forwards them without decoding: see :mod:`.body_reader`)::
+
+    (CALL_BOUND, call id, name, version, function, pickled (positional, keywords, arrays))
 
 Worker -> server: ``<I length><Q call id><B kind><f seconds>`` + payload, where ``seconds`` is
 how long the call ran in the worker (0 for the other kinds; the server learns from it which
@@ -20,9 +25,15 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["CALL", "OK", "ERROR", "READY", "IMPORTING", "IMPORTED", "REQUEST_HEADER", "REPLY_HEADER"]
+__all__ = ["CALL", "CALL_BOUND", "LARGE_BODY", "OK", "ERROR", "READY", "IMPORTING", "IMPORTED", "REQUEST_HEADER", "REPLY_HEADER"]
 
 CALL = 1
+CALL_BOUND = 2
+
+# Bytes of body past which a model call's arguments are parsed by the body reader: below it
+# parsing on the event loop costs less than a millisecond, above it the loop would hold every
+# other call up.
+LARGE_BODY = 64 * 1024
 
 OK = 0
 ERROR = 1

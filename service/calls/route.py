@@ -10,7 +10,9 @@ authentication, the body limit, CORS). Order of work: the path and the token are
 headers, an ``OPTIONS`` preflight is answered there, the body is refused past the limit while it
 arrives (413), then the spec is resolved against the current index, the arguments
 are checked against the endpoint's annotations (400 naming the parameter) and only then does a
-warm worker run the model.
+warm worker run the model. A large body (past :data:`~.protocol.LARGE_BODY`) goes to the worker
+as it came, which parses and checks it by the same rules: parsing megabytes of JSON on the
+event loop would hold up every other call.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from gilgamesh import errors
 from gilgamesh.errors import GilgameshError
 
 from gilgamesh.service import http_policy as policy
-from gilgamesh.service.handlers import loads_request_json
+from gilgamesh.service.calls.protocol import LARGE_BODY
 
-__all__ = ["ModelCalls", "MODEL_PATH"]
+__all__ = ["ModelCalls", "ModelCallsFirst", "MODEL_PATH"]
 
 log = logging.getLogger("gilgamesh.service")
 
@@ -69,16 +71,63 @@ class ModelCalls(tornado.httputil.HTTPServerConnectionDelegate):
         return _Call(self, request_conn)
 
 
+class ModelCallsFirst(tornado.httputil.HTTPServerConnectionDelegate):
+    """The HTTP server's delegate: a model call goes straight to its route, the rest to ``app``.
+
+    The application's router would build a request object and try the route patterns for every
+    call, which on this path costs more than the policy checks; any other path is the
+    application's as before (the model route stays in its table, so it answers the same there).
+    """
+
+    def __init__(self, app: tornado.web.Application, calls: ModelCalls):
+        self.app = app
+        self.calls = calls
+
+    def start_request(self, server_conn, request_conn) -> "_Dispatch":
+        return _Dispatch(self, server_conn, request_conn)
+
+    def on_close(self, server_conn) -> None:
+        self.app.on_close(server_conn)
+
+
+class _Dispatch(tornado.httputil.HTTPMessageDelegate):
+    """One request, handed on its start line to the model route or to the application."""
+
+    __slots__ = ("first", "server_conn", "conn", "delegate")
+
+    def __init__(self, first: ModelCallsFirst, server_conn, conn):
+        self.first, self.server_conn, self.conn = first, server_conn, conn
+        self.delegate = None
+
+    def headers_received(self, start_line, headers):
+        match = _PATH.match(start_line.path.partition("?")[0])
+        if match is not None:
+            self.delegate = _Call(self.first.calls, self.conn, match)
+        else:
+            self.delegate = self.first.app.start_request(self.server_conn, self.conn)
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes):
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        if self.delegate is not None:
+            self.delegate.on_connection_close()
+
+
 class _Call(tornado.httputil.HTTPMessageDelegate):
     __slots__ = ("route", "conn", "body", "answered", "closed", "match", "started", "method", "path", "origin")
 
-    def __init__(self, route: ModelCalls, conn):
+    def __init__(self, route: ModelCalls, conn, match: re.Match | None = None):
         self.route = route
         self.conn = conn
         self.body = policy.BodyBuffer(route.ctx.max_body_size)
         self.answered = False
         self.closed = False
-        self.match = None
+        self.match = match  # when the server's dispatch matched the path already
         self.origin = None
 
     # -- the request as it arrives ---------------------------------------------------------------
@@ -88,7 +137,8 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         self.origin = headers.get("Origin")
         ctx = self.route.ctx
         try:
-            self.match = _PATH.match(self.path)
+            if self.match is None:
+                self.match = _PATH.match(self.path)
             if self.match is None:
                 raise errors.NotFound(f"no route {self.method} {self.path}")
             if self.method == "OPTIONS":
@@ -129,12 +179,10 @@ class _Call(tornado.httputil.HTTPMessageDelegate):
         version = resolved.version
         binder = ctx.binder(name, version, function, resolved.entry)
         data = self.body.data()
-        if data.strip():
-            arguments = loads_request_json(data)  # the same JSON policy as every other body
+        if len(data) > LARGE_BODY:  # parsed and bound in the worker: the loop serves other calls meanwhile
+            future = ctx.pool.call_body(name, version, function, binder, data)
         else:
-            arguments = {}
-        positional, keywords, arrays = binder.bind(arguments)
-        future = ctx.pool.call(name, version, function, positional, keywords, arrays)
+            future = ctx.pool.call(name, version, function, *binder.bind_body(data))
         suffix = b', "name": "' + name.encode() + b'", "version": "' + version.encode() + b'"}'
         warning = resolved.warning
         if resolved.deprecated:

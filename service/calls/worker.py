@@ -21,10 +21,10 @@ import time
 import traceback
 
 from gilgamesh.service.calls.protocol import (
-    CALL, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER,
+    CALL, CALL_BOUND, ERROR, IMPORTED, IMPORTING, OK, READY, REPLY_HEADER, REQUEST_HEADER,
 )
 
-__all__ = ["main", "encode_result", "NON_FINITE"]
+__all__ = ["main", "encode_result", "as_arrays", "NON_FINITE"]
 
 
 
@@ -192,7 +192,11 @@ class Worker:
         return module
 
     def call(self, request: tuple) -> None:
-        _, cid, name, version, function, positional, keywords, arrays = request
+        if request[0] == CALL_BOUND:  # the body reader's pickled arguments
+            _, cid, name, version, function, bound = request
+            positional, keywords, arrays = pickle.loads(bound)
+        else:
+            _, cid, name, version, function, positional, keywords, arrays = request
         label = f"{name}@{version} {function}"
         try:
             module = self.module(cid, name, version)
@@ -206,7 +210,7 @@ class Worker:
             return
         if arrays:
             try:
-                positional, keywords = _as_arrays(positional, keywords, arrays)
+                positional, keywords = as_arrays(positional, keywords, arrays)
             except ValueError as e:
                 self.reply(cid, ERROR, _error("BadArguments", f"bad arguments to {label}: {e}"))
                 return
@@ -226,7 +230,7 @@ class Worker:
         self.reply(cid, OK, payload, time.perf_counter() - started)
 
     def serve(self) -> None:
-        buf = b""
+        buf = bytearray()  # grows in place: large arguments arrive in many reads
         recv = self.sock.recv
         header = REQUEST_HEADER
         while True:
@@ -239,8 +243,8 @@ class Worker:
                 if len(buf) < 4 + n:
                     break
                 request = pickle.loads(buf[4:4 + n])
-                buf = buf[4 + n:]
-                if request[0] == CALL:
+                del buf[:4 + n]
+                if request[0] == CALL or request[0] == CALL_BOUND:
                     self.call(request)
                     if self.leftovers is not None and self.leftovers.end():
                         print(f"killed the processes that {request[2]}@{request[3]} {request[4]} left running",
@@ -251,7 +255,8 @@ class Worker:
                     self.flush()
 
 
-def _as_arrays(positional: list, keywords: dict, arrays: tuple) -> tuple[list, dict]:
+def as_arrays(positional: list, keywords: dict, arrays: tuple) -> tuple[list, dict]:
+    """The arguments with those the endpoint takes as arrays made numpy arrays."""
     import numpy
 
     positional = list(positional)
