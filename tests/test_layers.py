@@ -17,7 +17,7 @@ PACKAGES = {"gilgamesh": "gilgamesh", "loader": "gilgamesh.loader", "registry": 
 LAYERS = [
     ("core", ["gilgamesh.versions", "gilgamesh.errors", "gilgamesh.config", "gilgamesh.notebook",
               "gilgamesh.spelling", "gilgamesh.pyparse", "gilgamesh.environment", "gilgamesh.lockfile",
-              "gilgamesh.files", "gilgamesh.documentation", "gilgamesh.trust"]),
+              "gilgamesh.files", "gilgamesh.documentation", "gilgamesh.trust", "gilgamesh.jsonschema_formats"]),
     ("registry.sandbox", ["gilgamesh.registry.sandbox"]),
     ("registry.store", ["gilgamesh.registry.store"]),
     ("registry.compare", ["gilgamesh.registry.compare"]),

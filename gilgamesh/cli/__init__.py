@@ -14,6 +14,7 @@ import sys
 
 from gilgamesh.cli.commands import authoring, reading, records, site
 from gilgamesh.errors import GilgameshError, InvalidName, InvalidSpec, InvalidVersion
+from gilgamesh.jsonschema_formats import skip_iri_format_checker
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -72,6 +73,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
 
 
 def main(argv: list[str] | None = None) -> int:
+    skip_iri_format_checker()  # nbformat's import costs 1.3 s more without this where JupyterLab is installed
     parser = build_parser()
     args = _parse(parser, argv)
     if hasattr(args, "registry"):
