@@ -21,7 +21,7 @@ print("blocked" if state is None else "absent" if state == "absent" else "loaded
 
 def probe(setup: str) -> tuple[str, float]:
     out = subprocess.run([sys.executable, "-c", PROBE.format(setup=setup)], capture_output=True, text=True,
-                         check=True).stdout.split()
+                         check=True).stdout.splitlines()[-1].split()  # the last line: after any --help
     return out[0], float(out[1])
 
 
