@@ -1,14 +1,17 @@
 """Names, versions and specs (docs/guide.md, sections 2 and 5), and choosing a version for a spec.
 
-This module sits on the import path of ``gilgamesh.api``, so it uses only ``re``, ``bisect``
-and ``keyword``. The published-version grammar is a strict subset of PEP 440 whose strings are
-already in normalized form; ``packaging`` agrees with it (tests check that), but is not needed here.
+This module sits on the import path of ``gilgamesh.api``, so it uses only ``re``, ``bisect``,
+``keyword`` and ``sys``. The published-version grammar is a strict subset of PEP 440 whose strings
+are already in normalized form; ``packaging`` agrees with it (tests check that), but is not needed
+here. ``NAME_PATTERN``, ``VERSION_PATTERN`` and ``SPEC_PATTERN`` are the same grammar as JSON Schema
+patterns (what ``/openapi.json`` declares for the path parameters).
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import sys
 from bisect import bisect_left, bisect_right
 from typing import Iterable, NamedTuple
 
@@ -24,12 +27,25 @@ __all__ = [
     "spec_from_module_part",
     "module_part_for",
     "next_version",
+    "NAME_PATTERN",
+    "VERSION_PATTERN",
+    "SPEC_PATTERN",
 ]
 
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
-_NUM = r"(?:0|[1-9][0-9]*)"
-_VERSION_RE = re.compile(rf"({_NUM})\.({_NUM})\.({_NUM})(?:(a|b|rc)({_NUM}))?\Z")
-_SPEC_RE = re.compile(rf"({_NUM})(?:\.({_NUM})(?:\.({_NUM})(?:(a|b|rc)({_NUM}))?)?)?\Z")
+_NAME = r"[a-z][a-z0-9_]{0,63}"
+_NAME_RE = re.compile(_NAME + r"\Z")
+# int() reads at most sys.get_int_max_str_digits() digits (0: any number): a longer number is
+# outside the grammar, an InvalidVersion rather than a ValueError from deep inside a request.
+_DIGITS = sys.get_int_max_str_digits()
+_NUM = rf"(?:0|[1-9][0-9]{{0,{_DIGITS - 1}}})" if _DIGITS else r"(?:0|[1-9][0-9]*)"
+_VERSION = rf"({_NUM})\.({_NUM})\.({_NUM})(?:(a|b|rc)({_NUM}))?"
+_SPEC = rf"({_NUM})(?:\.({_NUM})(?:\.({_NUM})(?:(a|b|rc)({_NUM}))?)?)?"
+_VERSION_RE = re.compile(_VERSION + r"\Z")
+_SPEC_RE = re.compile(_SPEC + r"\Z")
+_NAME_KEYWORDS = "|".join(k for k in keyword.kwlist if _NAME_RE.match(k))
+NAME_PATTERN = rf"^(?!(?:{_NAME_KEYWORDS})$){_NAME}$"
+VERSION_PATTERN = rf"^{_VERSION}$"
+SPEC_PATTERN = rf"^(?!0$){_SPEC}$"  # a bare 0 promises nothing (Spec says why)
 _PRE_RANK = {"a": 0, "b": 1, "rc": 2}
 _RELEASE_RANK = 3  # a release sorts after its own pre-releases
 

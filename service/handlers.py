@@ -29,6 +29,9 @@ __all__ = [
 log = logging.getLogger("gilgamesh.service")
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
 @tornado.web.stream_request_body  # inherited: every handler sees the body as it arrives
 class BaseHandler(tornado.web.RequestHandler):
     """JSON helpers, and the HTTP policy of :mod:`.http_policy` applied to every route.
@@ -102,6 +105,14 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def body(self) -> bytes:
         return self._body.data() if self._body.chunks else (self.request.body or b"")
+
+    def flag(self, name: str) -> bool:
+        """A boolean query argument (absent: false). A value that is none of 1/true/yes, 0/false/no
+        is a 400, not a quiet false: ``?dry_run=ture`` must not publish."""
+        value = self.get_query_argument(name, "0").lower()
+        if value not in _FLAGS:
+            raise errors.UsageError(f"?{name} must be true or false (or 1, yes / 0, no), not {value!r}")
+        return _FLAGS[value]
 
     def json_body(self):
         data = self.body()
@@ -189,14 +200,14 @@ class NotebooksHandler(BaseHandler):
     write_methods = ("POST",)
 
     def authorize(self) -> None:
-        dry_run = self.get_query_argument("dry_run", "0").lower() in ("1", "true", "yes")
+        dry_run = self.flag("dry_run")
         if dry_run and self.bearer_token() is None and not self.ctx.private:
             self.user = "anonymous"  # validating stores nothing: it needs no publish token
         else:
             super().authorize()
 
     async def post(self) -> None:
-        dry_run = self.get_query_argument("dry_run", "0").lower() in ("1", "true", "yes")
+        dry_run = self.flag("dry_run")
         user = self.user
         data = self.body()
         if not data:
@@ -246,10 +257,13 @@ class CitationHandler(BaseHandler):
     """
 
     def get(self, name: str, spec: str) -> None:
+        form = self.get_query_argument("format", "json")
+        if form not in ("json", "bibtex"):
+            raise errors.UsageError(f"?format must be json or bibtex, not {form!r}")
         base = f"{self.request.protocol}://{self.request.host}"
         out = self.ctx.citation(name, spec, base)
         self.set_header("Gilgamesh-Version", out["version"])
-        if self.get_query_argument("format", "") == "bibtex" or "application/x-bibtex" in self.request.headers.get("Accept", ""):
+        if form == "bibtex" or "application/x-bibtex" in self.request.headers.get("Accept", ""):
             self.set_header("Content-Type", "application/x-bibtex; charset=utf-8")
             self.finish(out["bibtex"].encode())
             return

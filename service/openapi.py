@@ -23,7 +23,7 @@ from gilgamesh.errors import GilgameshError
 from gilgamesh.notebook import parse_notebook
 from gilgamesh.pyparse import parse_python
 from gilgamesh.spelling import rewrite_at_spelling
-from gilgamesh.versions import Spec
+from gilgamesh.versions import NAME_PATTERN, SPEC_PATTERN, VERSION_PATTERN, Spec
 
 from gilgamesh.service.calls.binder import Binder
 
@@ -41,7 +41,7 @@ ERROR_STATUSES = {
     "503": "Every model worker is busy and the queue is full, or the service is stopping: retry later",
     "504": "The model ran past its time limit",
 }
-_MODEL_ERRORS = ("400", "401", "404", "413", "422", "500", "503", "504")
+_MODEL_ERRORS = ("400", "404", "413", "500", "503", "504")
 
 NON_FINITE_SCHEMA = {
     "type": "string",
@@ -132,6 +132,15 @@ def _non_finite_numbers(schema):
 
 
 _STRING, _NULLABLE_STRING = {"type": "string"}, {"type": ["string", "null"]}
+_SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.isspace()
+# A yank reason or a deprecation message: more than white space (the server strips it), and no NUL
+# (it is kept in a git commit message, which git cuts there).
+_RECORD_TEXT = {"type": "string", "pattern": rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"}
+# A BibTeX file's bytes, as a file upload: text/plain would say UTF-8, but openapi-python-client
+# leaves out an operation with such a body. That the bytes are UTF-8 is the file's content, refused
+# with its parse problems (422), as a notebook's is.
+_BIBTEX = {"type": "string", "format": "binary", "minLength": 1, "contentMediaType": "application/x-bibtex",
+           "description": "A BibTeX file, UTF-8 (a byte-order mark is dropped)"}
 _SIGNATURE = {
     "type": "object",
     "description": "An endpoint's signature as the notebook wrote it",
@@ -161,6 +170,61 @@ _VERSION_ENTRY = {
         "dependencies": {"type": "object", "additionalProperties": _STRING},
         "references": {"type": "object", "description": "The bibliography entries its markdown cites, by key",
                        "additionalProperties": _ref("Reference")},
+    },
+}
+# What publishing refuses before it reads any code (the report's "structure" and "metadata"
+# checks, nbformat 4's schema among them): a body outside this schema is never published. Nothing
+# here is stricter than the server; what only running the notebook can tell is a 422 with the report.
+_LINE = rf"^[{_SPACE}]*[^{_SPACE}](?:[^\n]*[^{_SPACE}])?[{_SPACE}]*$"  # one line once stripped
+_SOURCE = {"anyOf": [_STRING, {"type": "array", "items": _STRING}], "description": "A string, or its lines"}
+_CELL_ID = {"type": "string", "pattern": "^[a-zA-Z0-9-_]+$", "minLength": 1, "maxLength": 64}
+
+
+def _cell(kind: str, **required: dict) -> dict:
+    """An nbformat 4 cell of ``kind``: cell_type, metadata, source and the ``required`` fields; an id
+    and (but in a code cell) attachments optional."""
+    optional = {"id": _CELL_ID} if kind == "code" else {"id": _CELL_ID, "attachments": {"type": "object"}}
+    return {"type": "object", "required": ["cell_type", "metadata", "source", *required], "additionalProperties": False,
+            "properties": {"cell_type": {"type": "string", "const": kind}, "metadata": {"type": "object"},
+                           "source": _SOURCE, **optional, **required}}
+
+
+_GILGAMESH_METADATA = {
+    "type": "object", "required": ["name", "version", "summary"], "additionalProperties": False,
+    "description": "What the registry publishes the notebook as (docs/guide.md, section 2)",
+    "properties": {
+        "name": {"type": "string", "pattern": NAME_PATTERN},
+        "version": {"type": "string", "pattern": VERSION_PATTERN},
+        "summary": {"type": "string", "pattern": _LINE, "description": "One line"},
+        "endpoints": {"type": "array", "items": _STRING, "description": "The functions served over HTTP"},
+        "authors": {"type": "array", "items": _STRING},
+        "tolerance": {"type": ["number", "null"], "minimum": 0, "exclusiveMaximum": 1},
+        "sanitize": {"type": ["array", "null"], "items": {
+            "type": "object", "required": ["regex"], "additionalProperties": False,
+            "properties": {"regex": _STRING, "replace": _STRING}}},
+        "changed": {"type": "object", "additionalProperties": {"type": "string", "pattern": f"[^{_SPACE}]"},
+                    "description": "Each function whose results changed on purpose, with the reason"},
+    },
+}
+_NOTEBOOK = {
+    "type": "object", "description": "An nbformat 4 notebook whose metadata.gilgamesh names the version",
+    "required": ["nbformat", "nbformat_minor", "metadata", "cells"], "additionalProperties": False,
+    "properties": {
+        "nbformat": {"type": "integer", "const": 4},
+        "nbformat_minor": {"type": "integer", "minimum": 0},
+        "metadata": {"type": "object", "required": ["gilgamesh"], "properties": {
+            "gilgamesh": _ref("GilgameshMetadata"),
+            "kernelspec": {"type": "object", "required": ["name", "display_name"],
+                           "properties": {"name": _STRING, "display_name": _STRING}},
+            "language_info": {"type": "object", "required": ["name"], "properties": {"name": _STRING}}}},
+        "cells": {"type": "array", "items": {"oneOf": [
+            _cell("markdown"),
+            _cell("code", outputs={"type": "array", "items": {
+                      "type": "object", "required": ["output_type"], "properties": {"output_type": {
+                          "type": "string", "enum": ["execute_result", "display_data", "stream", "error"]}}}},
+                  execution_count={"type": ["integer", "null"], "minimum": 0}),
+            _cell("raw"),
+        ]}},
     },
 }
 _SCHEMAS = {
@@ -259,14 +323,25 @@ _SCHEMAS = {
     "Health": {"type": "object", "required": ["status"],
                "properties": {"status": _STRING, "pid": {"type": "integer"}, "workers": {"type": "integer"}}},
     "Reason": {"type": "object", "required": ["reason"], "properties": {"reason": {
-        "type": "string", "minLength": 1, "description": "Why the version is withdrawn"}}},
+        **_RECORD_TEXT, "description": "Why the version is withdrawn"}}},
     "DeprecationMessage": {"type": "object", "required": ["message"], "properties": {"message": {
-        "type": "string", "minLength": 1, "description": "What to use instead"}}},
+        **_RECORD_TEXT, "description": "What to use instead"}}},
+    "Notebook": _NOTEBOOK,
+    "GilgameshMetadata": _GILGAMESH_METADATA,
 }
 
 
-def _errors(*statuses: str) -> dict:
-    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in statuses}
+def _error(description: str) -> dict:
+    """An error answer in the one envelope; ``description`` says what it means here."""
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _errors(*statuses: str, own: dict[str, str] | None = None) -> dict:
+    """The error answers an operation gives: the shared ones by reference, and those whose
+    meaning is the operation's own (``own``: status -> what it means) described in place."""
+    answers = {status: {"$ref": f"#/components/responses/Error{status}"} for status in statuses}
+    answers.update({status: _error(text) for status, text in (own or {}).items()})
+    return dict(sorted(answers.items()))
 
 
 def _json(schema: dict, description: str, headers: dict | None = None) -> dict:
@@ -293,31 +368,41 @@ def _model_operation(name: str, line: str, version: str, function: str, signatur
         "tags": [name],
         "summary": summary[:200],
         "description": (text + "\n\n" if text else "") + f"Served by {name}@{version}, the latest release of {name}@{line}.",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
+        # No body is no arguments: it is needed only when a parameter has no default.
+        "requestBody": {"required": bool(request.get("required")), "content": {"application/json": {"schema": request}}},
         "responses": {
             "200": _json({
                 "type": "object",
                 "required": ["result", "name", "version"],
                 "properties": {"result": result, "name": {"type": "string", "const": name}, "version": _STRING},
             }, f"The result of {function}", _HEADERS),
-            **_errors(*_MODEL_ERRORS),
+            **_errors(*_MODEL_ERRORS, own={"422": f"{function} raised: the message is the model's own, the details "
+                                                  "its traceback (the arguments fitted the schema)"}),
         },
     }
 
 
-def _path_parameter(name: str, description: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": _STRING}
+def _path_parameter(name: str, description: str, pattern: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
 
 
-_NAME = {**_path_parameter("name", "The API's name"), "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"}}
-_SPEC = _path_parameter("spec", "A version spec: an exact version (1.2.0), a line (1, 1.2) or a range")
-_VERSION = _path_parameter("version", "An exact published version")
+# The grammar of gilgamesh.versions, which the server checks (400) before it looks anything up.
+_NAME = _path_parameter("name", "The API's name (not a Python keyword)", NAME_PATTERN)
+_SPEC = _path_parameter("spec", "A version spec: an exact version (1.2.0), a line (1, 1.2; 0.x lines are 0.Y)",
+                        SPEC_PATTERN)
+_VERSION = _path_parameter("version", "An exact published version", VERSION_PATTERN)
+
+
+def _flag(name: str, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "boolean", "default": False}}
 
 
 def _registry_paths() -> dict:
     registry = ["registry"]
     version_headers = {"Gilgamesh-Version": _HEADERS["Gilgamesh-Version"]}
-    notebook = {"schema": {"type": "object", "description": "An nbformat 4 notebook"}}
+    notebook = {"schema": _ref("Notebook")}
 
     def change(op_id: str, summary: str, body: str | None, description: str) -> dict:
         op = {
@@ -326,7 +411,7 @@ def _registry_paths() -> dict:
             "responses": {"200": _json(_ref("ChangedVersion"), "The version after the change"),
                           **_errors("400", "401", "403", "404", "413")},
         }
-        if body:
+        if body:  # a JSON object; other fields are ignored
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
         return op
 
@@ -338,13 +423,15 @@ def _registry_paths() -> dict:
                 "operationId": "publish_notebook", "tags": registry, "summary": "Publish a notebook",
                 "description": "The body is the .ipynb file's bytes. Needs a token allowed to publish, except "
                                "with dry_run on an open service (validation only: nothing is stored).",
-                "parameters": [{"name": "dry_run", "in": "query", "required": False, "schema": {"type": "boolean"},
-                                "description": "Validate only: run every check, store nothing"}],
+                "parameters": [_flag("dry_run", "Validate only: run every check, store nothing")],
                 "requestBody": {"required": True, "content": {"application/x-ipynb+json": notebook}},
                 "responses": {
                     "201": _json(_ref("PublishOutcome"), "Published"),
                     "200": _json(_ref("PublishOutcome"), "Published already with these bytes, or validated (dry_run)"),
-                    **_errors("400", "401", "403", "409", "413", "422"),
+                    **_errors("400", "401", "403", "409", "413", own={
+                        "422": "The notebook was refused: details are the report, each problem {check, message, "
+                               "cell}; what its code does (validation, semver, documentation, endpoints) is only "
+                               "known by running it"}),
                 },
             },
         },
@@ -383,7 +470,7 @@ def _registry_paths() -> dict:
         "/api/notebooks/{name}/{spec}/citation": {"get": {
             "operationId": "get_citation", "tags": registry, "summary": "A BibTeX entry that cites the version",
             "parameters": [_NAME, _SPEC, {"name": "format", "in": "query", "required": False,
-                                          "schema": {"type": "string", "enum": ["json", "bibtex"]},
+                                          "schema": {"type": "string", "enum": ["json", "bibtex"], "default": "json"},
                                           "description": "bibtex: the entry itself as application/x-bibtex"}],
             "responses": {"200": {"description": "The entry", "headers": version_headers, "content": {
                 "application/json": {"schema": _ref("Citation")},
@@ -395,19 +482,22 @@ def _registry_paths() -> dict:
             "post": {"operationId": "add_bibliography", "tags": registry, "summary": "Add BibTeX entries",
                      "description": "The body is a BibTeX file. A key already there keeps its entry unless "
                                     "replace is set. Needs a token allowed to publish.",
-                     "parameters": [{"name": "replace", "in": "query", "required": False,
-                                     "schema": {"type": "boolean"}, "description": "Replace entries whose key exists"}],
-                     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {
-                         "type": "string", "format": "binary", "description": "A BibTeX file, UTF-8"}}}},
+                     "parameters": [_flag("replace", "Replace entries whose key exists")],
+                     "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": _BIBTEX}}},
                      "responses": {"200": _json(_ref("BibliographyChange"), "What was added"),
-                                   **_errors("400", "401", "403", "413", "422")}},
+                                   **_errors("400", "401", "403", "413", own={
+                                       "422": "The BibTeX was refused: details name what is not UTF-8 text, each "
+                                              "block that does not parse, each duplicate key and each key that "
+                                              "cannot be cited"})}},
         },
         "/docs/{name}/{spec}": {"get": {
             "operationId": "docs_page", "tags": ["pages"], "summary": "The notebook rendered as a page",
             "parameters": [_NAME, _SPEC],
             "responses": {"200": {"description": "Sanitized HTML: equations and figures, works offline",
                                   "headers": version_headers,
-                                  "content": {"text/html": {"schema": _STRING}}}, **_errors("400", "404")}}},
+                                  "content": {"text/html": {"schema": _STRING}}},
+                          **_errors("400", "404", own={"422": "The notebook cannot be rendered as a page (its bytes "
+                                                              "are still served)"})}}},
         "/": {"get": {"operationId": "index_page", "tags": ["pages"], "summary": "The web UI",
                       "responses": {"200": {"description": "The APIs, with links to their versions and docs",
                                             "content": {"text/html": {"schema": _STRING}}}}}},
@@ -466,8 +556,7 @@ def build_openapi(view, *, private: bool = False, title: str = "Gilgamesh models
             "schemas": _SCHEMAS,
             "responses": {
                 f"Error{status}": {
-                    "description": text,
-                    "content": {"application/json": {"schema": _ref("Error")}},
+                    **_error(text),
                     **({"headers": {"Retry-After": {"description": "Seconds to wait before retrying",
                                                     "schema": {"type": "integer"}}}} if status == "503" else {}),
                 }
@@ -484,5 +573,7 @@ def build_openapi(view, *, private: bool = False, title: str = "Gilgamesh models
         op["security"] = [{"bearer": []}, {}] if op["operationId"] == "publish_notebook" and not private else [{"bearer": []}]
     if private:
         document["security"] = [{"bearer": []}]
+        for op in (op for p in paths.values() for op in p.values() if op.get("security") != []):
+            op["responses"] = dict(sorted({**op["responses"], **_errors("401")}.items()))  # reads need a token too
     json.dumps(document)  # fail here, not in the handler, if anything is not JSON
     return json.loads(json.dumps(document))  # no shared sub-objects: a caller may change its copy

@@ -17,7 +17,7 @@ import json
 
 from gilgamesh.documentation.model import format_params
 from gilgamesh.environment import describe_environment
-from gilgamesh.errors import GilgameshError, UsageError
+from gilgamesh.errors import BibliographyError, GilgameshError, UsageError
 
 from gilgamesh.service.handlers import BaseHandler
 
@@ -187,15 +187,17 @@ class BibliographyPage(PageHandler):
             self.write_json({"entries": rows})
 
     async def post(self) -> None:
-        user = self.user
+        user, replace = self.user, self.flag("replace")
         data = self.body()
-        if not data.strip():
+        if not data:
             raise UsageError("the request body is empty: send the BibTeX file's bytes")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            raise UsageError(f"the request body is not UTF-8 text (byte {e.start})") from None
-        replace = self.get_query_argument("replace", "0").lower() in ("1", "true", "yes")
+            # The file's content refused (422), as a notebook that is not UTF-8 is: a file upload's
+            # schema (/openapi.json) can say bytes, not their encoding.
+            problem = f"not UTF-8 text (byte {e.start})"
+            raise BibliographyError(f"the request body was refused: {problem}", details=[problem]) from None
         self.write_json(await self.run_blocking(self.ctx.add_bibliography, text, user, replace))
 
 

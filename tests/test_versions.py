@@ -1,13 +1,16 @@
 """The version grammar and spec resolution (docs/guide.md, sections 2 and 5), as data tables."""
 
 import random
+import re
+import sys
 
 import packaging.version
 import pytest
 from hypothesis import given, strategies as st
 
 from gilgamesh.errors import InvalidName, InvalidSpec, InvalidVersion, VersionNotFound
-from gilgamesh.versions import Spec, Version, VersionSet, check_name, module_part_for, spec_from_module_part
+from gilgamesh.versions import (NAME_PATTERN, SPEC_PATTERN, VERSION_PATTERN, Spec, Version, VersionSet, check_name,
+                                module_part_for, spec_from_module_part)
 
 
 @pytest.mark.parametrize("text", ["0.0.0", "1.2.3", "10.20.30", "1.3.0rc1", "2.0.0a0", "2.0.0b12", "0.1.0"])
@@ -89,6 +92,30 @@ def test_invalid_specs(spec):
 def test_zero_is_refused_with_a_reason():
     with pytest.raises(InvalidSpec, match="0.x has no compatibility promise"):
         Spec("0")
+
+
+def test_a_number_longer_than_int_reads_is_outside_the_grammar():
+    digits = sys.get_int_max_str_digits()
+    assert Spec("9" * digits).parts == (int("9" * digits),)
+    with pytest.raises(InvalidSpec):
+        Spec("9" * (digits + 1))  # int() would raise ValueError: a 500 in a request
+    with pytest.raises(InvalidVersion):
+        Version("1." + "9" * (digits + 1) + ".0")
+
+
+@pytest.mark.parametrize("pattern, check", [
+    (NAME_PATTERN, check_name), (VERSION_PATTERN, Version), (SPEC_PATTERN, Spec)])
+@pytest.mark.parametrize("text", [
+    "0", "1", "0.1", "1.2", "1.2.3", "1.3.0rc1", "2.0.0a0", "01", "1.", "1.x", "1.2.3.4", "1.2.3-rc1", "v1",
+    "a", "langmuir", "class", "import", "iff", "Langmuir", "_x", "x" * 64, "x" * 65, "a-b"])
+def test_the_json_schema_patterns_are_the_grammar(pattern, check, text):
+    """What /openapi.json declares for the path parameters is what the server accepts."""
+    try:
+        check(text)
+        accepted = True
+    except (InvalidName, InvalidSpec, InvalidVersion):
+        accepted = False
+    assert bool(re.search(pattern, text)) == accepted
 
 
 @pytest.mark.parametrize("part, spec", [("v1", "1"), ("v1_2", "1.2"), ("v1_2_0", "1.2.0"), ("v1_3_0rc1", "1.3.0rc1"), ("v0_2", "0.2")])

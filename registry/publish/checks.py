@@ -45,7 +45,9 @@ def check_structure(nb: ParsedNotebook, schema: bool = True) -> list[Problem]:
     elif schema:
         problems += check_schema(nb)
     metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name")
+    # Read only as objects: any other kernelspec or language_info is the nbformat schema's to name.
+    kernelspec, info = (metadata.get(k) if isinstance(metadata.get(k), dict) else {} for k in ("kernelspec", "language_info"))
+    language = kernelspec.get("language") or info.get("name")
     if language not in (None, "python"):
         problems.append(Problem("structure", f"the notebook's kernel language is {language!r}; API notebooks are Python"))
     if "gilgamesh" not in metadata:

@@ -5,9 +5,9 @@ work: on the event loop it held every other call up (four cheap calls with 1 MB 
 fast endpoint from thousands of requests a second to hundreds), and in the model workers it
 competes with the workers serving fast calls, each of which is a session (bwrap's
 ``--new-session``) and so a scheduling group of its own, where no per-thread priority reaches.
-Here it runs in one process of the service's own session at nice 19, so the service's event
-loop and every model worker come first; the service stays responsive while large bodies wait
-their turn.
+Here it runs in one process at nice 19, in a scheduling group of its own at the lowest priority,
+so the service's event loop and every model worker come first; the service stays responsive
+while large bodies wait their turn.
 
 The reader answers with the bound arguments already pickled (numpy arrays made where the
 endpoint takes one), which the server hands to a worker as they are: the event loop never
@@ -31,10 +31,22 @@ _binders: dict = {}  # in the reader process: label -> Binder, built once per en
 
 
 def _lower_priority() -> None:
-    """The reader process's initializer: the lowest priority, and it ends with the service."""
+    """The reader process's initializer: the lowest priority, and it ends with the service.
+
+    Where the kernel groups processes by session for scheduling (autogroup, on by default), a
+    nice value only orders the processes of one session: a nice 19 reader in the service's session
+    would still take a whole core from the model workers, each a session of its own. So the reader
+    starts a session of its own and gives that group the lowest priority too.
+    """
     try:
         os.nice(NICE - os.nice(0))
     except OSError:  # pragma: no cover - already at the lowest
+        pass
+    try:
+        os.setsid()
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(NICE))
+    except OSError:  # no autogroup here (or no /proc): the nice value alone orders it
         pass
     try:
         import ctypes

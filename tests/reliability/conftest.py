@@ -67,19 +67,11 @@ class SeededService:
 def seeded_service(tmp_path_factory):
     # Session-scoped, so it has its own cache: module-scoped ones come and go under it.
     """One service for the HTTP tests that only read, or write nothing that others read."""
-    from corpus import SEED_APIS
-    from reliability_kit import Service
-
-    from gilgamesh.registry.publish.pipeline import publish
-    from gilgamesh.registry.store.git_store import init_registry
-    from gilgamesh.registry.store.tokens import create_token
+    from reliability_kit import Service, seed_registry
 
     base = tmp_path_factory.mktemp("seeded")
     root = str(base / "registry")
-    init_registry(root)
-    for data in SEED_APIS.values():
-        publish(root, data, publisher="seed")
-    token = create_token(root, "alice")
+    token = seed_registry(root)
     service = Service(root, str(base / "service.log"), env={"GILGAMESH_CACHE": str(base / "cache")})
     try:
         yield SeededService(service, root, token, "alice")

@@ -14,7 +14,7 @@ import sys
 
 import psutil
 
-__all__ = ["git", "tag_commits", "assert_registry_consistent", "Service", "tree_snapshot"]
+__all__ = ["git", "tag_commits", "assert_registry_consistent", "seed_registry", "Service", "tree_snapshot"]
 
 
 # -- the registry's invariants ------------------------------------------------------------------
@@ -110,17 +110,44 @@ _DEBUG_SERVE = (
     "from gilgamesh.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
+# Options `gilgamesh serve` has no flag for (validate=False), given to `serve` itself.
+_OPTIONS_SERVE = (
+    "import json, sys\n"
+    "from gilgamesh.service.app import serve\n"
+    "serve('127.0.0.1', 0, sys.argv[1], **json.loads(sys.argv[2]))\n"
+)
+
+
+def seed_registry(root: str) -> str:
+    """A registry at ``root`` with ``corpus.SEED_APIS`` published (validated); a publish token of alice's."""
+    from corpus import SEED_APIS
+
+    from gilgamesh.registry.publish.pipeline import publish
+    from gilgamesh.registry.store.git_store import init_registry
+    from gilgamesh.registry.store.tokens import create_token
+
+    init_registry(root)
+    for data in SEED_APIS.values():
+        publish(root, data, publisher="seed")
+    return create_token(root, "alice")
 
 
 # -- a real service ---------------------------------------------------------------------------------
 class Service:
-    """``python -m gilgamesh serve --port 0`` as a subprocess; its log goes to ``log_path``."""
+    """``python -m gilgamesh serve --port 0`` as a subprocess; its log goes to ``log_path``.
 
-    def __init__(self, root: str, log_path: str, *args: str, env: dict | None = None, debug_log: bool = False):
+    ``options`` (ServiceOptions by name, instead of ``args``) are for those the command has no flag for.
+    """
+
+    def __init__(self, root: str, log_path: str, *args: str, env: dict | None = None, debug_log: bool = False,
+                 options: dict | None = None):
         self.root, self.log_path = root, log_path
         self._log = open(log_path, "ab")
         serve = ["serve", "--registry", root, "--port", "0", *args]
-        if debug_log:
+        if options:
+            assert not args and not debug_log, "options replace the command line"
+            command = [sys.executable, "-c", _OPTIONS_SERVE, root, json.dumps(options)]
+        elif debug_log:
             # Configured before `serve` configures logging (which is then a no-op): every debug
             # line of every logger, as an operator chasing a problem would run it.
             command = [sys.executable, "-c", _DEBUG_SERVE, *serve]

@@ -95,5 +95,10 @@ def test_large_bodies_are_read_by_a_process_of_the_lowest_priority(server):
     readers = [p for p in psutil.Process().children(recursive=True)
                if "spawn_main" in " ".join(p.cmdline())]
     assert readers and {p.nice() for p in readers} == {19}, [(p.pid, p.cmdline(), p.nice()) for p in readers]
+    if os.path.exists("/proc/self/autogroup"):  # scheduling by session: the reader's group is the lowest too
+        for reader in readers:
+            with open(f"/proc/{reader.pid}/autogroup") as f:
+                assert f.read().split()[-1] == "19"
+            assert os.getsid(reader.pid) == reader.pid  # a session of its own
     workers = [p for pid in server.ctx.pool.pids() for p in [psutil.Process(pid), *psutil.Process(pid).children(True)]]
     assert workers and {p.nice() for p in workers} == {usual}

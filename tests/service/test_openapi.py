@@ -71,3 +71,33 @@ def test_it_follows_new_versions(server, tmp_path):
         with writer_lock(server.root):
             Store(server.root).set_yanked("plain", "0.2.0", None, "t")
     assert "/models/plain/0.2/twice" in http("GET", server.url + "/openapi.json").json()["paths"]
+
+
+def test_requests_are_declared_as_the_server_checks_them(document, server):
+    """The grammar's patterns, a body only where one is needed, and each 422 saying what it means
+    there (tests/reliability/test_schemathesis.py holds the server to every declaration)."""
+    from gilgamesh.service.openapi import build_openapi
+    from gilgamesh.versions import NAME_PATTERN, SPEC_PATTERN, VERSION_PATTERN
+
+    paths = document["paths"]
+    yank = paths["/api/notebooks/{name}/{version}/yank"]["post"]
+    assert {p["name"]: p["schema"]["pattern"] for p in yank["parameters"]} == {"name": NAME_PATTERN,
+                                                                               "version": VERSION_PATTERN}
+    assert paths["/api/notebooks/{name}/{spec}"]["get"]["parameters"][1]["schema"]["pattern"] == SPEC_PATTERN
+    assert paths["/models/geo/1/greet"]["post"]["requestBody"]["required"] is True
+    assert paths["/models/geo/1/whoami"]["post"]["requestBody"]["required"] is False  # no body, no arguments
+    assert "raised" in paths["/models/geo/1/fail"]["post"]["responses"]["422"]["description"]
+    publish = paths["/api/notebooks"]["post"]
+    assert publish["requestBody"]["content"] == {"application/x-ipynb+json": {"schema": {"$ref": "#/components/schemas/Notebook"}}}
+    assert "report" in publish["responses"]["422"]["description"]
+    notebook = document["components"]["schemas"]["Notebook"]
+    assert notebook["properties"]["nbformat"]["const"] == 4 and "cells" in notebook["required"]
+    assert document["components"]["schemas"]["GilgameshMetadata"]["required"] == ["name", "version", "summary"]
+    bibtex = paths["/bibliography"]["post"]["requestBody"]["content"]["application/octet-stream"]["schema"]
+    assert bibtex["format"] == "binary" and bibtex["minLength"] == 1
+    # A private service asks a token of every read but /healthz.
+    private = build_openapi(server.ctx.view, private=True)
+    for path, ops in private["paths"].items():
+        for method, op in ops.items():
+            assert ("401" in op["responses"]) == (path != "/healthz"), (method, path)
+    validate(private)
