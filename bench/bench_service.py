@@ -146,8 +146,11 @@ BARE_SERVER = textwrap.dedent("""
 """)
 
 SERVICE = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     from gilgamesh.service.app import serve
+    if os.environ.get("GILGAMESH_BENCH_PARSE_ON_LOOP"):  # --parse-on-loop: every body parsed on the loop, as before
+        import gilgamesh.service.calls.route as route
+        route.LARGE_BODY = float("inf")
     serve("127.0.0.1", 0, sys.argv[1], workers=1, **json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}"))
 """)
 
@@ -386,12 +389,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="measured seconds per round")
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds per target")
+    ap.add_argument("--parse-on-loop", action="store_true",
+                    help="parse every model-call body on the event loop, as before issue 31 (the before figure)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="gilgamesh-bench-service-")
     # A SIGTERM (a timeout, Ctrl-C from make) still stops the servers started here.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
+        if args.parse_on_loop:
+            os.environ["GILGAMESH_BENCH_PARSE_ON_LOOP"] = "1"
         return run(work, args.seconds, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
