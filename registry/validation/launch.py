@@ -26,11 +26,20 @@ The subprocess gets:
   marker (``GILGAMESH_VALIDATION_RUN`` in its environment) is killed. Either way the report names
   the cell the runner said it was running.
 
+The runner is pre-started where it can be (:mod:`gilgamesh.registry.validation.prestart`): a keeper
+process keeps one runner ready per environment, its kernel started and connected, and hands it
+to the next validation or ``gilgamesh run``, which sends the notebook over its stdin; the runner
+runs that one job and ends, and the keeper starts the next. The run is the same (a fresh kernel,
+the same scratch directory, sandbox, limits and report); ``GILGAMESH_PRESTART=0`` turns it off,
+and a keeper that cannot be reached or has no runner to hand leaves the run to the launch here.
+
 The cache lives in ``<root>/validation-cache/<key>.json``; the key is the sha256 of the notebook's
 sha256 together with the exact version and sha256 of every API it imports, transitively (the
 versions recorded with each dependency, which is what the loader runs), the sha256 of the golden
-calls it replays (:mod:`gilgamesh.registry.compat.replay`), and :data:`VALIDATOR_VERSION`. Only passes
-are cached: a failure may come from a limit, and is cheap to reproduce.
+calls it replays (:mod:`gilgamesh.registry.compat.replay`), the environment the run would have
+(:func:`gilgamesh.registry.validation.fingerprint.environment_key`: the interpreter, the installed
+distributions, the settings, the variables the kernel sees) and :data:`VALIDATOR_VERSION`. Only
+passes are cached: a failure may come from a limit, and is cheap to reproduce.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from typing import Callable, NamedTuple
 
 from gilgamesh.config import is_url
 from gilgamesh.errors import GilgameshError, Problem
@@ -52,6 +62,8 @@ from gilgamesh.versions import spec_from_module_part
 
 from gilgamesh.registry.compare.tolerance import DEFAULT_TOLERANCE, tolerance_of
 from gilgamesh.registry.sandbox.launch import Limits, SandboxRequired, sandboxed, use_sandbox
+from gilgamesh.registry.validation.fingerprint import VALIDATOR_VERSION
+from gilgamesh.registry.validation.reports import ended_early, parse_report, timed_out
 
 __all__ = [
     "validate_notebook",
@@ -64,9 +76,11 @@ __all__ = [
     "GRACE_SECONDS",
     "RUN_HINT",
     "never_run",
+    "Prepared",
+    "prepare_runner",
+    "run_environment_key",
 ]
 
-VALIDATOR_VERSION = 4  # part of the cache key: bump it when the verdict for the same input may change
 DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for the kernel to answer; not part of validation_timeout
 GRACE_SECONDS = 5.0  # the runner's own clock ends the run; this is for a runner that hangs itself
 CACHE_DIRNAME = "validation-cache"
@@ -109,9 +123,10 @@ def dependency_closure(reader, dependencies: dict[str, str]) -> dict[str, str]:
     return closure
 
 
-def validation_key(data: bytes, reader, dependencies: dict[str, str], replayed: str | None = None) -> str:
+def validation_key(data: bytes, reader, dependencies: dict[str, str], replayed: str | None = None,
+                   environment: str | None = None) -> str:
     """The cache key of one validation: notebook bytes, dependency closure, the golden calls
-    replayed (their sha256), validator version."""
+    replayed (their sha256), the environment's key (:func:`run_environment_key`), validator version."""
     payload = {
         "validator": VALIDATOR_VERSION,
         "notebook": hashlib.sha256(data).hexdigest(),
@@ -119,7 +134,18 @@ def validation_key(data: bytes, reader, dependencies: dict[str, str], replayed: 
     }
     if replayed is not None:
         payload["replayed"] = replayed
+    if environment is not None:
+        payload["environment"] = environment
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def run_environment_key(root: str, settings: dict, sandbox: bool | None = None) -> str:
+    """The key of the environment a run of this process would have against ``root`` (see
+    :mod:`gilgamesh.registry.validation.fingerprint`); ``sandbox`` as :func:`use_sandbox` says,
+    ``None`` where it refuses (bwrap is required and missing)."""
+    from gilgamesh.registry.validation.fingerprint import environment_key, runner_environment
+
+    return environment_key(root, settings, sandbox, runner_environment(os.environ))[0]
 
 
 def _read_cached(root: str, key: str) -> dict | None:
@@ -186,7 +212,11 @@ def validate_notebook(
     root = os.path.abspath(root)
     tolerance = tolerance_of(nb.metadata)
     replayed = ((behaviour or {}).get("replay") or {}).get("sha256")
-    key = validation_key(data, LocalReader(root), dependencies, replayed)
+    try:
+        sandbox = use_sandbox(settings)
+    except SandboxRequired:
+        sandbox = None  # run_notebook refuses below
+    key = validation_key(data, LocalReader(root), dependencies, replayed, run_environment_key(root, settings, sandbox))
     cached = _read_cached(root, key)
     if cached is not None:
         cached.pop("key", None)
@@ -215,10 +245,11 @@ def validate_notebook(
     return record, problems
 
 
-def _scratch_env(root: str, scratch: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("GILGAMESH_TOKEN", None)  # the notebook has no business publishing
-    env.pop("MPLBACKEND", None)  # figures display as in Jupyter (ipykernel picks its inline backend)
+def _scratch_env(root: str, scratch: str, base: dict[str, str]) -> dict[str, str]:
+    """``base`` (a :func:`~gilgamesh.registry.validation.fingerprint.runner_environment`: no token,
+    the notebook has no business publishing; no matplotlib backend, figures display as in Jupyter)
+    with the run's scratch paths and registry."""
+    env = dict(base)
     env.update({
         "TMPDIR": os.path.join(scratch, "tmp"),  # the only writable place inside the sandbox
         # matplotlib warns on stderr (an output mismatch) when its config dir is read-only;
@@ -233,6 +264,90 @@ def _scratch_env(root: str, scratch: str) -> dict[str, str]:
     return env
 
 
+class Prepared(NamedTuple):
+    """A runner ready to be started: its scratch directory, command line, environment and job."""
+
+    scratch: str
+    argv: list
+    env: dict
+    job: dict  # what the runner reads from its file: for a pre-started runner, all but the notebook's part
+    sandboxed: bool
+
+    @property
+    def marker(self) -> str:
+        return self.env[MARKER_VARIABLE]
+
+
+def prepare_runner(root: str, settings: dict, sandbox: bool, base_env: dict[str, str], *,
+                   notebook: tuple[bytes, Callable[[str], dict]] | None = None, workdir: str | None = None,
+                   python: str | None = None) -> Prepared:
+    """Make the scratch directory of one run and the runner's command line (the module docstring).
+
+    ``notebook``: ``(bytes, part)``, the notebook and its part of the job (tolerance, probe, save,
+    check_schema: ``part(probe_out)``, given where the probe writes), written into the scratch for
+    a runner started for it; without it the runner is pre-started (``--prestart``) and gets them on
+    its stdin (:mod:`gilgamesh.registry.validation.prestart`). ``base_env``: the environment it starts
+    from (:func:`~gilgamesh.registry.validation.fingerprint.runner_environment`); ``python``: the
+    interpreter of the runner and its kernel (default this one's). The caller removes the scratch
+    directory when the run is over.
+    """
+    timeout = float(settings.get("validation_timeout") or 300)
+    startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
+    scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
+    try:
+        for sub in ("work", "runtime", "cache", "tmp", "matplotlib", os.path.join("ipython", "profile_default")):
+            os.makedirs(os.path.join(scratch, sub))
+        with open(os.path.join(scratch, "ipython", "profile_default", "ipython_kernel_config.py"), "w") as f:
+            f.write(_IPYTHON_CONFIG)
+        job = {
+            "workdir": workdir or os.path.join(scratch, "work"),
+            "runtime_dir": os.path.join(scratch, "runtime"),
+            "log": os.path.join(scratch, "kernel.log"),
+            "timeout": timeout,
+            "startup_timeout": startup,
+            "memory_mb": int(settings.get("validation_memory_mb") or 0),
+            "python": python or sys.executable,
+            "progress": os.path.join(scratch, "progress"),
+            "probe_out": os.path.join(scratch, "work", ".gilgamesh-probe.json"),
+            "limits": {k: v for k, v in settings.items() if k.startswith("sandbox_")} if sandbox else {},
+        }
+        open(job["progress"], "w").close()  # the one file the run writes back to the host
+        if notebook is not None:
+            data, part = notebook
+            job["notebook"] = os.path.join(scratch, "notebook.ipynb")
+            with open(job["notebook"], "wb") as f:
+                f.write(data)
+            job.update(part(job["probe_out"]))
+        job_file = os.path.join(scratch, "job.json")
+        with open(job_file, "w") as f:
+            json.dump(job, f)
+        argv = [python or sys.executable, "-m", "gilgamesh.registry.validation.runner",
+                *(() if notebook is not None else ("--prestart",)), job_file]
+        env = {**_scratch_env(root, scratch, base_env), MARKER_VARIABLE: os.path.basename(scratch)}
+        if sandbox:
+            # A registry over HTTP (gilgamesh run against a service) is reached over the network:
+            # the author's own notebook on the author's machine. A workdir (run --here) is the
+            # author's directory, written as the author.
+            argv = sandboxed(argv, registry_root=root if os.path.isdir(root) else None, scratch=scratch, env=env,
+                             limits=Limits.from_settings(settings), outputs=(job["progress"],),
+                             writable=(workdir,) if workdir else (), cwd=job["workdir"], network=is_url(root))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return Prepared(scratch, argv, env, job, sandbox)
+
+
+def notebook_part(tolerance: float, facts: dict | None, behaviour: dict | None, save: bool, check_schema: bool,
+                  probe_out: str) -> dict:
+    """The notebook's part of a runner's job (the rest is :func:`prepare_runner`'s)."""
+    part = {"tolerance": tolerance, "save": save, "check_schema": check_schema}
+    if facts is not None:
+        part["probe"] = {"facts": facts, "out": probe_out}
+        if behaviour is not None:
+            part["probe"]["behaviour"] = behaviour
+    return part
+
+
 def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFAULT_TOLERANCE,
                  facts: dict | None = None, *, save: bool = False, workdir: str | None = None,
                  behaviour: dict | None = None, check_schema: bool = False) -> dict:
@@ -242,57 +357,33 @@ def run_notebook(data: bytes, root: str, settings: dict, tolerance: float = DEFA
     directory and every process of the run are gone when this returns. ``save`` (``gilgamesh
     run``): compare nothing, let the runner print its progress on this process's stderr, and
     return the executed notebook as ``"notebook"``. ``workdir``: the kernel's working directory,
-    writable in the sandbox, instead of the scratch directory's own.
+    writable in the sandbox, instead of the scratch directory's own (never pre-started: it is
+    bound into the sandbox when the runner starts).
     """
+    from gilgamesh.registry.validation.fingerprint import runner_environment
+
     sandbox = use_sandbox(settings)  # before anything is written: it may refuse
-    timeout = float(settings.get("validation_timeout") or 300)
-    startup = float(settings.get("validation_startup_timeout") or DEFAULT_STARTUP_TIMEOUT)
-    scratch = tempfile.mkdtemp(prefix="gilgamesh-validate-")
+
+    def part(probe_out: str) -> dict:
+        return notebook_part(tolerance, facts, behaviour, save, check_schema, probe_out)
+
+    if workdir is None:
+        from gilgamesh.registry.validation import prestart
+
+        report = prestart.run_prestarted(data, part, root, settings, sandbox, GRACE_SECONDS)
+        if report is not None:
+            report["sandboxed"] = sandbox
+            return report
+    # The direct launch: this process starts the runner for this notebook.
+    prepared = prepare_runner(root, settings, sandbox, runner_environment(os.environ), workdir=workdir,
+                              notebook=(data, part))
     try:
-        for sub in ("work", "runtime", "cache", "tmp", "matplotlib", os.path.join("ipython", "profile_default")):
-            os.makedirs(os.path.join(scratch, sub))
-        with open(os.path.join(scratch, "ipython", "profile_default", "ipython_kernel_config.py"), "w") as f:
-            f.write(_IPYTHON_CONFIG)
-        notebook = os.path.join(scratch, "notebook.ipynb")
-        with open(notebook, "wb") as f:
-            f.write(data)
-        job = {
-            "notebook": notebook,
-            "workdir": workdir or os.path.join(scratch, "work"),
-            "runtime_dir": os.path.join(scratch, "runtime"),
-            "log": os.path.join(scratch, "kernel.log"),
-            "timeout": timeout,
-            "startup_timeout": startup,
-            "memory_mb": int(settings.get("validation_memory_mb") or 0),
-            "tolerance": tolerance,
-            "python": sys.executable,
-            "progress": os.path.join(scratch, "progress"),
-            "limits": {k: v for k, v in settings.items() if k.startswith("sandbox_")} if sandbox else {},
-            "save": save,
-            "check_schema": check_schema,
-        }
-        open(job["progress"], "w").close()  # the one file the run writes back to the host
-        if facts is not None:
-            job["probe"] = {"facts": facts, "out": os.path.join(scratch, "work", ".gilgamesh-probe.json")}
-            if behaviour is not None:
-                job["probe"]["behaviour"] = behaviour
-        job_file = os.path.join(scratch, "job.json")
-        with open(job_file, "w") as f:
-            json.dump(job, f)
-        argv = [sys.executable, "-m", "gilgamesh.registry.validation.runner", job_file]
-        env = {**_scratch_env(root, scratch), MARKER_VARIABLE: os.path.basename(scratch)}
-        if sandbox:
-            # A registry over HTTP (gilgamesh run against a service) is reached over the network:
-            # the author's own notebook on the author's machine. A workdir (run --here) is the
-            # author's directory, written as the author.
-            argv = sandboxed(argv, registry_root=root if os.path.isdir(root) else None, scratch=scratch, env=env,
-                             limits=Limits.from_settings(settings), outputs=(job["progress"],),
-                             writable=(workdir,) if workdir else (), cwd=job["workdir"], network=is_url(root))
-        report = _run_runner(argv, job, env, scratch, stderr=None if save else subprocess.PIPE)
+        report = _run_runner(prepared.argv, prepared.job, prepared.env, prepared.scratch,
+                             stderr=None if save else subprocess.PIPE)
         report["sandboxed"] = sandbox
         return report
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(prepared.scratch, ignore_errors=True)
 
 
 def _run_runner(argv: list[str], job: dict, env: dict, scratch: str, stderr=subprocess.PIPE) -> dict:
@@ -310,39 +401,15 @@ def _run_runner(argv: list[str], job: dict, env: dict, scratch: str, stderr=subp
         kill_tree(proc.pid)
         proc.communicate()
         kill_marked(MARKER_VARIABLE, marker)
-        return _failed(
-            f"the notebook did not finish within the validation time limit of {job['timeout']:g} s "
-            "(validation_timeout), and the validation run was killed", job,
-        )
+        return timed_out(job)
     finally:
         if proc.poll() is None:  # interrupted here (KeyboardInterrupt, ...): leave nothing behind
             kill_tree(proc.pid)
             proc.wait()
             kill_marked(MARKER_VARIABLE, marker)
-    try:
-        report = json.loads(out)
-        if isinstance(report, dict) and isinstance(report.get("problems"), list):
-            return report
-    except ValueError:
-        pass
+    report = parse_report(out)
+    if report is not None:
+        return report
     # The runner died without reporting (killed by the notebook, say): its orphans went to init.
     kill_marked(MARKER_VARIABLE, marker)
-    code = proc.returncode
-    if argv[0] != sys.executable and code and code > 128:
-        code = 128 - code  # bwrap reports its child's death by signal N as exit status 128 + N
-    how = f" (killed by signal {-code})" if code and code < 0 else (f" (exit status {code})" if code else "")
-    tail = (err or b"").decode(errors="replace").strip().splitlines()[-8:]
-    return _failed(f"the validation run ended before it could report{how}" + (":\n" + "\n".join(tail) if tail else ""), job)
-
-
-def _failed(message: str, job: dict) -> dict:
-    """A report for a run that could not report itself, naming the cell it was running."""
-    cell = None
-    try:
-        with open(job["progress"]) as f:
-            cell = int(f.read().strip())
-    except (OSError, ValueError):
-        pass
-    if cell is not None:
-        message += "; this cell was running"
-    return {"problems": [{"message": message, "cell": cell}], "cells": 0, "compared": 0, "seconds": None}
+    return ended_early(proc.returncode, argv[0] != sys.executable, err, job)

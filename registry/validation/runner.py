@@ -24,6 +24,14 @@ With ``"save": true`` in the job (``gilgamesh run``, :mod:`gilgamesh.registry.va
 the same way but compares nothing: it prints each cell's progress on its stderr and hands the
 executed notebook back in the report (``"notebook"``), outputs up to the cell that failed.
 
+**Pre-started** (``python -m gilgamesh.registry.validation.runner --prestart BASE.json``, launched
+by the keeper of :mod:`gilgamesh.registry.validation.prestart`): the file holds only what is known
+before the notebook (the scratch paths, the limits); the runner starts its kernel, connects to it,
+writes one byte on stdout (a newline: the kernel is ready; a space: it did not start) and waits for
+its single job on stdin: one JSON object, the notebook's bytes in ``"notebook_b64"``. Then it runs
+as above and exits. The wall-clock budget counts from the job's arrival. A kernel that did not start, or died while it waited, runs
+nothing: the report is ``{"stale": reason}`` and the caller runs the notebook in a runner of its own.
+
 The kernel's own stdout and stderr go to a log file in the scratch directory, never to the
 runner's stdout, so nothing the notebook prints can pass for the runner's report.
 """
@@ -61,6 +69,8 @@ KERNEL_BOOTSTRAP = (
 # What to do about a stored output that no longer matches.
 STALE_HINT = ("the stored output is not what the notebook computes now: if the new output is right, "
               f"re-run the notebook with `{RUN_HINT}` and save it; if not, fix the code")
+_JOB_READ = False  # a pre-started runner has read its job (from then on it reports as any runner)
+_SAID = False  # a pre-started runner has written its first byte
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ARROW = re.compile(r"^\s*-+>\s*(\d+)\s(.*)$")  # IPython's marker of the failing line in a cell
 
@@ -124,12 +134,15 @@ def _log_tail(path: str, lines: int = 6) -> str:
     return "\n".join(keep[-lines:])
 
 
-async def run_job(job: dict) -> dict:
-    """Run the notebook of ``job`` (see the module docstring) and return the report."""
+async def run_job(job: dict, read_job=None) -> dict:
+    """Run the notebook of ``job`` (see the module docstring) and return the report.
+
+    ``read_job`` (pre-started): an async callable that waits for the rest of the job once the
+    kernel is ready (or could not start), and returns it (None: no job will come).
+    """
     from gilgamesh.registry.sandbox.process_tree import become_subreaper
 
     started = time.monotonic()
-    saving = bool(job.get("save"))  # `gilgamesh run`: execute and hand the outputs back, compare nothing
     line_open = False  # a progress line waits for its cell's outcome
     # The wall-clock budget counts from the moment the kernel answers: on a loaded machine its
     # start alone may take long, and that has its own, generous limit.
@@ -173,16 +186,38 @@ async def run_job(job: dict) -> dict:
         from gilgamesh.registry.compare.outputs import cell_options, compare_outputs  # nbval's code (without pytest)
         from gilgamesh.registry.compare.sanitize import read_sanitizers
 
+        kc = None
+        if read_job is not None:
+            # Pre-started: connect now, say so, then wait for the job; its clock starts when it comes.
+            try:
+                kc = await _connect(km, deadline)
+            except (asyncio.TimeoutError, RuntimeError) as e:
+                failed = f"the pre-started kernel did not start: {_startup_problem(job, startup, e)['message']}"
+                _say_started(b" ")
+            else:
+                failed = None
+                _warm_up()
+                _say_started(b"\n")  # ready
+            rest = await read_job()
+            if rest is None:
+                return {"stale": "no job came"}
+            if failed is None and not await km.is_alive():
+                failed = "the pre-started kernel died while it waited for its job"
+            if failed is not None:
+                return {"stale": failed}
+            job.update(rest)
+            started = time.monotonic()
+        saving = bool(job.get("save"))  # `gilgamesh run`: execute and hand the outputs back, compare nothing
+        text = job["notebook_bytes"] if "notebook_bytes" in job else _read_bytes(job["notebook"])
+        text = text.decode("utf-8")
         if job.get("check_schema"):
             # The publishing process left the schema to this process, which has nbformat loaded.
             from gilgamesh.registry.validation.schema import schema_problem
 
-            with open(job["notebook"], "rb") as f:
-                report_extra["schema"] = {"problem": schema_problem(json.loads(f.read().decode("utf-8")))}
+            report_extra["schema"] = {"problem": schema_problem(json.loads(text))}
             if report_extra["schema"]["problem"]:
                 return {**_report(problems, ran, compared, started), **report_extra}
-        with open(job["notebook"], encoding="utf-8") as f:
-            nb = nbformat.read(f, as_version=4)
+        nb = nbformat.reads(text, as_version=4)
         replies: dict[int, dict] = {}
 
         def remember_reply(cell, cell_index, execute_reply):
@@ -205,11 +240,13 @@ async def run_job(job: dict) -> dict:
         meta = nb.metadata.get("gilgamesh")
         sanitizers, _ = read_sanitizers(meta.get("sanitize") if isinstance(meta, dict) else None)
         to_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
-        try:
-            await asyncio.wait_for(client.async_start_new_kernel_client(), max(0.1, deadline - time.monotonic()))
-        except (asyncio.TimeoutError, RuntimeError) as e:
-            problems.append(_startup_problem(job, startup, e))
-            return _report(problems, ran, compared, started)
+        if kc is None:
+            try:
+                kc = await _connect(km, deadline)
+            except (asyncio.TimeoutError, RuntimeError) as e:
+                problems.append(_startup_problem(job, startup, e))
+                return _report(problems, ran, compared, started)
+        client.kc = kc
         deadline = time.monotonic() + float(job["timeout"])
 
         from gilgamesh.registry.compat.record import install_code
@@ -295,6 +332,80 @@ async def run_job(job: dict) -> dict:
             problems += _end_leftovers(kernel_pgid, kernel_command, started_by, last_cell)
         log.close()
     return {**_report(problems, ran, compared, started, environment), **report_extra}
+
+
+def _say_started(byte: bytes) -> None:
+    """A pre-started runner's first byte on stdout, once: a newline when its kernel is ready, a
+    space when it is not (whitespace, which a JSON reader of the report skips)."""
+    global _SAID
+    if not _SAID:
+        _SAID = True
+        os.write(sys.stdout.fileno(), byte)
+
+
+_WARM_UP = {
+    "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+    "cells": [{"cell_type": "markdown", "id": "m", "metadata": {}, "source": "#"},
+              {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": 1, "source": "1", "outputs": [
+                  {"output_type": "stream", "name": "stdout", "text": "1"},
+                  {"output_type": "execute_result", "execution_count": 1, "data": {"text/plain": "1"}, "metadata": {}},
+                  {"output_type": "display_data", "data": {"text/plain": "1"}, "metadata": {}},
+                  {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}]}],
+}
+
+
+def _warm_up() -> None:
+    """Before its job, a pre-started runner reads and checks a tiny notebook once: nbformat builds
+    its schema validator on first use (about 50 ms). The runner's own modules only; nothing of
+    the kernel's."""
+    import nbformat
+
+    from gilgamesh.registry.validation.schema import schema_problem
+
+    try:
+        schema_problem(json.loads(json.dumps(_WARM_UP)))
+        nbformat.reads(json.dumps(_WARM_UP), as_version=4)
+    except Exception:  # noqa: BLE001 - only a head start; the job reads its own notebook
+        pass
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+async def _connect(km, deadline: float):
+    """A client of the kernel that answered, within the start limit (as nbclient connects one)."""
+    import inspect
+
+    kc = km.client()
+    try:
+        started = kc.start_channels()
+        if inspect.isawaitable(started):
+            await started
+        remaining = max(0.1, deadline - time.monotonic())
+        await asyncio.wait_for(kc.wait_for_ready(timeout=remaining + 1), remaining)
+    except BaseException:
+        kc.stop_channels()
+        raise
+    kc.allow_stdin = False
+    return kc
+
+
+async def _read_stdin_job() -> dict | None:
+    """The pre-started runner's job: one JSON object on stdin, up to its end; None if none came."""
+    import base64
+
+    global _JOB_READ
+    data = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.buffer.read)
+    _JOB_READ = True
+    try:
+        rest = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(rest, dict) or "notebook_b64" not in rest:
+        return None
+    return rest | {"notebook_bytes": base64.b64decode(rest.pop("notebook_b64"))}
 
 
 async def _probe(client, probe: dict, deadline: float) -> dict:
@@ -489,14 +600,22 @@ def _end_leftovers(kernel_pgid: int, kernel_command: list[str], started_by: dict
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: ``python -m gilgamesh.registry.validation.runner JOB.json``; writes the report, exits."""
+    """Entry point: ``python -m gilgamesh.registry.validation.runner [--prestart] JOB.json``; writes
+    the report, exits."""
     from gilgamesh.jsonschema_formats import skip_iri_format_checker
 
     skip_iri_format_checker()  # before nbclient and nbformat: 1.3 s less where JupyterLab is installed
     argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0], encoding="utf-8") as f:
+    prestart = argv[0] == "--prestart"
+    with open(argv[-1], encoding="utf-8") as f:
         job = json.load(f)
-    report = asyncio.run(run_job(job))
+    try:
+        report = asyncio.run(run_job(job, _read_stdin_job if prestart else None))
+    except Exception as e:  # noqa: BLE001 - before its job, a pre-started runner only says it is of no use
+        if not prestart or _JOB_READ:
+            raise
+        report = {"stale": f"the pre-started runner failed: {type(e).__name__}: {e}"}
+        _say_started(b" ")
     out = json.dumps(report).encode()
     view = memoryview(out)
     while view:

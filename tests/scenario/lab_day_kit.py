@@ -43,8 +43,10 @@ def debye_length(T_e: float, n_e: float) -> float:
 
 def clean_env(cache: str, **extra: str) -> dict:
     """The caller's environment without any GILGAMESH_* variable (no registry, token or lock
-    leaks in), with ``cache`` as the loader's cache and ``extra`` on top."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GILGAMESH_")}
+    leaks in; the pre-started kernels' switches stay, tests/conftest.py's), with ``cache`` as the
+    loader's cache and ``extra`` on top."""
+    keep = ("GILGAMESH_PRESTART", "GILGAMESH_PRESTART_IDLE", "GILGAMESH_RUNTIME_DIR")  # the keeper's switches
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GILGAMESH_") or k in keep}
     env.update({"GILGAMESH_CACHE": cache, "GILGAMESH_LOCK": ""})
     env.update(extra)
     return env
