@@ -12,7 +12,8 @@ which only answers for the environment that reached it. :func:`environment_key` 
   time of every Python file of Gilgamesh itself (an editable install is edited in place);
 * the registry (``GILGAMESH_REGISTRY`` is set to it for the kernel, its parts are bound into the
   sandbox when the runner starts): its path and the identity (device, inode) of its directories,
-  so a registry made anew at the same path is another one; the settings of its ``settings.json``
+  so a registry made anew at the same path is another one (for a ready kernel only: a verdict
+  holds for a copy of the registry, its dependencies being in its key by hash); the settings of its ``settings.json``
   that a run runs under (``sandbox``, ``require_sandbox``, every ``sandbox_*`` and ``validation_*``
   limit; not, say, ``cors_origins``), and whether the sandbox is in force;
 * the environment variables the runner and its kernel see (:func:`runner_environment`): under the
@@ -164,9 +165,15 @@ def source_fingerprint() -> str:
     return h.hexdigest()
 
 
-def environment_key(root: str, settings: dict, sandbox: bool | None, env, validator: int = VALIDATOR_VERSION) -> tuple[str, dict]:
+def environment_key(root: str, settings: dict, sandbox: bool | None, env, validator: int = VALIDATOR_VERSION,
+                    *, registry: bool = True) -> tuple[str, dict]:
     """``(key, parts)``: the sha256 of everything that makes two validation runs differ (the module
-    docstring), and the parts it is made of. ``env`` is a :func:`runner_environment`."""
+    docstring), and the parts it is made of. ``env`` is a :func:`runner_environment`.
+
+    ``registry=False`` leaves the registry's path and identity out, for a verdict: what the
+    notebook imports from the registry is in the verdict's key by hash already (the dependency
+    closure), so a copy of a registry (a new site, a restored backup) keeps its verdicts; a ready
+    kernel has the registry's directories bound into its sandbox, and is only for that registry."""
     parts = {
         "protocol": PROTOCOL,
         "validator": validator,
@@ -174,7 +181,7 @@ def environment_key(root: str, settings: dict, sandbox: bool | None, env, valida
         "python": [sys.executable, os.path.realpath(sys.executable), sys.version, sys.prefix, sys.base_prefix],
         "packages": packages_fingerprint(_site_directories(env)),
         "source": source_fingerprint(),
-        "registry": [root, None if "://" in root else registry_identity(root)],
+        "registry": ([root, None if "://" in root else registry_identity(root)] if registry else None),
         "settings": run_settings(settings),
         "sandbox": sandbox,
         "environment": keyed_environment(env, sandbox),

@@ -140,12 +140,13 @@ def validation_key(data: bytes, reader, dependencies: dict[str, str], replayed: 
 
 
 def run_environment_key(root: str, settings: dict, sandbox: bool | None = None) -> str:
-    """The key of the environment a run of this process would have against ``root`` (see
-    :mod:`gilgamesh.registry.validation.fingerprint`); ``sandbox`` as :func:`use_sandbox` says,
-    ``None`` where it refuses (bwrap is required and missing)."""
+    """The key of the environment a run of this process would have against ``root``, as a
+    verdict is keyed (see :mod:`gilgamesh.registry.validation.fingerprint`: the registry's
+    identity left out); ``sandbox`` as :func:`use_sandbox` says, ``None`` where it refuses (bwrap
+    is required and missing)."""
     from gilgamesh.registry.validation.fingerprint import environment_key, runner_environment
 
-    return environment_key(root, settings, sandbox, runner_environment(os.environ))[0]
+    return environment_key(root, settings, sandbox, runner_environment(os.environ), registry=False)[0]
 
 
 def _read_cached(root: str, key: str) -> dict | None:
