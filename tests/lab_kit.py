@@ -46,12 +46,7 @@ def install_gilgamesh_kernel(data_dir: str) -> str:
     return path
 
 
-# -- a JupyterLab process and Debian's Chromium ------------------------------------------------------
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
+# -- a JupyterLab process ------------------------------------------------------------------------------
 def free_port() -> int:
     import socket
 

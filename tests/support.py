@@ -73,3 +73,10 @@ def assert_envelope(status: int, content_type: str, body: bytes, *fragments: str
     for fragment in fragments:
         assert fragment in named, (fragment, error)
     return error
+
+
+# Debian's Chromium, as every browser test drives it (headless, no sandbox inside the test sandbox,
+# nothing fetched from the network on its own account).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]

@@ -73,8 +73,7 @@ def bind_to_pickle(label: str, signature: dict, data: bytes) -> tuple[bool, byte
         if arrays:
             positional, keywords = as_arrays(positional, keywords, arrays)
     except GilgameshError as e:
-        details = [d.to_dict() if hasattr(d, "to_dict") else str(d) for d in e.details]
-        return False, (type(e).__name__, e.message, details)
+        return False, (type(e).__name__, e.message, e.to_dict()["details"])  # the envelope's own rendering
     except ValueError as e:  # what numpy makes of a ragged array
         return False, (BadArguments.__name__, f"bad arguments to {label}: {e}", [])
     return True, pickle.dumps((positional, keywords, ()), 5)

@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from lab_kit import CHROMIUM, CHROMIUM_ARGS, WAIT_RESTORED, Lab, seed_registry
+from lab_kit import WAIT_RESTORED, Lab, seed_registry
+from support import CHROMIUM, CHROMIUM_ARGS
 
 # One JupyterLab and one page for the module: its tests run in one process, in order.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("lab-browser")]

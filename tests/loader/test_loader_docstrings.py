@@ -11,6 +11,7 @@ import os
 import pytest
 
 from loader_kit import run_python
+from support import CHROMIUM, CHROMIUM_ARGS
 
 DOCS_FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", "docs")
 
@@ -224,9 +225,8 @@ def test_the_inspectors_html_renders_structured_in_chromium(waves_env, tmp_path)
     only way ipykernel sends ``text/html``) rendered by headless Chromium."""
     from playwright.sync_api import sync_playwright
 
-    chromium = "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        pytest.fail(f"{chromium} is missing: 'make browser' installs Debian's chromium")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: 'make browser' installs Debian's chromium")
     k = _Kernel(waves_env, "--InteractiveShell.enable_html_pager=True")
     try:
         k.run("import gilgamesh.api.waves@1 as waves")
@@ -234,10 +234,8 @@ def test_the_inspectors_html_renders_structured_in_chromium(waves_env, tmp_path)
     finally:
         k.close()
     assert "text/html" in data
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=args, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
             page.set_content(f"<!doctype html><html><body><main id='inspector'>{data['text/html']}</main></body></html>")

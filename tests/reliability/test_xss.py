@@ -20,10 +20,8 @@ import pytest
 import requests
 
 import nbfactory as f
+from support import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 def js(label: str) -> str:
@@ -107,7 +105,7 @@ def test_nothing_a_notebook_carries_runs_in_the_browser(seeded_service, figures)
 
     ran, beacons, dialogs, outside, dom = [], [], [], [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             for bypass_csp in (False, True):
                 context = browser.new_context(bypass_csp=bypass_csp)

@@ -12,12 +12,10 @@ from playwright.sync_api import expect
 
 from nbfactory import code, markdown, notebook, to_bytes
 from service_kit import Server
+from support import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 CONSTANTS = "import math\n\nE = 1.602176634e-19\nEPS0 = 8.8541878128e-12\nM_E = 9.1093837015e-31"
 DEBYE = '''def debye_length(T_e: float, n_e: float) -> float:
@@ -96,7 +94,7 @@ def page(units_server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
         errors = []
