@@ -277,10 +277,10 @@ def test_help_shows_citations_as_labels_with_the_references_below(lab, tmp_path,
 def test_page_screenshot_of_a_docstring_and_a_citation(lab, artifacts):
     from playwright.sync_api import sync_playwright
 
-    from test_browser import ARGS, CHROMIUM
+    from support import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             errors = []

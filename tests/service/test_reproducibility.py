@@ -211,12 +211,12 @@ def test_model_calls_honour_gilgamesh_lock(lab, tmp_path, monkeypatch, service_e
 def test_the_version_page_lists_what_uses_it(lab_server, artifacts):
     from playwright.sync_api import sync_playwright
 
-    from test_browser import ARGS, CHROMIUM
+    from support import CHROMIUM, CHROMIUM_ARGS
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: 'make browser' installs Debian's chromium")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
             errors = []
